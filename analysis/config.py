@@ -1,0 +1,253 @@
+"""Load, validate and expand a study config into runs.
+
+Validation happens once, before any job: JSON-schema structure and types
+(``workflow/schemas/config.schema.yaml``), registry names (tasks, positional
+encodings, regimes) and the cross-field rules a schema cannot state. Every
+problem is reported with the key's path and the allowed values.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import inspect
+import itertools
+import json
+from dataclasses import dataclass, fields
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .models.positional import POSITIONAL_ENCODINGS
+from .regimes import REGIMES
+from .tasks import TASKS, build_task
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+GRID_FACTORS = {  # grid factor -> (section, key) it sets in the run config
+    "task": (None, "task"),
+    "pos_encoding": ("model", "pos_encoding"),
+    "regime": ("train", "regime"),
+    "n_layer": ("model", "n_layer"),
+    "d_model": ("model", "d_model"),
+    "n_head": ("model", "n_head"),
+    "context": ("model", "context"),
+    "steps": ("train", "steps"),
+}
+
+
+class ConfigError(ValueError):
+    """A config problem, stated so that the user can fix it without reading code."""
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The config schema, with registry names injected as enums."""
+    loaded = yaml.safe_load(SCHEMA_PATH.read_text())
+    loaded["$defs"]["pos_encoding"]["enum"] = POSITIONAL_ENCODINGS.names()
+    loaded["$defs"]["regime"]["enum"] = REGIMES.names()
+    loaded["$defs"]["task"]["enum"] = TASKS.names()
+    return loaded
+
+
+def _path(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "<top level>"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    where = _path(error)
+    if error.validator == "additionalProperties" and "properties" in error.schema:
+        allowed = sorted(error.schema["properties"])
+        unknown = sorted(set(error.instance) - set(allowed))
+        prefix = f"{where}." if error.absolute_path else ""
+        return f"unknown key {', '.join(repr(prefix + u) for u in unknown)}; allowed keys: {', '.join(allowed)}"
+    if error.validator == "enum":
+        return f"{where}: {error.instance!r} is not allowed; allowed values: {', '.join(map(str, error.validator_value))}"
+    if error.validator == "required":
+        return f"{where}: {error.message}"
+    return f"{where}: {error.message}"
+
+
+def _defaults(section_schema: dict[str, Any]) -> dict[str, Any]:
+    return {k: v["default"] for k, v in section_schema.get("properties", {}).items() if "default" in v}
+
+
+def _check_task(label: str, params: dict[str, Any]) -> list[str]:
+    cls = TASKS.get(params["name"])
+    allowed = [f.name for f in fields(cls)]
+    unknown = sorted(set(params) - set(allowed) - {"name"})
+    if unknown:
+        return [f"unknown key {', '.join(f'tasks.{label}.{u}' for u in unknown)}; allowed keys: name, {', '.join(allowed)}"]
+    signature = inspect.signature(cls)
+    problems = []
+    for key, value in params.items():
+        if key == "name":
+            continue
+        expected = signature.parameters[key].annotation
+        expected = {"int": int, "float": float, "str": str, "bool": bool}.get(expected, expected)
+        ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+        if not ok:
+            problems.append(f"tasks.{label}.{key}: expected {getattr(expected, '__name__', expected)}, got {value!r}")
+    if not problems:
+        try:
+            build_task(params)
+        except ValueError as exc:
+            problems.append(f"tasks.{label}: {exc}")
+    return problems
+
+
+def validate(raw: dict[str, Any]) -> dict[str, Any]:
+    """Return the config with defaults filled in, or raise ConfigError listing every problem."""
+    if not isinstance(raw, dict):
+        raise ConfigError("the config must be a mapping of keys to values")
+    validator = jsonschema.Draft202012Validator(schema())
+    problems = sorted({_describe(e) for e in validator.iter_errors(raw)})
+    if problems:
+        raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
+    config = copy.deepcopy(raw)
+    for section in ("model", "train", "measure", "stats"):
+        config[section] = {**_defaults(schema()["properties"][section]), **config.get(section, {})}
+    for label, params in config["tasks"].items():
+        problems += _check_task(label, params)
+    for name, experiment in config["experiments"].items():
+        for i, label in enumerate(experiment["grid"]["task"]):
+            if label not in config["tasks"]:
+                problems.append(
+                    f"experiments.{name}.grid.task.{i}: {label!r} is not a task of this config; "
+                    f"allowed values: {', '.join(config['tasks'])}"
+                )
+    if config["paper"]["experiment"] not in config["experiments"]:
+        problems.append(
+            f"paper.experiment: {config['paper']['experiment']!r} is not an experiment of this config; "
+            f"allowed values: {', '.join(config['experiments'])}"
+        )
+    if not problems:
+        problems += _check_runs(config)
+    if problems:
+        raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
+    return config
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run: a condition (all factor values) and a seed."""
+
+    condition: str
+    seed: int
+    task_label: str
+    task: dict[str, Any]
+    model: dict[str, Any]
+    train: dict[str, Any]
+    measure: dict[str, Any]
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.condition}/seed{self.seed}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "condition": self.condition,
+            "seed": self.seed,
+            "task_label": self.task_label,
+            "task": self.task,
+            "model": self.model,
+            "train": self.train,
+            "measure": self.measure,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunSpec":
+        return cls(**data)
+
+    def checkpoint_steps(self) -> list[int]:
+        return checkpoint_steps(self.train["steps"], self.train["log_checkpoints"])
+
+
+def checkpoint_steps(steps: int, n_log: int) -> list[int]:
+    """Initialisation, ``n_log`` log-spaced intermediate steps, and the end."""
+    import numpy as np
+
+    middle = np.unique(np.round(np.geomspace(1, steps, n_log + 2)[1:-1]).astype(int)) if n_log else []
+    return sorted({0, steps, *(int(m) for m in middle if 0 < m < steps)})
+
+
+def condition_name(task_label: str, model: dict[str, Any], train: dict[str, Any]) -> str:
+    return (
+        f"{task_label}_{model['pos_encoding']}_{train['regime']}_L{model['n_layer']}"
+        f"_D{model['d_model']}_H{model['n_head']}_T{model['context']}_S{train['steps']}"
+    )
+
+
+def _experiment_runs(config: dict[str, Any], name: str) -> list[RunSpec]:
+    experiment = config["experiments"][name]
+    grid = experiment["grid"]
+    factors = list(grid)
+    runs = []
+    for values in itertools.product(*(grid[f] for f in factors)):
+        model, train = dict(config["model"]), dict(config["train"])
+        task_label = None
+        for factor, value in zip(factors, values):
+            section, key = GRID_FACTORS[factor]
+            if section is None:
+                task_label = value
+            else:
+                (model if section == "model" else train)[key] = value
+        assert task_label is not None
+        condition = condition_name(task_label, model, train)
+        for seed in experiment.get("seeds", config["seeds"]):
+            runs.append(
+                RunSpec(condition, seed, task_label, config["tasks"][task_label], model, train, dict(config["measure"]))
+            )
+    return runs
+
+
+def _check_runs(config: dict[str, Any]) -> list[str]:
+    problems = []
+    for name in config["experiments"]:
+        for run in _experiment_runs(config, name):
+            where = f"experiments.{name} (condition {run.condition})"
+            if run.model["d_model"] % run.model["n_head"]:
+                problems.append(f"{where}: d_model ({run.model['d_model']}) must be divisible by n_head ({run.model['n_head']})")
+            task = build_task(run.task)
+            if task.max_context is not None and run.model["context"] > task.max_context:
+                problems.append(f"{where}: context {run.model['context']} exceeds what task allows ({task.max_context})")
+            if run.train["steps"] < 1:
+                problems.append(f"{where}: train.steps must be >= 1")
+    return sorted(set(problems))
+
+
+@dataclass(frozen=True)
+class Study:
+    """A validated config and the runs it implies."""
+
+    config: dict[str, Any]
+    runs: dict[str, RunSpec]  # run_id -> spec (shared by experiments that name the same condition)
+    experiments: dict[str, list[str]]  # experiment -> run ids
+
+    @property
+    def profile(self) -> str:
+        return self.config["profile"]
+
+    @property
+    def config_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.config, sort_keys=True).encode()).hexdigest()
+
+
+def load_study(raw: dict[str, Any]) -> Study:
+    config = validate(raw)
+    runs: dict[str, RunSpec] = {}
+    experiments: dict[str, list[str]] = {}
+    for name in config["experiments"]:
+        ids = []
+        for run in _experiment_runs(config, name):
+            runs.setdefault(run.run_id, run)
+            ids.append(run.run_id)
+        experiments[name] = ids
+    return Study(config=config, runs=runs, experiments=experiments)
+
+
+def load_study_file(path: str | Path) -> Study:
+    return load_study(yaml.safe_load(Path(path).read_text()))

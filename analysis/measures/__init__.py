@@ -1,0 +1,1 @@
+"""Gradient-flow measures (STUDY.md section 4)."""

@@ -1,0 +1,1 @@
+"""Seed-level statistics (STUDY.md section 5)."""

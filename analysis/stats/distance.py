@@ -1,0 +1,72 @@
+"""C4: how the cross-position gradient depends on distance.
+
+The distance profile g^l(d) averages G^l[t, t-d] over targets t, using only
+sources s = t - d >= s_min (the first positions are confounded with attention
+sinks and are reported separately). The slope of log g against log(d + 1),
+fitted for d >= d_min, is 0 if distance does not matter; the last layer is
+excluded because h^L_s reaches no later loss (its off-diagonal is exactly 0).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .bootstrap import bootstrap_mean
+
+RUN_KEYS = ["condition", "seed", "step", "layer"]
+
+
+def distance_profile(m1: pd.DataFrame, s_min: int, value: str = "grad_norm_mean") -> pd.DataFrame:
+    """g^l(d) per run, step and layer: mean over t of G^l[t, t-d], sources s >= s_min only."""
+    kept = m1[m1["s"] >= s_min]
+    return (
+        kept.groupby([*RUN_KEYS, "distance"], as_index=False)[value]
+        .mean()
+        .rename(columns={value: "profile"})
+    )
+
+
+def fit_power_law(profile: pd.DataFrame, d_min: int, n_layer_outputs: dict[str, int]) -> pd.DataFrame:
+    """Slope of log g vs log(d + 1) per run, step and layer (OLS), for d >= d_min."""
+    rows = []
+    for keys, group in profile.groupby(RUN_KEYS):
+        condition, seed, step, layer = keys
+        if layer >= n_layer_outputs[condition]:
+            continue  # the final residual stream sends no gradient to other positions
+        group = group[(group["distance"] >= d_min) & (group["profile"] > 0)]
+        if len(group) < 3:
+            continue
+        fit = stats.linregress(np.log(group["distance"] + 1.0), np.log(group["profile"]))
+        rows.append(
+            {
+                "condition": condition,
+                "seed": seed,
+                "step": step,
+                "layer": layer,
+                "slope": fit.slope,
+                "intercept": fit.intercept,
+                "r2": fit.rvalue**2,
+                "n_distances": len(group),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def summarize_slopes(fits: pd.DataFrame, confidence: float, n_resamples: int, seed: int) -> pd.DataFrame:
+    """Mean slope over seeds with a bootstrap interval, per condition, step and layer."""
+    rows = []
+    for (condition, step, layer), group in fits.groupby(["condition", "step", "layer"]):
+        interval = bootstrap_mean(group["slope"].to_numpy(), confidence, n_resamples, seed)
+        rows.append(
+            {
+                "condition": condition,
+                "step": step,
+                "layer": layer,
+                "slope_mean": interval.estimate,
+                "slope_low": interval.low,
+                "slope_high": interval.high,
+                "n_seeds": interval.n,
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,37 @@
+"""One row per run: its factors, its losses against the task baseline, and where it ran."""
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+
+def runs_table(records: list[dict[str, Any]], timings: list[dict[str, float]]) -> pd.DataFrame:
+    rows = []
+    for record, timing in zip(records, timings, strict=True):
+        spec = record["spec"]
+        rows.append(
+            {
+                "condition": spec["condition"],
+                "seed": spec["seed"],
+                "task": spec["task_label"],
+                "task_name": spec["task"]["name"],
+                "pos_encoding": spec["model"]["pos_encoding"],
+                "regime": spec["train"]["regime"],
+                "n_layer": spec["model"]["n_layer"],
+                "d_model": spec["model"]["d_model"],
+                "n_head": spec["model"]["n_head"],
+                "context": spec["model"]["context"],
+                "steps": spec["train"]["steps"],
+                "parameters": record["parameters"],
+                "init_eval_loss": record["eval_loss"]["0"],
+                "final_eval_loss": record["final_eval_loss"],
+                "baseline_loss": record["baseline_loss"],
+                "optimal_loss": record["optimal_loss"],
+                "train_wall_time_s": record["wall_time_s"],
+                "measure_wall_time_s": sum(timing.values()),
+                "git_commit": record["git_commit"],
+                "device": record["device"],
+            }
+        )
+    return pd.DataFrame(rows).sort_values(["condition", "seed"], ignore_index=True)

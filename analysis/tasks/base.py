@@ -1,0 +1,87 @@
+"""What every task provides: sequences, a per-position loss and a trivial baseline to read results against."""
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import torch
+from torch import Tensor
+
+BASELINE_SEQUENCES = 4096
+BASELINE_SEED = 20_241_126
+
+
+@dataclass(frozen=True)
+class IOSpec:
+    """How the model reads inputs / writes predictions: token ids or real-valued features."""
+
+    kind: Literal["tokens", "continuous"]
+    size: int  # vocabulary size, or number of features per position
+
+
+@dataclass
+class Batch:
+    inputs: Tensor  # (B, T) long for tokens, (B, T, F) float for continuous inputs
+    targets: Tensor  # (B, T) long class ids, or (B, T) float regression targets
+    features: dict[str, Tensor] = field(default_factory=dict)  # per-position quantities for probes
+
+
+@dataclass(frozen=True)
+class Task(ABC):
+    """A data distribution over sequences. Subclasses are frozen dataclasses of their parameters.
+
+    ``version`` is bumped whenever the meaning of a task changes, so results made
+    with an older definition are never silently mixed with new ones.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[int]
+    baseline_description: ClassVar[str]
+
+    @property
+    @abstractmethod
+    def input_spec(self) -> IOSpec: ...
+
+    @property
+    @abstractmethod
+    def output_spec(self) -> IOSpec: ...
+
+    @property
+    def max_context(self) -> int | None:
+        """Longest context the task can generate (None: unbounded)."""
+        return None
+
+    @abstractmethod
+    def sample(self, n: int, context: int, generator: torch.Generator) -> Batch:
+        """Draw ``n`` independent sequences of length ``context``, deterministic in ``generator``."""
+
+    @abstractmethod
+    def loss_per_position(self, prediction: Tensor, targets: Tensor) -> Tensor:
+        """Loss L_t for every sequence and position: shape (B, T)."""
+
+    @abstractmethod
+    def context_free_prediction(self, batch: Batch) -> Tensor:
+        """The best prediction that uses no context (only position t's own input, or nothing)."""
+
+    def baseline_loss(self, context: int) -> float:
+        """Loss of the context-free predictor on a fixed, large sample (deterministic)."""
+        generator = torch.Generator().manual_seed(BASELINE_SEED)
+        batch = self.sample(BASELINE_SEQUENCES, context, generator)
+        prediction = self.context_free_prediction(batch)
+        return float(self.loss_per_position(prediction, batch.targets).mean())
+
+    def optimal_loss(self, context: int) -> float | None:
+        """Bayes-optimal loss where it is known in closed form (None otherwise)."""
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        """Name, version and parameters: what a result needs to say which task it used."""
+        return {"name": self.name, "version": self.version, **dataclasses.asdict(self)}
+
+
+def cross_entropy_per_position(logits: Tensor, targets: Tensor) -> Tensor:
+    return torch.nn.functional.cross_entropy(
+        logits.flatten(0, 1), targets.flatten(), reduction="none"
+    ).view_as(targets).to(logits.dtype)

@@ -1,0 +1,103 @@
+"""Tokens from a fixed random order-k Markov chain: purely local structure.
+
+The chain is drawn once from ``chain_seed`` (the same task for every training
+seed); each row of the transition table is Dirichlet(alpha). Sequences start
+in the chain's stationary regime.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import ClassVar
+
+import torch
+from scipy.special import gammaincinv
+from torch import Tensor
+
+from . import TASKS
+from .base import Batch, IOSpec, Task, cross_entropy_per_position
+
+
+@TASKS.register("markov")
+@dataclass(frozen=True)
+class MarkovTask(Task):
+    vocab: int = 16
+    order: int = 2
+    alpha: float = 0.3
+    chain_seed: int = 1234
+
+    name: ClassVar[str] = "markov"
+    version: ClassVar[int] = 1
+    baseline_description: ClassVar[str] = "unigram predictor: the chain's stationary token distribution"
+
+    def __post_init__(self) -> None:
+        if self.vocab < 2 or self.order < 1 or self.alpha <= 0:
+            raise ValueError("markov: need vocab >= 2, order >= 1, alpha > 0")
+
+    @property
+    def input_spec(self) -> IOSpec:
+        return IOSpec("tokens", self.vocab)
+
+    @property
+    def output_spec(self) -> IOSpec:
+        return IOSpec("tokens", self.vocab)
+
+    @cached_property
+    def transitions(self) -> Tensor:
+        """(vocab**order, vocab) next-token probabilities, indexed by the last ``order`` tokens."""
+        generator = torch.Generator().manual_seed(self.chain_seed)
+        # Gamma(alpha) variates by inverse-CDF sampling, so the chain depends on chain_seed alone.
+        u = torch.rand(self.vocab**self.order, self.vocab, generator=generator, dtype=torch.float64)
+        weights = torch.from_numpy(gammaincinv(self.alpha, u.numpy()))
+        weights = weights.clamp_min(1e-12)
+        return (weights / weights.sum(-1, keepdim=True)).float()
+
+    @cached_property
+    def stationary(self) -> Tensor:
+        """Stationary distribution over states (the last ``order`` tokens), by power iteration."""
+        states = self.vocab**self.order
+        successor = (torch.arange(states)[:, None] * self.vocab) % states + torch.arange(self.vocab)
+        pi = torch.full((states,), 1.0 / states, dtype=torch.float64)
+        probs = self.transitions.double()
+        for _ in range(10_000):
+            new = torch.zeros_like(pi).index_add_(0, successor.flatten(), (pi[:, None] * probs).flatten())
+            if torch.allclose(new, pi, atol=1e-14, rtol=0):
+                break
+            pi = new
+        return pi.float()
+
+    def _walk(self, n: int, length: int, generator: torch.Generator) -> Tensor:
+        """``n`` sequences of ``length`` tokens started in the stationary regime (no burn-in needed)."""
+        state = torch.multinomial(self.stationary, n, replacement=True, generator=generator)
+        digits = [(state // self.vocab**j) % self.vocab for j in reversed(range(self.order))]
+        uniforms = torch.rand(max(length - self.order, 0), n, 1, generator=generator)
+        cdf = self.transitions.cumsum(-1)
+        cdf[:, -1] = 1.0
+        tokens = digits
+        states = self.vocab**self.order
+        for i in range(length - self.order):
+            next_token = torch.searchsorted(cdf[state], uniforms[i]).squeeze(-1).clamp_max(self.vocab - 1)
+            tokens.append(next_token)
+            state = (state * self.vocab) % states + next_token
+        return torch.stack(tokens[-length:], dim=1)
+
+    def sample(self, n: int, context: int, generator: torch.Generator) -> Batch:
+        tokens = self._walk(n, context + 1, generator)
+        return Batch(inputs=tokens[:, :-1], targets=tokens[:, 1:])
+
+    def loss_per_position(self, prediction: Tensor, targets: Tensor) -> Tensor:
+        return cross_entropy_per_position(prediction, targets)
+
+    @cached_property
+    def unigram(self) -> Tensor:
+        """Stationary token distribution: the marginal of the last token of the stationary state."""
+        return torch.zeros(self.vocab).index_add_(0, torch.arange(self.vocab**self.order) % self.vocab, self.stationary)
+
+    def context_free_prediction(self, batch: Batch) -> Tensor:
+        return self.unigram.log().expand(*batch.targets.shape, self.vocab)
+
+    def optimal_loss(self, context: int) -> float | None:
+        """Entropy rate of the chain in nats (a lower bound: the first ``order`` positions see less)."""
+        probs = self.transitions.double()
+        entropy = -(probs * probs.clamp_min(1e-300).log()).sum(-1)
+        return float((self.stationary.double() * entropy).sum())

@@ -1,0 +1,71 @@
+"""The pre-caching task of Wu, Morris & Levine (2024).
+
+y_n = z_n * sum_{i=shift}^{shift+K-1} sin(freq * x_{n-i}) + (1 - z_n) * x_n, with
+x_n ~ N(0, 1), z_n ~ Bernoulli(p), x = 0 before the start. With shift = 1 the
+quantity sin(freq * x_n) never helps position n itself: only a model that
+pre-computes it for later positions can use it. shift = 0 is the control.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import Tensor
+
+from . import TASKS
+from .base import Batch, IOSpec, Task
+
+
+@TASKS.register("sine")
+@dataclass(frozen=True)
+class SineTask(Task):
+    shift: int = 1
+    K: int = 10
+    freq: float = 10.0
+    p: float = 0.5
+    huber_delta: float = 1.0
+
+    name: ClassVar[str] = "sine"
+    version: ClassVar[int] = 1
+    baseline_description: ClassVar[str] = (
+        "context-free predictor: x_n when z_n = 0; when z_n = 1 the part of the sum "
+        "computable from x_n alone (sin(freq x_n) if shift = 0, else 0)"
+    )
+
+    def __post_init__(self) -> None:
+        if self.shift not in (0, 1):
+            raise ValueError(f"sine: shift must be 0 or 1, got {self.shift}")
+        if self.K < 1:
+            raise ValueError(f"sine: K must be >= 1, got {self.K}")
+        if not 0.0 <= self.p <= 1.0:
+            raise ValueError(f"sine: p must lie in [0, 1], got {self.p}")
+
+    @property
+    def input_spec(self) -> IOSpec:
+        return IOSpec("continuous", 2)
+
+    @property
+    def output_spec(self) -> IOSpec:
+        return IOSpec("continuous", 1)
+
+    def sample(self, n: int, context: int, generator: torch.Generator) -> Batch:
+        x = torch.randn(n, context, generator=generator)
+        z = (torch.rand(n, context, generator=generator) < self.p).float()
+        waves = torch.sin(self.freq * x)
+        lag = self.shift + self.K - 1
+        padded = torch.nn.functional.pad(waves, (lag, 0))  # x = 0 before the start: sin(0) = 0
+        lagged_sum = sum(padded[:, lag - i : lag - i + context] for i in range(self.shift, self.shift + self.K))
+        y = z * lagged_sum + (1 - z) * x
+        return Batch(inputs=torch.stack([x, z], dim=-1), targets=y, features={"sin_x": waves})
+
+    def loss_per_position(self, prediction: Tensor, targets: Tensor) -> Tensor:
+        return torch.nn.functional.huber_loss(
+            prediction.squeeze(-1), targets, reduction="none", delta=self.huber_delta
+        )
+
+    def context_free_prediction(self, batch: Batch) -> Tensor:
+        x, z = batch.inputs[..., 0], batch.inputs[..., 1]
+        own = torch.sin(self.freq * x) if self.shift == 0 else torch.zeros_like(x)
+        # The unknown rest of the sum is symmetric about 0, so 0 is its best Huber point estimate.
+        return (z * own + (1 - z) * x).unsqueeze(-1)

@@ -1,0 +1,131 @@
+"""Train one run: AdamW, linear warm-up, cosine decay; deterministic given the seed.
+
+Writes checkpoints at the configured steps, a training log and a run record
+(config, seed, commit, package versions, device, wall time, losses vs baseline).
+"""
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from .config import RunSpec
+from .io import save_checkpoint, write_json, write_table
+from .models import GPT, GPTConfig
+from .provenance import device_description, git_commit, package_versions
+from .regimes import STANDARD, REGIMES
+from .seeding import EVALUATION_SEED, generator
+from .tasks import Batch, Task, build_task
+
+
+def build_model(spec: RunSpec, task: Task) -> GPT:
+    return GPT(GPTConfig.for_task(task.input_spec, task.output_spec, **spec.model))
+
+
+def checkpoint_path(run_dir: str | Path, step: int) -> Path:
+    return Path(run_dir) / f"checkpoint_step{step:06d}.pt"
+
+
+def learning_rate(step: int, train: dict[str, Any]) -> float:
+    """Linear warm-up to ``lr``, then cosine decay to ``min_lr_ratio * lr`` at the last step."""
+    peak, warmup, total = train["lr"], train["warmup_steps"], train["steps"]
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    floor = train["min_lr_ratio"] * peak
+    return floor + 0.5 * (peak - floor) * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def make_optimizer(model: GPT, train: dict[str, Any]) -> torch.optim.AdamW:
+    """Decay matrices (and embeddings), not biases or LayerNorm gains, as in nanoGPT."""
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": train["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=train["lr"], betas=(0.9, 0.95))
+
+
+def evaluation_batch(task: Task, spec: RunSpec, n: int) -> Batch:
+    return task.sample(n, spec.model["context"], generator(EVALUATION_SEED, f"evaluation:{spec.task_label}"))
+
+
+@torch.no_grad()
+def evaluate(model: GPT, task: Task, batch: Batch) -> float:
+    model.eval()
+    prediction, _ = model(batch.inputs, STANDARD)
+    return float(task.loss_per_position(prediction, batch.targets).mean())
+
+
+def train_run(spec: RunSpec, run_dir: str | Path, threads: int = 1, progress: bool = True) -> dict[str, Any]:
+    """Train ``spec`` and write its checkpoints, log and record under ``run_dir``; return the record."""
+    started = time.perf_counter()
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+    torch.manual_seed(spec.seed)
+    device = torch.device("cpu")
+    task = build_task(spec.task)
+    model = build_model(spec, task)
+    optimizer = make_optimizer(model, spec.train)
+    regime = REGIMES.get(spec.train["regime"])
+    data = generator(spec.seed, "training-data")
+    held_out = evaluation_batch(task, spec, spec.train["eval_sequences"])
+    save_at = set(spec.checkpoint_steps())
+    steps, log_every = spec.train["steps"], spec.train["log_every"]
+    log: list[dict[str, float]] = []
+    evaluations: dict[int, float] = {}
+
+    def checkpoint(step: int) -> None:
+        evaluations[step] = evaluate(model, task, held_out)
+        payload = {"model": model.state_dict(), "model_config": model.config.to_dict(), "step": step, "run": spec.to_dict()}
+        save_checkpoint(checkpoint_path(run_dir, step), payload)
+
+    checkpoint(0)
+    bar = tqdm(range(steps), desc=spec.run_id, file=sys.stderr, disable=not progress, mininterval=2.0)
+    for step in bar:
+        model.train()
+        lr = learning_rate(step, spec.train)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        batch = task.sample(spec.train["batch_size"], spec.model["context"], data)
+        prediction, _ = model(batch.inputs, regime)
+        loss = task.loss_per_position(prediction, batch.targets).mean()
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"run {spec.run_id}: loss became {float(loss)} at step {step + 1}")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if spec.train["grad_clip"] > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), spec.train["grad_clip"])
+        optimizer.step()
+        if (step + 1) % log_every == 0 or step + 1 == steps:
+            log.append({"step": step + 1, "train_loss": float(loss.detach()), "lr": lr})
+            bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
+        if step + 1 in save_at:
+            checkpoint(step + 1)
+    table = pd.DataFrame(log)
+    table["eval_loss"] = table["step"].map(evaluations)
+    write_table(Path(run_dir) / "train_log.csv", table)
+    record = {
+        "run_id": spec.run_id,
+        "spec": spec.to_dict(),
+        "task_description": task.describe(),
+        "seed": spec.seed,
+        "git_commit": git_commit(),
+        "packages": package_versions(),
+        "device": device_description(device),
+        "threads": threads,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "checkpoint_steps": sorted(evaluations),
+        "eval_loss": {str(k): v for k, v in sorted(evaluations.items())},
+        "final_eval_loss": evaluations[steps],
+        "baseline_loss": task.baseline_loss(spec.model["context"]),
+        "baseline_description": task.baseline_description,
+        "optimal_loss": task.optimal_loss(spec.model["context"]),
+        "wall_time_s": time.perf_counter() - started,
+    }
+    write_json(Path(run_dir) / "record.json", record)
+    return record

@@ -1,0 +1,44 @@
+# Helpers shared by the rules: the validated study, its runs, and their paths.
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir).parent))  # the analysis package, even without an install
+
+from analysis.config import ConfigError, load_study
+
+try:
+    STUDY = load_study(config)
+except ConfigError as error:
+    raise WorkflowError(str(error)) from None  # one clear message, before any job starts
+
+RESULTS = f"results/{STUDY.profile}"
+LOGS = f"{RESULTS}/logs"
+BENCHMARKS = f"{RESULTS}/benchmarks"
+REPO = Path(workflow.basedir).parent
+
+
+wildcard_constraints:
+    condition=r"[A-Za-z0-9_.-]+",
+    seed=r"\d+",
+
+
+def run_of(wildcards):
+    return STUDY.runs[f"{wildcards.condition}/seed{wildcards.seed}"]
+
+
+def run_spec_json(wildcards):
+    """The full run config as a param: editing any setting of a run reruns that run only."""
+    return json.dumps(run_of(wildcards).to_dict(), sort_keys=True)
+
+
+def run_path(run_id, name):
+    return f"{RESULTS}/runs/{run_id}/{name}"
+
+
+def all_runs():
+    return sorted({run_id for ids in STUDY.experiments.values() for run_id in ids})
+
+
+def per_run(name):
+    return [run_path(run_id, name) for run_id in all_runs()]

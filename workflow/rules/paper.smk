@@ -1,0 +1,14 @@
+rule paper:
+    """Compile the Typst paper from its sources, the figures and the statistics' numbers."""
+    input:
+        sources=sorted(str(p) for p in (REPO / "paper").rglob("*") if p.is_file()),
+        numbers=rules.statistics.output.numbers,
+        figures=rules.figure_gradient_flow.output,
+    output:
+        pdf=f"{RESULTS}/paper.pdf",
+    params:
+        source_dir=str(REPO / "paper"),
+    log:
+        f"{LOGS}/paper.log",
+    script:
+        "../scripts/paper.py"

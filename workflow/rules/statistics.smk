@@ -1,0 +1,34 @@
+rule aggregate:
+    """One tidy table per measure across runs, plus one row per run (losses, baselines, provenance)."""
+    input:
+        m1=per_run("m1_gradient_matrix.csv"),
+        records=per_run("record.json"),
+        timings=per_run("measure_timing.json"),
+    output:
+        m1=f"{RESULTS}/tables/m1_gradient_matrix.csv",
+        runs=f"{RESULTS}/tables/runs.csv",
+    log:
+        f"{LOGS}/aggregate.log",
+    script:
+        "../scripts/aggregate.py"
+
+
+rule statistics:
+    """Distance-profile slopes per seed and their bootstrap intervals; the numbers the paper prints."""
+    input:
+        m1=rules.aggregate.output.m1,
+        runs=rules.aggregate.output.runs,
+        records=per_run("record.json"),
+    output:
+        profile=f"{RESULTS}/tables/distance_profile.csv",
+        fits=f"{RESULTS}/tables/distance_fits.csv",
+        summary=f"{RESULTS}/tables/distance_summary.csv",
+        numbers=f"{RESULTS}/paper_numbers.json",
+    params:
+        config=lambda wildcards: json.dumps(STUDY.config, sort_keys=True),
+    log:
+        f"{LOGS}/statistics.log",
+    benchmark:
+        f"{BENCHMARKS}/statistics.tsv"
+    script:
+        "../scripts/statistics.py"

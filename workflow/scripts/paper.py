@@ -1,0 +1,22 @@
+"""Snakemake job: compile the Typst paper in a self-contained build folder."""
+import shutil
+from pathlib import Path
+
+import typst
+
+from analysis.logs import log_to
+
+with log_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
+    build = Path(snakemake.output.pdf).parent / "paper_build"  # noqa: F821
+    if build.exists():
+        shutil.rmtree(build)
+    shutil.copytree(snakemake.params.source_dir, build)  # noqa: F821
+    shutil.copy(snakemake.input.numbers, build / "paper_numbers.json")  # noqa: F821
+    (build / "figures").mkdir()
+    for figure in snakemake.input.figures:  # noqa: F821
+        shutil.copy(figure, build / "figures" / Path(figure).name)
+    pdf = typst.compile(str(build / "main.typ"), root=str(build), timestamp=0)
+    tmp = Path(snakemake.output.pdf).with_suffix(".pdf.tmp")  # noqa: F821
+    tmp.write_bytes(pdf)
+    tmp.replace(snakemake.output.pdf)  # noqa: F821
+    print(f"wrote {snakemake.output.pdf} ({len(pdf)} bytes)")  # noqa: F821
