@@ -9,7 +9,7 @@ CORES ?= 2
 SNAKEMAKE := $(BIN)/snakemake --snakefile workflow/Snakefile --workflow-profile workflow/profiles/default \
 	--configfile workflow/config/$(PROFILE).yaml --cores $(CORES)
 
-.PHONY: study test dag clean-results lint
+.PHONY: study test dag clean-results lint readme
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH, or set PYTHON=..."; exit 1; }
@@ -34,3 +34,8 @@ lint: $(BIN)/.installed
 
 clean-results:
 	rm -rf results/$(PROFILE)
+
+# Splice the headline table of the last default run into README.md (between the headline markers).
+readme: $(BIN)/.installed
+	$(BIN)/python -c "from pathlib import Path; from analysis.stats.headline import splice; \
+	p = Path('README.md'); p.write_text(splice(p.read_text(), Path('results/$(PROFILE)/headline.md').read_text().strip()))"

@@ -159,7 +159,7 @@ class RunSpec:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunSpec":
+    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
         return cls(**data)
 
     def checkpoint_steps(self) -> list[int]:
@@ -189,7 +189,7 @@ def _experiment_runs(config: dict[str, Any], name: str) -> list[RunSpec]:
     for values in itertools.product(*(grid[f] for f in factors)):
         model, train = dict(config["model"]), dict(config["train"])
         task_label = None
-        for factor, value in zip(factors, values):
+        for factor, value in zip(factors, values, strict=False):
             section, key = GRID_FACTORS[factor]
             if section is None:
                 task_label = value

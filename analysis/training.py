@@ -19,7 +19,7 @@ from .config import RunSpec
 from .io import save_checkpoint, write_json, write_table
 from .models import GPT, GPTConfig
 from .provenance import device_description, git_commit, package_versions
-from .regimes import STANDARD, REGIMES
+from .regimes import REGIMES, STANDARD
 from .seeding import EVALUATION_SEED, generator
 from .tasks import Batch, Task, build_task
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.colors import LogNorm
+from matplotlib.ticker import NullFormatter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import style  # noqa: E402
@@ -32,8 +33,8 @@ def plot(m1: pd.DataFrame, profile: pd.DataFrame, runs: pd.DataFrame, conditions
     n_layer = int(info.loc[conditions, "n_layer"].max())
     columns = n_layer + 2  # init layer 0, trained layers 0..L-1, profile
     figure, axes = plt.subplots(
-        len(conditions), columns, figsize=(3.1 * columns, 3.0 * len(conditions)), squeeze=False,
-        gridspec_kw={"width_ratios": [1] * (columns - 1) + [1.35]},
+        len(conditions), columns, figsize=(3.0 * columns + 1.5, 3.1 * len(conditions)), squeeze=False,
+        gridspec_kw={"width_ratios": [1] * (columns - 1) + [1.5]}, layout="constrained",
     )
     for row, condition in enumerate(conditions):
         context, blocks = int(info.loc[condition, "context"]), int(info.loc[condition, "n_layer"])
@@ -43,13 +44,19 @@ def plot(m1: pd.DataFrame, profile: pd.DataFrame, runs: pd.DataFrame, conditions
         grids = [matrix(m1, condition, step, layer, context) for step, layer, _ in panels]
         positive = np.concatenate([g[np.isfinite(g) & (g > 0)] for g in grids])
         norm = LogNorm(vmin=max(positive.min(), positive.max() * 1e-6), vmax=positive.max())
-        for col, ((step, layer, label), grid) in enumerate(zip(panels, grids)):
+        for col, ((step, layer, label), grid) in enumerate(zip(panels, grids, strict=False)):
             ax = axes[row, col]
             image = ax.imshow(np.where(grid > 0, grid, np.nan), cmap=style.SEQUENTIAL, norm=norm, origin="upper")
             ax.set_title(f"$G^{{{layer}}}$, {label} (step {step})")
             ax.set_xlabel("source position $s$")
-            ax.set_ylabel(f"{info.loc[condition, 'task']}\n\ntarget position $t$" if col == 0 else "target position $t$")
-        figure.colorbar(image, ax=axes[row, : columns - 1].tolist(), shrink=0.85, label=r"$\|\partial L_t / \partial h^l_s\|$")
+            if col == 0:
+                ax.set_ylabel("target position $t$")
+                ax.annotate(str(info.loc[condition, "task"]), xy=(-0.42, 0.5), xycoords="axes fraction",
+                            rotation=90, va="center", ha="center", weight="bold", fontsize=11)
+            else:
+                ax.tick_params(labelleft=False)
+        figure.colorbar(image, ax=axes[row, : columns - 1].tolist(), shrink=0.9, pad=0.02,
+                        label=r"$\|\partial L_t / \partial h^l_s\|_2$")
         ax = axes[row, -1]
         data = profile[(profile["condition"] == condition) & (profile["step"].isin([first, last]))
                        & (profile["layer"] < blocks) & (profile["distance"] >= 1)].copy()
@@ -59,7 +66,10 @@ def plot(m1: pd.DataFrame, profile: pd.DataFrame, runs: pd.DataFrame, conditions
         sns.lineplot(data=data, x="d + 1", y="profile", hue="layer", style="checkpoint", style_order=["trained", "init"],
                      errorbar=("ci", 100 * confidence), n_boot=2000, seed=0, ax=ax)
         ax.set(xscale="log", yscale="log", xlabel="distance $d + 1$", ylabel="$g^l(d)$", title="distance profile")
-        ax.legend(fontsize=7, frameon=False)
+        ticks = [t for t in (2, 3, 5, 10, 20, 50, 100, 200) if t <= context]
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.legend(fontsize=7, frameon=False, ncol=2, loc="lower left")
     return figure
 
 

@@ -38,7 +38,7 @@ class GPTConfig:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by n_head ({self.n_head})")
 
     @classmethod
-    def for_task(cls, input_spec: IOSpec, output_spec: IOSpec, **architecture: Any) -> "GPTConfig":
+    def for_task(cls, input_spec: IOSpec, output_spec: IOSpec, **architecture: Any) -> GPTConfig:
         return cls(
             input_kind=input_spec.kind,
             input_size=input_spec.size,

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from ..registry import Registry
 
-POSITIONAL_ENCODINGS: Registry[type["PositionalEncoding"]] = Registry("positional encoding")
+POSITIONAL_ENCODINGS: Registry[type[PositionalEncoding]] = Registry("positional encoding")
 
 
 class PositionalEncoding(nn.Module):

@@ -32,3 +32,15 @@ rule statistics:
         f"{BENCHMARKS}/statistics.tsv"
     script:
         "../scripts/statistics.py"
+
+
+rule headline:
+    """The README's headline table, from the numbers the paper prints."""
+    input:
+        numbers=rules.statistics.output.numbers,
+    output:
+        block=f"{RESULTS}/headline.md",
+    log:
+        f"{LOGS}/headline.log",
+    script:
+        "../scripts/readme.py"

@@ -1,0 +1,65 @@
+"""Bad configs fail at load time with one message naming the key and the allowed values."""
+from __future__ import annotations
+
+import copy
+
+import pytest
+from workflow_helpers import REPO, smoke_config
+
+from analysis.config import ConfigError, checkpoint_steps, load_study, load_study_file
+
+
+def broken(edit) -> dict:
+    config = copy.deepcopy(smoke_config())
+    edit(config)
+    return config
+
+
+CASES = {
+    "unknown top-level key": (lambda c: c.update(colour="red"), ["unknown key 'colour'", "allowed keys:", "experiments"]),
+    "unknown train key": (lambda c: c["train"].update(lr_max=1), ["unknown key 'train.lr_max'", "warmup_steps"]),
+    "unknown encoding": (lambda c: c["model"].update(pos_encoding="xpos"), ["model.pos_encoding", "'xpos'", "alibi, learned, none, rope, sinusoidal"]),
+    "unknown regime": (lambda c: c["train"].update(regime="lazy"), ["train.regime", "myopic-full, myopic-state, standard"]),
+    "unknown task name": (lambda c: c["tasks"]["markov"].update(name="chess"), ["tasks.markov.name", "'chess'", "markov, sine"]),
+    "unknown task parameter": (lambda c: c["tasks"]["markov"].update(colour=1), ["tasks.markov.colour", "allowed keys: name, vocab, order, alpha, chain_seed"]),
+    "wrong task parameter type": (lambda c: c["tasks"]["markov"].update(vocab="many"), ["tasks.markov.vocab", "expected int"]),
+    "wrong type": (lambda c: c["train"].update(steps="many"), ["train.steps", "'many' is not of type 'integer'"]),
+    "negative steps": (lambda c: c["train"].update(steps=-5), ["train.steps", "-5 is less than the minimum of 1"]),
+    "zero seeds": (lambda c: c.update(seeds=[]), ["seeds", "should be non-empty"]),
+    "width not divisible by heads": (lambda c: c["model"].update(d_model=15, n_head=2), ["d_model (15) must be divisible by n_head (2)"]),
+    "empty experiment grid": (lambda c: c["experiments"]["distance"].update(grid={}), ["experiments.distance.grid"]),
+    "no experiments": (lambda c: c.update(experiments={}), ["experiments", "should be non-empty"]),
+    "grid names an undefined task": (lambda c: c["experiments"]["distance"]["grid"].update(task=["recal"]), ["experiments.distance.grid.task.0", "'recal'", "allowed values: sine-shift1, markov"]),
+    "paper names an undefined experiment": (lambda c: c["paper"].update(experiment="myopia"), ["paper.experiment", "allowed values: distance"]),
+    "bad task parameter value": (lambda c: c["tasks"]["sine-shift1"].update(shift=3), ["tasks.sine-shift1", "shift must be 0 or 1"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_config_is_rejected_with_a_clear_message(case: str) -> None:
+    edit, expected = CASES[case]
+    with pytest.raises(ConfigError) as error:
+        load_study(broken(edit))
+    for fragment in expected:
+        assert fragment in str(error.value), f"{fragment!r} missing from:\n{error.value}"
+
+
+@pytest.mark.parametrize("profile", ["smoke", "default", "paper"])
+def test_shipped_profiles_are_valid(profile: str) -> None:
+    study = load_study_file(REPO / "workflow" / "config" / f"{profile}.yaml")
+    assert study.profile == profile
+    seeds = {spec.seed for spec in study.runs.values()}
+    assert len(seeds) >= (5 if profile == "paper" else 3)
+
+
+def test_runs_shared_by_experiments_are_trained_once() -> None:
+    config = smoke_config()
+    config["experiments"]["again"] = copy.deepcopy(config["experiments"]["distance"])
+    study = load_study(config)
+    assert study.experiments["again"] == study.experiments["distance"]
+    assert len(study.runs) == len(study.experiments["distance"]) == 6
+
+
+def test_checkpoint_steps_are_init_log_spaced_and_end() -> None:
+    assert checkpoint_steps(1000, 0) == [0, 1000]
+    assert checkpoint_steps(1000, 2) == [0, 10, 100, 1000]

@@ -1,0 +1,64 @@
+"""No number in the paper is typed by hand: the source has none, and every number rendered comes from pipeline output."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import typst
+from workflow_helpers import REPO
+
+PAPER = REPO / "paper"
+NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# Typst lengths/ratios in layout code, citation keys and labels are not results.
+NOT_A_RESULT = re.compile(r"\d+(?:\.\d+)?(?:pt|em|cm|mm|in|fr|%|deg)(?!\w)|@[\w-]+|<[\w-]+>")
+MATH = re.compile(r"\$[^$]*\$")
+
+
+def typed_numbers(source: str) -> list[str]:
+    """Numbers written into Typst content by hand (small integers in formulas, like d + 1, are allowed)."""
+    found = []
+    for line in source.splitlines():
+        line = line.split("//", 1)[0]
+        if line.lstrip().startswith(("#set", "#show", "#import")):
+            continue
+        line = NOT_A_RESULT.sub(" ", line)
+        for formula in MATH.findall(line):
+            found += [n for n in NUMBER.findall(formula) if not (n.isdigit() and int(n) <= 9)]
+        found += NUMBER.findall(MATH.sub(" ", line))
+    return found
+
+
+def test_the_checker_catches_a_typed_number() -> None:
+    assert typed_numbers("The slope is −0.42 over 5 seeds.") == ["0.42", "5"]
+    assert typed_numbers("a formula $log(d + 1)$ and a result $-1.37$") == ["1.37"]
+    assert typed_numbers("#set text(size: 10.5pt) // 3 comments\nsee @wu-myopic and <fig-flow>") == []
+
+
+@pytest.mark.parametrize("source", sorted(p.name for p in PAPER.glob("*.typ") if p.name != "template.typ"))
+def test_paper_content_has_no_typed_numbers(source: str) -> None:
+    assert typed_numbers((PAPER / source).read_text()) == []
+
+
+def _visible_text(html: str) -> str:
+    html = re.sub(r"<(style|script|svg|math)\b.*?</\1>", " ", html, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+def test_every_rendered_number_comes_from_pipeline_output(smoke_study: tuple[Path, Path], tmp_path: Path) -> None:
+    workdir, _ = smoke_study
+    results = workdir / "results" / "smoke"
+    build = tmp_path / "paper"
+    shutil.copytree(results / "paper_build", build)
+    html = typst.compile(str(build / "main.typ"), root=str(build), format="html").decode()
+    numbers_json = (results / "paper_numbers.json").read_text()
+    allowed = set(NUMBER.findall(json.dumps(json.loads(numbers_json), ensure_ascii=False)))
+    text = _visible_text(html)
+    text = re.sub(r"\b(?:Figure|Table) \d+\b", " ", text)  # Typst's own counters
+    text = re.sub(r"(?m)^\s*\d+\.\s", " ", re.sub(r"<h\d>\s*\d+\.", " ", text))
+    rendered = NUMBER.findall(text)
+    assert rendered, "the rendered paper should print numbers read from the pipeline"
+    strays = sorted({n for n in rendered if n not in allowed})
+    assert strays == [], f"numbers in the paper that no pipeline output contains: {strays}"

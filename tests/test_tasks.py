@@ -1,0 +1,55 @@
+"""Tasks generate what their definitions say, deterministically."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from analysis.tasks import TASKS, build_task
+
+
+def test_sine_targets_follow_the_definition() -> None:
+    task = build_task({"name": "sine", "shift": 1, "K": 3, "freq": 2.0, "p": 0.5})
+    batch = task.sample(5, 12, torch.Generator().manual_seed(0))
+    x, z = batch.inputs[..., 0], batch.inputs[..., 1]
+    for b in range(5):
+        for n in range(12):
+            lagged = sum(math.sin(2.0 * float(x[b, n - i])) for i in range(1, 4) if n - i >= 0)
+            expected = lagged if z[b, n] == 1 else float(x[b, n])
+            assert float(batch.targets[b, n]) == pytest.approx(expected, abs=1e-5)
+
+
+def test_sine_shift_zero_includes_the_current_position() -> None:
+    task = build_task({"name": "sine", "shift": 0, "K": 1, "freq": 1.0, "p": 1.0})
+    batch = task.sample(2, 4, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(batch.targets, torch.sin(batch.inputs[..., 0]))
+
+
+def test_markov_samples_follow_the_chain() -> None:
+    task = build_task({"name": "markov", "vocab": 4, "order": 1, "alpha": 1.0})
+    batch = task.sample(4000, 16, torch.Generator().manual_seed(0))
+    tokens = torch.cat([batch.inputs, batch.targets[:, -1:]], dim=1)
+    counts = torch.zeros(4, 4).index_put_((tokens[:, :-1].flatten(), tokens[:, 1:].flatten()), torch.ones(4000 * 16), accumulate=True)
+    empirical = counts / counts.sum(-1, keepdim=True)
+    torch.testing.assert_close(empirical, task.transitions, atol=0.02, rtol=0)
+    torch.testing.assert_close(torch.bincount(tokens.flatten(), minlength=4) / tokens.numel(), task.unigram, atol=0.01, rtol=0)
+    torch.testing.assert_close(batch.targets[:, :-1], batch.inputs[:, 1:])  # next-token targets
+
+
+@pytest.mark.parametrize("name", TASKS.names())
+def test_sampling_is_deterministic_in_the_generator(name: str) -> None:
+    task = build_task({"name": name})
+    a = task.sample(3, 8, torch.Generator().manual_seed(7))
+    b = task.sample(3, 8, torch.Generator().manual_seed(7))
+    assert torch.equal(a.inputs, b.inputs) and torch.equal(a.targets, b.targets)
+
+
+@pytest.mark.parametrize("name", TASKS.names())
+def test_baseline_is_finite_and_above_the_optimum(name: str) -> None:
+    task = build_task({"name": name})
+    baseline = task.baseline_loss(16)
+    assert math.isfinite(baseline) and baseline > 0
+    optimum = task.optimal_loss(16)
+    if optimum is not None:
+        assert optimum < baseline

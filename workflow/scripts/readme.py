@@ -1,0 +1,12 @@
+"""Snakemake job: the README's headline block (make readme splices it into README.md)."""
+from pathlib import Path
+
+from analysis.io import atomic_path, read_json
+from analysis.logs import log_to
+from analysis.stats.headline import headline_markdown
+
+with log_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
+    numbers = read_json(snakemake.input.numbers)  # noqa: F821
+    block = headline_markdown(numbers, f"make study PROFILE={numbers['profile']}")
+    with atomic_path(snakemake.output.block) as tmp:  # noqa: F821
+        Path(tmp).write_text(block + "\n")
