@@ -9,7 +9,7 @@ CORES ?= 2
 SNAKEMAKE := $(BIN)/snakemake --snakefile workflow/Snakefile --workflow-profile workflow/profiles/default \
 	--configfile workflow/config/$(PROFILE).yaml --cores $(CORES)
 
-.PHONY: study test dag clean-results lint readme
+.PHONY: study test dag clean-results lint readme bench
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH, or set PYTHON=..."; exit 1; }
@@ -39,3 +39,7 @@ clean-results:
 readme: $(BIN)/.installed
 	$(BIN)/python -c "from pathlib import Path; from analysis.stats.headline import splice; \
 	p = Path('README.md'); p.write_text(splice(p.read_text(), Path('results/$(PROFILE)/headline.md').read_text().strip()))"
+
+# Benchmarks write JSON under results/bench/ (never timed tests).
+bench: $(BIN)/.installed
+	$(BIN)/python -m analysis.benchmark --profile $(PROFILE)

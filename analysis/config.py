@@ -187,7 +187,8 @@ def _experiment_runs(config: dict[str, Any], name: str) -> list[RunSpec]:
     factors = list(grid)
     runs = []
     for values in itertools.product(*(grid[f] for f in factors)):
-        model, train = dict(config["model"]), dict(config["train"])
+        model = {**config["model"], **experiment.get("model", {})}
+        train = {**config["train"], **experiment.get("train", {})}
         task_label = None
         for factor, value in zip(factors, values, strict=False):
             section, key = GRID_FACTORS[factor]
@@ -240,13 +241,36 @@ def load_study(raw: dict[str, Any]) -> Study:
     config = validate(raw)
     runs: dict[str, RunSpec] = {}
     experiments: dict[str, list[str]] = {}
+    defined_by: dict[str, str] = {}
+    problems = []
     for name in config["experiments"]:
         ids = []
         for run in _experiment_runs(config, name):
-            runs.setdefault(run.run_id, run)
+            earlier = runs.setdefault(run.run_id, run)
+            if earlier != run:
+                differences = _differences(earlier.to_dict(), run.to_dict())
+                problems.append(
+                    f"experiments.{name}: condition {run.condition} is also defined by experiments."
+                    f"{defined_by[run.run_id]} with other settings ({', '.join(differences)}); "
+                    "make them agree or give the conditions different grid values"
+                )
+            defined_by.setdefault(run.run_id, name)
             ids.append(run.run_id)
         experiments[name] = ids
+    if problems:
+        raise ConfigError("invalid config:\n  - " + "\n  - ".join(sorted(set(problems))))
     return Study(config=config, runs=runs, experiments=experiments)
+
+
+def _differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    keys = sorted(set(a) | set(b))
+    out = []
+    for key in keys:
+        if isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
+            out += _differences(a[key], b[key], f"{prefix}{key}.")
+        elif a.get(key) != b.get(key):
+            out.append(f"{prefix}{key}: {a.get(key)!r} vs {b.get(key)!r}")
+    return out
 
 
 def load_study_file(path: str | Path) -> Study:

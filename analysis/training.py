@@ -51,7 +51,9 @@ def make_optimizer(model: GPT, train: dict[str, Any]) -> torch.optim.AdamW:
 
 
 def evaluation_batch(task: Task, spec: RunSpec, n: int) -> Batch:
-    return task.sample(n, spec.model["context"], generator(EVALUATION_SEED, f"evaluation:{spec.task_label}"))
+    """Held-out sequences, identical for every seed and regime of a task, so runs compare on equal terms."""
+    stream = generator(EVALUATION_SEED, f"evaluation:{spec.task_label}")
+    return task.held_out().sample(n, spec.model["context"], stream)
 
 
 @torch.no_grad()

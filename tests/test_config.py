@@ -7,6 +7,7 @@ import pytest
 from workflow_helpers import REPO, smoke_config
 
 from analysis.config import ConfigError, checkpoint_steps, load_study, load_study_file
+from analysis.tasks import TASKS
 
 
 def broken(edit) -> dict:
@@ -20,7 +21,7 @@ CASES = {
     "unknown train key": (lambda c: c["train"].update(lr_max=1), ["unknown key 'train.lr_max'", "warmup_steps"]),
     "unknown encoding": (lambda c: c["model"].update(pos_encoding="xpos"), ["model.pos_encoding", "'xpos'", "alibi, learned, none, rope, sinusoidal"]),
     "unknown regime": (lambda c: c["train"].update(regime="lazy"), ["train.regime", "myopic-full, myopic-state, standard"]),
-    "unknown task name": (lambda c: c["tasks"]["markov"].update(name="chess"), ["tasks.markov.name", "'chess'", "markov, sine"]),
+    "unknown task name": (lambda c: c["tasks"]["markov"].update(name="chess"), ["tasks.markov.name", "'chess'", ", ".join(TASKS.names())]),
     "unknown task parameter": (lambda c: c["tasks"]["markov"].update(colour=1), ["tasks.markov.colour", "allowed keys: name, vocab, order, alpha, chain_seed"]),
     "wrong task parameter type": (lambda c: c["tasks"]["markov"].update(vocab="many"), ["tasks.markov.vocab", "expected int"]),
     "wrong type": (lambda c: c["train"].update(steps="many"), ["train.steps", "'many' is not of type 'integer'"]),
@@ -63,3 +64,21 @@ def test_runs_shared_by_experiments_are_trained_once() -> None:
 def test_checkpoint_steps_are_init_log_spaced_and_end() -> None:
     assert checkpoint_steps(1000, 0) == [0, 1000]
     assert checkpoint_steps(1000, 2) == [0, 10, 100, 1000]
+
+
+def test_experiments_may_override_settings_but_not_contradict_each_other() -> None:
+    config = smoke_config()
+    config["experiments"]["longer"] = {"grid": {"task": ["markov"]}, "train": {"lr": 1.0e-3}}
+    with pytest.raises(ConfigError) as error:
+        load_study(config)
+    assert "train.lr: 0.003 vs 0.001" in str(error.value)
+    config["experiments"]["longer"]["grid"]["steps"] = [40]
+    study = load_study(config)
+    assert {run.train["lr"] for run in study.runs.values() if run.train["steps"] == 40} == {1.0e-3}
+
+
+def test_unknown_key_in_an_experiment_override_is_named() -> None:
+    config = smoke_config()
+    config["experiments"]["distance"]["train"] = {"learning_rate": 1}
+    with pytest.raises(ConfigError, match=r"unknown key 'experiments.distance.train.learning_rate'; allowed keys: batch_size"):
+        load_study(config)

@@ -32,3 +32,69 @@ def test_no_gradient_reaches_earlier_hidden_states(pos_encoding: str, regime: st
         for grad in grads:
             assert torch.equal(grad[:, :t], torch.zeros_like(grad[:, :t]))
             assert grad[:, t].abs().sum() > 0
+
+
+def own_position_losses(model, inputs, targets, loss_fn, regime: str) -> torch.Tensor:
+    """Sum over t of L_t computed through position t's own computation alone (brute force, one t at a time).
+
+    Earlier positions' hidden states are constants from a no-grad forward pass. Under
+    ``myopic-full`` their keys/values are constants too; under ``myopic-state`` they are
+    recomputed from those constant states with the live weights (so key/value weights learn).
+    """
+    with torch.no_grad():
+        _, frozen = model(inputs, REGIMES.get("standard"), return_residuals=True)
+    length = inputs.shape[1]
+    total = 0.0
+    for t in range(length):
+        h = model.read_in(inputs[:, t : t + 1])
+        table = model.positions.embed(t + 1)
+        if table is not None:
+            h = h + table[t]
+        for layer, block in enumerate(model.blocks):
+            attn = block.attn
+            sequence = torch.cat([frozen[layer][:, :t], h], dim=1)  # constant past, live present
+            q = attn.positions.rotate(attn._heads(attn.query(attn.ln(sequence))))[:, :, t:]
+            k, v = attn.keys_values(sequence)
+            k_past, v_past = k[:, :, :t], v[:, :, :t]
+            if regime == "myopic-full":
+                k_past, v_past = k_past.detach(), v_past.detach()
+            keys, values = torch.cat([k_past, k[:, :, t:]], dim=2), torch.cat([v_past, v[:, :, t:]], dim=2)
+            scores = (q @ keys.transpose(-2, -1)) / keys.shape[-1] ** 0.5  # (B, H, 1, t+1)
+            bias = attn.positions.score_bias(t + 1)
+            if bias is not None:
+                scores = scores + bias[:, t : t + 1, :]
+            y = (scores.softmax(-1) @ values).transpose(1, 2).flatten(2)
+            h = h + attn.out(y)
+            h = h + block.mlp(h)
+        prediction = model.head(model.ln_f(h))
+        total = total + loss_fn(prediction, targets[:, t : t + 1]).sum()
+    return total
+
+
+@pytest.mark.parametrize("pos_encoding", ENCODINGS)
+@pytest.mark.parametrize("regime", ["myopic-state", "myopic-full"])
+def test_weight_gradient_matches_brute_force_reference(pos_encoding: str, regime: str) -> None:
+    model, task = tiny_model(pos_encoding), tiny_task()
+    inputs, targets = tiny_batch()
+    prediction, _ = model(inputs, REGIMES.get(regime))
+    fast = torch.autograd.grad(task.loss_per_position(prediction, targets).sum(), list(model.parameters()))
+    slow = torch.autograd.grad(
+        own_position_losses(model, inputs, targets, task.loss_per_position, regime),
+        list(model.parameters()),
+        allow_unused=True,
+    )
+    for (name, _), a, b in zip(model.named_parameters(), fast, slow, strict=True):
+        b = torch.zeros_like(a) if b is None else b
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12, msg=lambda m, name=name: f"{name}: {m}")
+
+
+def test_the_three_regimes_give_different_weight_gradients() -> None:
+    """Guard against a regime silently falling back to another: key/value weights see all three differ."""
+    model, task = tiny_model(), tiny_task()
+    inputs, targets = tiny_batch()
+    grads = {}
+    for regime in ("standard", "myopic-state", "myopic-full"):
+        prediction, _ = model(inputs, REGIMES.get(regime))
+        grads[regime] = torch.autograd.grad(task.loss_per_position(prediction, targets).sum(), model.blocks[0].attn.key.weight)[0]
+    assert not torch.allclose(grads["standard"], grads["myopic-state"])
+    assert not torch.allclose(grads["myopic-state"], grads["myopic-full"])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -60,3 +61,22 @@ def test_bad_config_stops_before_any_job(tmp_path: Path) -> None:
     message = result.stdout + result.stderr
     assert "model.pos_encoding" in message and "allowed values: alibi, learned, none, rope, sinusoidal" in message
     assert not (tmp_path / "results").exists()
+
+
+def test_a_new_condition_is_a_config_edit(smoke_study: tuple[Path, Path], tmp_path: Path) -> None:
+    """A user adds an experiment (another encoding and regime) in YAML alone; the DAG trains and measures it."""
+    workdir = tmp_path / "copy"
+    shutil.copytree(smoke_study[0], workdir)  # keeps timestamps: the finished study stays finished
+    config = smoke_config()
+    config["experiments"]["extension"] = {
+        "description": "added by a user through config alone",
+        "grid": {"task": ["markov"], "pos_encoding": ["rope", "alibi"], "regime": ["myopic-full"]},
+    }
+    configfile = write_config(workdir / "extended.yaml", config)
+    jobs = planned_jobs(workdir, configfile)
+    trained = sorted(w for rule, w in jobs if rule == "train")
+    assert len(trained) == 6 and all("myopic-full" in w for w in trained)
+    snakemake(workdir, configfile)
+    m1 = pd.read_csv(workdir / "results" / "smoke" / "tables" / "m1_gradient_matrix.csv")
+    assert {"markov_rope_myopic-full_L2_D16_H2_T8_S20", "markov_alibi_myopic-full_L2_D16_H2_T8_S20"} <= set(m1["condition"])
+    assert planned_jobs(workdir, configfile) == []

@@ -25,7 +25,7 @@ def load_model(path: str | Path) -> GPT:
 def gradient_matrix_table(spec: RunSpec, checkpoints: dict[int, Path]) -> pd.DataFrame:
     """M1 for every checkpoint: one row per (step, layer, t, s <= t) with mean and median over sequences."""
     task = build_task(spec.task)
-    held_out = task.sample(
+    held_out = task.held_out().sample(
         spec.measure["n_sequences"], spec.model["context"], generator(EVALUATION_SEED, f"measure:{spec.task_label}")
     )
     length = spec.model["context"]

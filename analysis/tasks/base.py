@@ -66,15 +66,23 @@ class Task(ABC):
         """The best prediction that uses no context (only position t's own input, or nothing)."""
 
     def baseline_loss(self, context: int) -> float:
-        """Loss of the context-free predictor on a fixed, large sample (deterministic)."""
+        """Loss of the context-free predictor on a fixed, large held-out sample (deterministic)."""
         generator = torch.Generator().manual_seed(BASELINE_SEED)
-        batch = self.sample(BASELINE_SEQUENCES, context, generator)
+        batch = self.held_out().sample(BASELINE_SEQUENCES, context, generator)
         prediction = self.context_free_prediction(batch)
         return float(self.loss_per_position(prediction, batch.targets).mean())
 
     def optimal_loss(self, context: int) -> float | None:
         """Bayes-optimal loss where it is known in closed form (None otherwise)."""
         return None
+
+    def held_out(self) -> "Task":
+        """The same task, drawing from data never used for training.
+
+        Generated tasks need nothing: held-out sequences come from a separate random
+        stream. Corpus tasks override this to sample from their held-out split.
+        """
+        return self
 
     def describe(self) -> dict[str, Any]:
         """Name, version and parameters: what a result needs to say which task it used."""

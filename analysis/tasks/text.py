@@ -1,0 +1,156 @@
+"""Byte-level language modelling of real English prose that ships with Python, read offline.
+
+Corpus: the values of ``pydoc_data.topics.topics`` (the Python documentation
+topics behind ``help()``), joined in sorted-key order with a blank line
+between them, encoded as UTF-8 and truncated to ``max_bytes`` bytes. The text
+differs between Python releases, so ``describe()`` records its SHA-256 and size.
+
+Vocabulary (97 ids), byte by byte:
+    bytes 32..126 (printable ASCII)  -> ids 0..94   (byte - 32)
+    byte 10 (newline)                -> id 95
+    every other byte (incl. each byte of a multi-byte character) -> id 96 ("other")
+
+Held-out data: the last ``holdout_fraction`` of the corpus is never sampled by
+the default ``split="train"``; ``split="heldout"`` samples only from it, and
+``held_out()`` (used for every evaluation and measure) returns that variant.
+Windows never straddle the boundary.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import platform
+from dataclasses import dataclass
+from functools import cache, cached_property
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from . import TASKS
+from .base import Batch, IOSpec, Task, cross_entropy_per_position
+
+VOCAB = 97
+NEWLINE_ID = 95
+OTHER_ID = 96
+SPLITS = ("train", "heldout")
+
+
+def byte_to_id_table() -> Tensor:
+    """(256,) lookup table implementing the mapping in the module docstring."""
+    table = torch.full((256,), OTHER_ID, dtype=torch.long)
+    table[32:127] = torch.arange(95)
+    table[10] = NEWLINE_ID
+    return table
+
+
+def decode(ids: Tensor) -> str:
+    """Readable text for token ids ("other" shown as U+FFFD): for inspecting samples."""
+    return "".join("\n" if i == NEWLINE_ID else "\ufffd" if i == OTHER_ID else chr(i + 32) for i in ids.tolist())
+
+
+@cache
+def corpus_bytes(max_bytes: int) -> bytes:
+    """The exact byte corpus: documentation topics in sorted-key order, blank-line separated."""
+    from pydoc_data.topics import topics
+
+    text = "\n\n".join(topics[key] for key in sorted(topics))
+    return text.encode("utf-8")[:max_bytes]
+
+
+@cache
+def corpus_ids(max_bytes: int) -> Tensor:
+    """Token ids of the whole corpus (shared, do not modify)."""
+    raw = torch.frombuffer(bytearray(corpus_bytes(max_bytes)), dtype=torch.uint8).long()
+    return byte_to_id_table()[raw]
+
+
+@cache
+def corpus_sha256(max_bytes: int) -> str:
+    return hashlib.sha256(corpus_bytes(max_bytes)).hexdigest()
+
+
+@TASKS.register("text")
+@dataclass(frozen=True)
+class TextTask(Task):
+    max_bytes: int = 2_000_000
+    holdout_fraction: float = 0.1
+    split: str = "train"
+
+    name: ClassVar[str] = "text"
+    version: ClassVar[int] = 1
+    baseline_description: ClassVar[str] = (
+        "unigram predictor: the byte-id frequencies of the training part of the corpus (add-one smoothed)"
+    )
+
+    def __post_init__(self) -> None:
+        if self.max_bytes < 2:
+            raise ValueError(f"text: max_bytes must be >= 2, got {self.max_bytes}")
+        if not 0.0 <= self.holdout_fraction < 1.0:
+            raise ValueError(f"text: holdout_fraction must lie in [0, 1), got {self.holdout_fraction}")
+        if self.split not in SPLITS:
+            raise ValueError(f"text: split must be one of {', '.join(SPLITS)}, got {self.split!r}")
+        if self.split == "heldout" and self.holdout_fraction == 0.0:
+            raise ValueError("text: split 'heldout' needs holdout_fraction > 0")
+
+    def held_out(self) -> "TextTask":
+        return dataclasses.replace(self, split="heldout")
+
+    @property
+    def input_spec(self) -> IOSpec:
+        return IOSpec("tokens", VOCAB)
+
+    @property
+    def output_spec(self) -> IOSpec:
+        return IOSpec("tokens", VOCAB)
+
+    @property
+    def corpus_sha256(self) -> str:
+        """Fingerprint of the exact bytes used, so results on different corpora are never mixed."""
+        return corpus_sha256(self.max_bytes)
+
+    @property
+    def _boundary(self) -> int:
+        """Index of the first held-out byte."""
+        size = len(corpus_bytes(self.max_bytes))
+        return size - math.floor(size * self.holdout_fraction)
+
+    @property
+    def part(self) -> Tensor:
+        """Token ids of this task's split."""
+        ids = corpus_ids(self.max_bytes)
+        return ids[: self._boundary] if self.split == "train" else ids[self._boundary :]
+
+    @property
+    def max_context(self) -> int | None:
+        return max(len(self.part) - 1, 0)
+
+    def sample(self, n: int, context: int, generator: torch.Generator) -> Batch:
+        part = self.part
+        if not 1 <= context < len(part):
+            raise ValueError(f"text: context must lie in [1, {len(part) - 1}] for this split, got {context}")
+        starts = torch.randint(len(part) - context, (n, 1), generator=generator)
+        windows = part[starts + torch.arange(context + 1)]
+        return Batch(inputs=windows[:, :-1], targets=windows[:, 1:])
+
+    def loss_per_position(self, prediction: Tensor, targets: Tensor) -> Tensor:
+        return cross_entropy_per_position(prediction, targets)
+
+    @cached_property
+    def unigram(self) -> Tensor:
+        """Add-one smoothed id frequencies of the training part (held-out text never leaks in)."""
+        train = corpus_ids(self.max_bytes)[: self._boundary]
+        counts = torch.bincount(train, minlength=VOCAB).double() + 1.0
+        return (counts / counts.sum()).float()
+
+    def context_free_prediction(self, batch: Batch) -> Tensor:
+        return self.unigram.log().expand(*batch.targets.shape, VOCAB)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **super().describe(),
+            "corpus_sha256": self.corpus_sha256,
+            "corpus_bytes": len(corpus_bytes(self.max_bytes)),
+            "corpus_source": f"pydoc_data.topics (Python {platform.python_version()})",
+        }

@@ -1,0 +1,79 @@
+"""Positional encodings against their published formulas, on tiny cases."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from conftest import ENCODINGS, tiny_model
+
+from analysis.models.gpt import CausalSelfAttention
+from analysis.models.positional import POSITIONAL_ENCODINGS
+from analysis.regimes import STANDARD
+
+
+def test_registry_holds_the_five_encodings() -> None:
+    assert POSITIONAL_ENCODINGS.names() == sorted(ENCODINGS)
+
+
+def test_rope_rotates_each_pair_by_position_times_frequency() -> None:
+    rope = POSITIONAL_ENCODINGS.get("rope")(context=5, d_model=8, n_head=2)  # head size 4: two pairs
+    x = torch.randn(1, 2, 5, 4, dtype=torch.float64)
+    got = rope.rotate(x)
+    for m in range(5):
+        for i in range(2):
+            theta = 10_000.0 ** (-2 * i / 4)
+            pair = torch.complex(x[..., m, 2 * i], x[..., m, 2 * i + 1]) * complex(math.cos(m * theta), math.sin(m * theta))
+            torch.testing.assert_close(got[..., m, 2 * i], pair.real.to(got.dtype), rtol=1e-6, atol=1e-6)
+            torch.testing.assert_close(got[..., m, 2 * i + 1], pair.imag.to(got.dtype), rtol=1e-6, atol=1e-6)
+
+
+def test_rope_scores_depend_only_on_relative_position() -> None:
+    rope = POSITIONAL_ENCODINGS.get("rope")(context=8, d_model=4, n_head=1)
+    q, k = torch.randn(4), torch.randn(4)
+    rotated_q = rope.rotate(q.expand(1, 1, 8, 4))[0, 0]
+    rotated_k = rope.rotate(k.expand(1, 1, 8, 4))[0, 0]
+    assert torch.allclose(rotated_q[5] @ rotated_k[3], rotated_q[4] @ rotated_k[2], atol=1e-5)
+
+
+def test_alibi_bias_is_minus_slope_times_distance() -> None:
+    alibi = POSITIONAL_ENCODINGS.get("alibi")(context=6, d_model=8, n_head=4)
+    bias = alibi.score_bias(6)
+    for h in range(4):
+        slope = 2.0 ** (-8.0 * (h + 1) / 4)
+        for t in range(6):
+            for s in range(t + 1):
+                assert float(bias[h, t, s]) == pytest.approx(-slope * (t - s))
+
+
+@pytest.mark.parametrize("pos_encoding", ENCODINGS)
+def test_attention_equals_a_direct_softmax_formula(pos_encoding: str) -> None:
+    model = tiny_model(pos_encoding)
+    attn: CausalSelfAttention = model.blocks[0].attn
+    h = torch.randn(2, 6, 8, dtype=torch.float64)
+    q = attn.positions.rotate(attn._heads(attn.query(attn.ln(h))))
+    k, v = attn.keys_values(h)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    bias = attn.positions.score_bias(6)
+    if bias is not None:
+        scores = scores + bias
+    scores = scores.masked_fill(~torch.ones(6, 6, dtype=torch.bool).tril(), float("-inf"))
+    expected = attn.out((scores.softmax(-1) @ v).transpose(1, 2).flatten(2))
+    torch.testing.assert_close(attn(h, STANDARD), expected, rtol=1e-9, atol=1e-12)
+
+
+def test_nope_has_no_position_parameters_and_no_position_signal() -> None:
+    model = tiny_model("none")
+    assert list(model.positions.parameters()) == []
+    assert model.positions.embed(6) is None and model.positions.score_bias(6) is None
+    learned = tiny_model("learned")
+    assert sum(p.numel() for p in learned.positions.parameters()) == 6 * 8
+
+
+def test_sinusoidal_table_matches_vaswani() -> None:
+    table = POSITIONAL_ENCODINGS.get("sinusoidal")(context=4, d_model=6, n_head=1).embed(4)
+    for pos in range(4):
+        for i in range(3):
+            angle = pos / 10_000 ** (2 * i / 6)
+            assert float(table[pos, 2 * i]) == pytest.approx(math.sin(angle), abs=1e-6)
+            assert float(table[pos, 2 * i + 1]) == pytest.approx(math.cos(angle), abs=1e-6)
