@@ -119,11 +119,12 @@ def validate(raw: dict[str, Any]) -> dict[str, Any]:
                     f"experiments.{name}.grid.task.{i}: {label!r} is not a task of this config; "
                     f"allowed values: {', '.join(config['tasks'])}"
                 )
-    if config["paper"]["experiment"] not in config["experiments"]:
-        problems.append(
-            f"paper.experiment: {config['paper']['experiment']!r} is not an experiment of this config; "
-            f"allowed values: {', '.join(config['experiments'])}"
-        )
+    for i, name in enumerate(config["paper"]["experiments"]):
+        if name not in config["experiments"]:
+            problems.append(
+                f"paper.experiments.{i}: {name!r} is not an experiment of this config; "
+                f"allowed values: {', '.join(config['experiments'])}"
+            )
     if not problems:
         problems += _check_runs(config)
     if problems:
@@ -231,6 +232,11 @@ class Study:
     @property
     def profile(self) -> str:
         return self.config["profile"]
+
+    def paper_conditions(self) -> list[str]:
+        """Conditions of the experiments the paper reports, in config order, each once."""
+        ordered = [self.runs[run_id].condition for name in self.config["paper"]["experiments"] for run_id in self.experiments[name]]
+        return list(dict.fromkeys(ordered))
 
     @property
     def config_hash(self) -> str:

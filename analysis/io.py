@@ -42,7 +42,8 @@ def read_json(path: str | Path) -> Any:
 
 
 def write_table(path: str | Path, table: pd.DataFrame) -> None:
-    _write(path, lambda tmp: table.to_csv(tmp, index=False))
+    """A tidy CSV; floats to 7 significant digits (float32 precision) to keep big tables small."""
+    _write(path, lambda tmp: table.to_csv(tmp, index=False, float_format="%.7g"))
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:

@@ -47,7 +47,7 @@ def make_optimizer(model: GPT, train: dict[str, Any]) -> torch.optim.AdamW:
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": train["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=train["lr"], betas=(0.9, 0.95))
+    return torch.optim.AdamW(groups, lr=train["lr"], betas=(0.9, 0.95), fused=True)
 
 
 def evaluation_batch(task: Task, spec: RunSpec, n: int) -> Batch:

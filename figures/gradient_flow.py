@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.colors import LogNorm
-from matplotlib.ticker import NullFormatter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import style  # noqa: E402
@@ -58,25 +57,32 @@ def plot(m1: pd.DataFrame, profile: pd.DataFrame, runs: pd.DataFrame, conditions
         figure.colorbar(image, ax=axes[row, : columns - 1].tolist(), shrink=0.9, pad=0.02,
                         label=r"$\|\partial L_t / \partial h^l_s\|_2$")
         ax = axes[row, -1]
-        data = profile[(profile["condition"] == condition) & (profile["step"].isin([first, last]))
-                       & (profile["layer"] < blocks) & (profile["distance"] >= 1)].copy()
-        data["d + 1"] = data["distance"] + 1
-        data["checkpoint"] = np.where(data["step"] == first, "init", "trained")
-        data["layer"] = "$h^{" + data["layer"].astype(str) + "}$"
-        sns.lineplot(data=data, x="d + 1", y="profile", hue="layer", style="checkpoint", style_order=["trained", "init"],
-                     errorbar=("ci", 100 * confidence), n_boot=2000, seed=0, ax=ax)
-        ax.set(xscale="log", yscale="log", xlabel="distance $d + 1$", ylabel="$g^l(d)$", title="distance profile")
-        ticks = [t for t in (2, 3, 5, 10, 20, 50, 100, 200) if t <= context]
-        ax.set_xticks(ticks, [str(t) for t in ticks])
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        colours = sns.color_palette(style.PALETTE)
+        for layer in range(blocks):
+            for step, label in ((last, "trained"), (first, "init")):
+                line = profile[(profile["condition"] == condition) & (profile["step"] == step)
+                               & (profile["layer"] == layer) & (profile["distance"] >= 1)].sort_values("distance")
+                style.band(ax, line["distance"] + 1, line["profile_mean"], line["profile_low"], line["profile_high"],
+                           colours[layer], style.CHECKPOINT_STYLE[label], f"$h^{{{layer}}}$, {label}")
+        style.log_distance_axis(ax, context)
+        ax.set(xlabel="distance $d + 1$", ylabel="$g^l(d)$", title="distance profile")
         ax.legend(fontsize=7, frameon=False, ncol=2, loc="lower left")
     return figure
 
 
-def main(m1_path: str, profile_path: str, runs_path: str, run_ids: list[str], confidence: float, pdf: str, png: str) -> None:
+def representative(runs: pd.DataFrame, conditions: list[str]) -> list[str]:
+    """One condition per task: learned positions and standard training where present."""
+    info = runs.groupby("condition").first().loc[conditions]
+    chosen = []
+    for _, group in info.groupby("task", sort=False):
+        preferred = group[(group["pos_encoding"] == "learned") & (group["regime"] == "standard")]
+        chosen.append((preferred if len(preferred) else group).index[0])
+    return chosen
+
+
+def main(m1_path: str, profile_path: str, runs_path: str, conditions: list[str], confidence: float, pdf: str, png: str) -> None:
     m1, profile, runs = pd.read_csv(m1_path), pd.read_csv(profile_path), pd.read_csv(runs_path)
-    conditions = sorted({run_id.split("/")[0] for run_id in run_ids})
-    style.save(plot(m1, profile, runs, conditions, confidence), pdf, png)
+    style.save(plot(m1, profile, runs, representative(runs, conditions), confidence), pdf, png)
 
 
 if "snakemake" in globals():
@@ -85,6 +91,6 @@ if "snakemake" in globals():
     with log_to(snakemake.log[0]):  # noqa: F821
         main(
             snakemake.input.m1, snakemake.input.profile, snakemake.input.runs,  # noqa: F821
-            snakemake.params.experiment_runs, snakemake.params.confidence,  # noqa: F821
+            snakemake.params.conditions, snakemake.params.confidence,  # noqa: F821
             snakemake.output.pdf, snakemake.output.png,  # noqa: F821
         )

@@ -31,7 +31,7 @@ CASES = {
     "empty experiment grid": (lambda c: c["experiments"]["distance"].update(grid={}), ["experiments.distance.grid"]),
     "no experiments": (lambda c: c.update(experiments={}), ["experiments", "should be non-empty"]),
     "grid names an undefined task": (lambda c: c["experiments"]["distance"]["grid"].update(task=["recal"]), ["experiments.distance.grid.task.0", "'recal'", "allowed values: sine-shift1, markov"]),
-    "paper names an undefined experiment": (lambda c: c["paper"].update(experiment="myopia"), ["paper.experiment", "allowed values: distance"]),
+    "paper names an undefined experiment": (lambda c: c["paper"].update(experiments=["myopya"]), ["paper.experiments.0", "allowed values: distance, myopia"]),
     "bad task parameter value": (lambda c: c["tasks"]["sine-shift1"].update(shift=3), ["tasks.sine-shift1", "shift must be 0 or 1"]),
 }
 
@@ -58,7 +58,7 @@ def test_runs_shared_by_experiments_are_trained_once() -> None:
     config["experiments"]["again"] = copy.deepcopy(config["experiments"]["distance"])
     study = load_study(config)
     assert study.experiments["again"] == study.experiments["distance"]
-    assert len(study.runs) == len(study.experiments["distance"]) == 6
+    assert len(study.runs) == len(study.experiments["distance"]) + len(study.experiments["myopia"]) == 12
 
 
 def test_checkpoint_steps_are_init_log_spaced_and_end() -> None:

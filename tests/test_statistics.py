@@ -42,3 +42,15 @@ def test_null_effect_interval_covers_zero_and_real_effect_does_not() -> None:
     assert null.low < 0 < null.high
     effect = bootstrap_mean(rng.normal(-2.0, 0.1, 5), n_resamples=2000)
     assert effect.high < 0 and effect.low <= effect.estimate <= effect.high and effect.n == 5
+
+
+def test_columnwise_bootstrap_matches_the_one_column_version() -> None:
+    from analysis.stats.bootstrap import bootstrap_mean_columns
+
+    rng = np.random.default_rng(5)
+    values = rng.normal(1.0, 0.5, size=(6, 3))
+    mean, low, high = bootstrap_mean_columns(values, n_resamples=4000, seed=1)
+    for column in range(3):
+        single = bootstrap_mean(values[:, column], n_resamples=4000, seed=1)
+        assert mean[column] == single.estimate
+        assert abs(low[column] - single.low) < 0.08 and abs(high[column] - single.high) < 0.08

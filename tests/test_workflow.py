@@ -20,7 +20,8 @@ def test_smoke_study_writes_every_output(smoke_study: tuple[Path, Path]) -> None
     assert (summary["n_seeds"] == 3).all()
     assert (summary["slope_low"] <= summary["slope_mean"]).all() and (summary["slope_mean"] <= summary["slope_high"]).all()
     numbers = json.loads((results / "paper_numbers.json").read_text())
-    assert len(numbers["conditions"]) == 2
+    assert len(numbers["conditions"]) == 4
+    assert {c["regime"] for c in numbers["conditions"]} == {"standard", "myopic-full"}
     record = json.loads(next((results / "runs").glob("*/seed0/record.json")).read_text())
     for key in ("git_commit", "packages", "device", "wall_time_s", "spec", "seed"):
         assert key in record
@@ -40,7 +41,7 @@ def test_changing_one_setting_reruns_only_its_runs(smoke_study: tuple[Path, Path
     config["tasks"]["sine-shift1"]["p"] = 0.25
     jobs = planned_jobs(workdir, write_config(workdir / "changed.yaml", config))
     trained = sorted(w for rule, w in jobs if rule == "train")
-    assert len(trained) == 3 and all("sine-shift1" in w for w in trained)
+    assert len(trained) == 6 and all("sine-shift1" in w for w in trained)  # 2 regimes x 3 seeds
     assert not any("markov" in w for rule, w in jobs if rule in ("train", "measure"))
 
 
@@ -50,7 +51,7 @@ def test_adding_a_seed_trains_only_that_seed(smoke_study: tuple[Path, Path]) -> 
     config["seeds"] = [0, 1, 2, 3]
     jobs = planned_jobs(workdir, write_config(workdir / "more_seeds.yaml", config))
     trained = [w for rule, w in jobs if rule == "train"]
-    assert len(trained) == 2 and all(w.endswith("seed=3") for w in trained)
+    assert len(trained) == 4 and all(w.endswith("seed=3") for w in trained)  # one per condition
 
 
 def test_bad_config_stops_before_any_job(tmp_path: Path) -> None:
@@ -70,7 +71,7 @@ def test_a_new_condition_is_a_config_edit(smoke_study: tuple[Path, Path], tmp_pa
     config = smoke_config()
     config["experiments"]["extension"] = {
         "description": "added by a user through config alone",
-        "grid": {"task": ["markov"], "pos_encoding": ["rope", "alibi"], "regime": ["myopic-full"]},
+        "grid": {"task": ["markov"], "pos_encoding": ["sinusoidal", "alibi"], "regime": ["myopic-full"]},
     }
     configfile = write_config(workdir / "extended.yaml", config)
     jobs = planned_jobs(workdir, configfile)
@@ -78,5 +79,5 @@ def test_a_new_condition_is_a_config_edit(smoke_study: tuple[Path, Path], tmp_pa
     assert len(trained) == 6 and all("myopic-full" in w for w in trained)
     snakemake(workdir, configfile)
     m1 = pd.read_csv(workdir / "results" / "smoke" / "tables" / "m1_gradient_matrix.csv")
-    assert {"markov_rope_myopic-full_L2_D16_H2_T8_S20", "markov_alibi_myopic-full_L2_D16_H2_T8_S20"} <= set(m1["condition"])
+    assert {"markov_sinusoidal_myopic-full_L2_D16_H2_T8_S20", "markov_alibi_myopic-full_L2_D16_H2_T8_S20"} <= set(m1["condition"])
     assert planned_jobs(workdir, configfile) == []

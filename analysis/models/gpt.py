@@ -100,23 +100,19 @@ class CausalSelfAttention(nn.Module):
     ) -> Tensor:
         """Attention where s < t reads (k_past, v_past) and s = t reads the live (k, v).
 
-        Same values as standard attention (k_past == k numerically); only the
-        autograd graph differs.
+        Done in one fused call by giving each query 2T keys, [k_past ; k], of which it
+        may see the strictly earlier past keys and its own live key. The values equal
+        standard attention (k_past == k numerically); only the autograd graph differs.
         """
         length = q.shape[-2]
-        scale = 1.0 / math.sqrt(q.shape[-1])
-        strictly_past = torch.ones(length, length, dtype=torch.bool, device=q.device).tril(-1)
-        diagonal = torch.eye(length, dtype=torch.bool, device=q.device)
-        scores_past = (q @ k_past.transpose(-2, -1)) * scale
-        scores_self = (q * k).sum(-1) * scale  # (B, H, T)
-        scores = torch.where(diagonal, scores_self.unsqueeze(-1), scores_past)
-        if bias is not None:
-            scores = scores + bias.to(scores.dtype)
-        scores = scores.masked_fill(~(strictly_past | diagonal), float("-inf"))
-        weights = scores.softmax(-1)
-        past_part = weights.masked_fill(~strictly_past, 0.0) @ v_past
-        self_part = weights.diagonal(dim1=-2, dim2=-1).unsqueeze(-1) * v
-        return past_part + self_part
+        past = torch.ones(length, length, dtype=torch.bool, device=q.device).tril(-1)
+        own = torch.eye(length, dtype=torch.bool, device=q.device)
+        visible = torch.cat([past, own], dim=-1)  # (T, 2T)
+        keys, values = torch.cat([k_past, k], dim=-2), torch.cat([v_past, v], dim=-2)
+        if bias is None:
+            return F.scaled_dot_product_attention(q, keys, values, attn_mask=visible)
+        mask = torch.cat([bias, bias], dim=-1).to(q.dtype).masked_fill(~visible, float("-inf"))
+        return F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
 
 
 class MLP(nn.Module):

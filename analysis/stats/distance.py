@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .bootstrap import bootstrap_mean
+from .bootstrap import bootstrap_mean, bootstrap_mean_columns
 
 RUN_KEYS = ["condition", "seed", "step", "layer"]
 
@@ -70,3 +70,23 @@ def summarize_slopes(fits: pd.DataFrame, confidence: float, n_resamples: int, se
             }
         )
     return pd.DataFrame(rows)
+
+
+def summarize_profile(profile: pd.DataFrame, confidence: float, n_resamples: int, seed: int) -> pd.DataFrame:
+    """g^l(d) per condition, step, layer and distance: mean over seeds with a bootstrap interval.
+
+    Bands are computed on the log scale (geometric mean over seeds), as profiles are
+    plotted and fitted on log axes.
+    """
+    keys = ["condition", "step", "layer", "distance"]
+    wide = np.log(profile.pivot_table(index="seed", columns=keys, values="profile"))
+    rows = []
+    for condition in wide.columns.get_level_values("condition").unique():
+        block = wide[condition].dropna(axis=1)  # seeds that lack a point drop that column
+        mean, low, high = bootstrap_mean_columns(block.to_numpy(), confidence, n_resamples, seed)
+        frame = block.columns.to_frame(index=False)
+        frame.insert(0, "condition", condition)
+        frame["profile_mean"], frame["profile_low"], frame["profile_high"] = np.exp(mean), np.exp(low), np.exp(high)
+        frame["n_seeds"] = block.shape[0]
+        rows.append(frame)
+    return pd.concat(rows, ignore_index=True)

@@ -68,7 +68,12 @@ def _condition_numbers(
         layers.append(
             {
                 "layer": str(layer),
-                "init": {"mean": fmt(init.slope_mean), "low": fmt(init.slope_low), "high": fmt(init.slope_high)},
+                "init": {
+                    "mean": fmt(init.slope_mean),
+                    "low": fmt(init.slope_low),
+                    "high": fmt(init.slope_high),
+                    "trend": trend(init.slope_low, init.slope_high),
+                },
                 "trained": {
                     "mean": fmt(trained.slope_mean),
                     "low": fmt(trained.slope_low),
@@ -90,8 +95,24 @@ def _condition_numbers(
         "final_loss": fmt_interval(final, 3),
         "baseline_loss": fmt(float(first["baseline_loss"]), 3),
         "optimal_loss": fmt(float(first["optimal_loss"]) if pd.notna(first["optimal_loss"]) else None, 3),
-        "below_baseline": bool(final.high < first["baseline_loss"]),
+        "learned": bool(final.high < (1 - settings["learned_margin"]) * first["baseline_loss"]),
+        "steps": str(int(first["steps"])),
         "layers": layers,
+    }
+
+
+def _counts(conditions: list[dict[str, Any]]) -> dict[str, str]:
+    """How many standard conditions' layer-0 slope intervals lie below, above or across zero."""
+    standard = [c for c in conditions if c["regime"] == "standard"]
+    trained = [c["layers"][0]["trained"]["trend"] for c in standard]
+    initial = [c["layers"][0]["init"]["trend"] for c in standard]
+    return {
+        "n": str(len(standard)),
+        "trained_decreasing": str(trained.count("decreases with distance")),
+        "trained_flat": str(trained.count("shows no detectable trend with distance")),
+        "trained_increasing": str(trained.count("increases with distance")),
+        "init_decreasing": str(initial.count("decreases with distance")),
+        "learned": str(sum(c["learned"] for c in standard)),
     }
 
 
@@ -102,23 +123,45 @@ def paper_numbers(
     summary: pd.DataFrame,
     records: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """Everything the paper prints about the ``conditions`` of its experiment, plus provenance."""
-    experiment = config["paper"]["experiment"]
+    """Everything the paper prints about the ``conditions`` it reports, plus provenance."""
     model, train, measure, stats = config["model"], config["train"], config["measure"], config["stats"]
     commits = sorted({r["git_commit"] for r in records})
+    described = _condition_list(conditions, runs, summary, config)
+    tasks = []
+    for label in dict.fromkeys(c["task"] for c in described):
+        first = next(c for c in described if c["task"] == label)
+        record = next(r for r in records if r["spec"]["task_label"] == label)
+        tasks.append(
+            {
+                "label": label,
+                "name": first["task_name"],
+                "parameters": first["task_parameters"],
+                "baseline": first["baseline_loss"],
+                "optimal": first["optimal_loss"],
+                "baseline_description": record["baseline_description"],
+                "corpus_sha256": record["task_description"].get("corpus_sha256", ""),
+            }
+        )
     return {
         "title": config["paper"].get("title", "How gradients flow across context positions in causal transformers"),
         "profile": config["profile"],
-        "experiment": experiment,
+        "experiments": ", ".join(config["paper"]["experiments"]),
         "confidence_pct": fmt(100 * stats["confidence"], 0),
         "n_resamples": str(stats["n_resamples"]),
         "s_min": str(stats["s_min"]),
         "d_min": str(stats["d_min"]),
+        "learned_margin_pct": fmt(100 * stats["learned_margin"], 0),
         "n_sequences": str(measure["n_sequences"]),
         "model": {k: str(v) for k, v in model.items()},
         "train": {k: str(v) for k, v in train.items()},
+        "steps": ", ".join(sorted({c["steps"] for c in described}, key=int)),
+        "encodings": ", ".join(dict.fromkeys(c["pos_encoding"] for c in described)),
+        "regimes": ", ".join(dict.fromkeys(c["regime"] for c in described)),
         "seeds": ", ".join(str(s) for s in sorted(runs["seed"].unique())),
-        "conditions": [_condition_numbers(c, runs, summary, config) for c in conditions],
+        "tasks": tasks,
+        "conditions": described,
+        "counts": _counts(described),
+        "myopia": _myopia_rows(described),
         "provenance": {
             "git_commit": ", ".join(commits),
             "config_hash": config_hash(config),
@@ -129,3 +172,25 @@ def paper_numbers(
             "measure_time_min": fmt(float(runs["measure_wall_time_s"].sum()) / 60, 1),
         },
     }
+
+
+def _condition_list(
+    conditions: list[str], runs: pd.DataFrame, summary: pd.DataFrame, config: dict[str, Any]
+) -> list[dict[str, Any]]:
+    return [_condition_numbers(c, runs, summary, config) for c in conditions]
+
+
+REGIMES_IN_ORDER = ("standard", "myopic-state", "myopic-full")
+
+
+def _myopia_rows(conditions: list[dict[str, Any]]) -> dict[str, Any]:
+    """Final loss by task (rows) and regime (columns), for tasks trained under several regimes."""
+    regimes = [r for r in REGIMES_IN_ORDER if any(c["regime"] == r for c in conditions)]
+    rows = []
+    for task in dict.fromkeys(c["task"] for c in conditions):
+        mine = {c["regime"]: c for c in conditions if c["task"] == task and c["pos_encoding"] == "learned"}
+        if len(mine) < 2:
+            continue
+        cells = [mine[r]["final_loss"] if r in mine else {"mean": "n/a", "low": "n/a", "high": "n/a", "n": "0"} for r in regimes]
+        rows.append({"task": task, "baseline": next(iter(mine.values()))["baseline_loss"], "cells": cells})
+    return {"regimes": regimes, "rows": rows}

@@ -30,6 +30,8 @@ def runs_table(records: list[dict[str, Any]], timings: list[dict[str, float]]) -
                 "optimal_loss": record["optimal_loss"],
                 "train_wall_time_s": record["wall_time_s"],
                 "measure_wall_time_s": sum(timing.values()),
+                "task_version": record["task_description"]["version"],
+                "corpus_sha256": record["task_description"].get("corpus_sha256", ""),
                 "git_commit": record["git_commit"],
                 "device": record["device"],
             }

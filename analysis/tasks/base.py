@@ -76,7 +76,7 @@ class Task(ABC):
         """Bayes-optimal loss where it is known in closed form (None otherwise)."""
         return None
 
-    def held_out(self) -> "Task":
+    def held_out(self) -> Task:
         """The same task, drawing from data never used for training.
 
         Generated tasks need nothing: held-out sequences come from a separate random

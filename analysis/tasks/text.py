@@ -94,7 +94,7 @@ class TextTask(Task):
         if self.split == "heldout" and self.holdout_fraction == 0.0:
             raise ValueError("text: split 'heldout' needs holdout_fraction > 0")
 
-    def held_out(self) -> "TextTask":
+    def held_out(self) -> TextTask:
         return dataclasses.replace(self, split="heldout")
 
     @property

@@ -3,7 +3,7 @@ rule paper:
     input:
         sources=sorted(str(p) for p in (REPO / "paper").rglob("*") if p.is_file()),
         numbers=rules.statistics.output.numbers,
-        figures=rules.figure_gradient_flow.output,
+        figures=FIGURES,
     output:
         pdf=f"{RESULTS}/paper.pdf",
     params:

@@ -21,6 +21,7 @@ rule statistics:
         records=per_run("record.json"),
     output:
         profile=f"{RESULTS}/tables/distance_profile.csv",
+        profile_summary=f"{RESULTS}/tables/distance_profile_summary.csv",
         fits=f"{RESULTS}/tables/distance_fits.csv",
         summary=f"{RESULTS}/tables/distance_summary.csv",
         numbers=f"{RESULTS}/paper_numbers.json",

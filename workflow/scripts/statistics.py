@@ -6,7 +6,7 @@ import pandas as pd
 from analysis.config import load_study
 from analysis.io import read_json, write_json, write_table
 from analysis.logs import log_to
-from analysis.stats.distance import distance_profile, fit_power_law, summarize_slopes
+from analysis.stats.distance import distance_profile, fit_power_law, summarize_profile, summarize_slopes
 from analysis.stats.report import paper_numbers
 
 with log_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
@@ -19,9 +19,10 @@ with log_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
     fits = fit_power_law(profile, settings["d_min"], n_blocks)
     summary = summarize_slopes(fits, settings["confidence"], settings["n_resamples"], settings["bootstrap_seed"])
     write_table(snakemake.output.profile, profile)  # noqa: F821
+    bands = summarize_profile(profile, settings["confidence"], settings["n_resamples"], settings["bootstrap_seed"])
+    write_table(snakemake.output.profile_summary, bands)  # noqa: F821
     write_table(snakemake.output.fits, fits)  # noqa: F821
     write_table(snakemake.output.summary, summary)  # noqa: F821
     records = [read_json(path) for path in snakemake.input.records]  # noqa: F821
     study = load_study(config)
-    conditions = sorted({study.runs[run_id].condition for run_id in study.experiments[config["paper"]["experiment"]]})
-    write_json(snakemake.output.numbers, paper_numbers(config, conditions, runs, summary, records))  # noqa: F821
+    write_json(snakemake.output.numbers, paper_numbers(config, study.paper_conditions(), runs, summary, records))  # noqa: F821

@@ -1,0 +1,58 @@
+"""Figure: distance profiles g^l(d) by positional encoding, one panel per task and layer.
+
+Standard training only; solid lines after training, dashed at initialisation; bands
+are bootstrap intervals over seeds. A flat line would mean "distance does not matter".
+"""
+import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from matplotlib.lines import Line2D
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import style  # noqa: E402
+
+
+def plot(profile: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confidence: float) -> plt.Figure:
+    style.apply()
+    info = runs.groupby("condition").first().loc[conditions]
+    info = info[info["regime"] == "standard"]
+    tasks = list(dict.fromkeys(info["task"]))
+    encodings = list(dict.fromkeys(info["pos_encoding"]))
+    colours = dict(zip(encodings, sns.color_palette(style.PALETTE, len(encodings)), strict=True))
+    n_layer = int(info["n_layer"].max())
+    figure, axes = plt.subplots(n_layer, len(tasks), figsize=(3.6 * len(tasks) + 1.2, 2.9 * n_layer),
+                                squeeze=False, layout="constrained")
+    for col, task in enumerate(tasks):
+        for layer in range(n_layer):
+            ax = axes[layer, col]
+            for condition, row in info[info["task"] == task].iterrows():
+                mine = profile[(profile["condition"] == condition) & (profile["layer"] == layer) & (profile["distance"] >= 1)]
+                for step, label in ((mine["step"].max(), "trained"), (mine["step"].min(), "init")):
+                    line = mine[mine["step"] == step].sort_values("distance")
+                    style.band(ax, line["distance"] + 1, line["profile_mean"], line["profile_low"], line["profile_high"],
+                               colours[row["pos_encoding"]], style.CHECKPOINT_STYLE[label],
+                               row["pos_encoding"] if label == "trained" else None)
+            style.log_distance_axis(ax, int(info.loc[info["task"] == task, "context"].max()))
+            ax.set(xlabel="distance $d + 1$" if layer == n_layer - 1 else "", ylabel=f"$g^{{{layer}}}(d)$",
+                   title=f"{task}, layer {layer}")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    handles += [Line2D([], [], color="0.3", linestyle=ls) for ls in style.CHECKPOINT_STYLE.values()]
+    labels += list(style.CHECKPOINT_STYLE)
+    figure.legend(handles, labels, loc="outside right upper", frameon=False, fontsize=8)
+    return figure
+
+
+def main(profile_path: str, runs_path: str, conditions: list[str], confidence: float, pdf: str, png: str) -> None:
+    profile, runs = pd.read_csv(profile_path), pd.read_csv(runs_path)
+    style.save(plot(profile, runs, conditions, confidence), pdf, png)
+
+
+if "snakemake" in globals():
+    from analysis.logs import log_to
+
+    with log_to(snakemake.log[0]):  # noqa: F821
+        main(snakemake.input.profile, snakemake.input.runs, snakemake.params.conditions,  # noqa: F821
+             snakemake.params.confidence, snakemake.output.pdf, snakemake.output.png)  # noqa: F821

@@ -1,0 +1,50 @@
+"""Figure: held-out loss after training by task and training regime, against the task's baseline.
+
+Points are means over seeds with bootstrap intervals; the grey bar marks the
+context-free baseline. A myopic regime that ends above standard cannot use what
+earlier positions would have had to pre-compute for later ones.
+"""
+import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import style  # noqa: E402
+
+REGIME_ORDER = ["standard", "myopic-state", "myopic-full"]
+
+
+def plot(runs: pd.DataFrame, conditions: list[str], confidence: float) -> plt.Figure:
+    style.apply()
+    data = runs[runs["condition"].isin(conditions)]
+    tasks = [t for t in dict.fromkeys(data["task"]) if data.loc[data["task"] == t, "regime"].nunique() > 1]
+    data = data[data["task"].isin(tasks) & (data["pos_encoding"] == "learned")]
+    figure, axes = plt.subplots(1, max(len(tasks), 1), figsize=(2.6 * max(len(tasks), 1) + 0.8, 3.0),
+                                squeeze=False, layout="constrained")
+    for ax, task in zip(axes[0], tasks, strict=False):
+        panel = data[data["task"] == task]
+        regimes = [r for r in REGIME_ORDER if r in set(panel["regime"])]
+        sns.pointplot(data=panel, x="regime", y="final_eval_loss", order=regimes, hue="regime", hue_order=regimes,
+                      errorbar=("ci", 100 * confidence), n_boot=2000, seed=0, linestyle="none", ax=ax, legend=False)
+        sns.stripplot(data=panel, x="regime", y="final_eval_loss", order=regimes, color="0.3", size=3, ax=ax)
+        baseline = float(panel["baseline_loss"].iloc[0])
+        ax.axhline(baseline, color="0.6", linestyle="--", linewidth=1)
+        ax.annotate("baseline", xy=(1.0, baseline), xycoords=("axes fraction", "data"), ha="right", va="bottom", fontsize=7, color="0.4")
+        ax.set(title=task, xlabel="", ylabel="held-out loss" if ax is axes[0, 0] else "")
+        ax.tick_params(axis="x", rotation=30)
+    return figure
+
+
+def main(runs_path: str, conditions: list[str], confidence: float, pdf: str, png: str) -> None:
+    style.save(plot(pd.read_csv(runs_path), conditions, confidence), pdf, png)
+
+
+if "snakemake" in globals():
+    from analysis.logs import log_to
+
+    with log_to(snakemake.log[0]):  # noqa: F821
+        main(snakemake.input.runs, snakemake.params.conditions, snakemake.params.confidence,  # noqa: F821
+             snakemake.output.pdf, snakemake.output.png)  # noqa: F821
