@@ -35,10 +35,9 @@ lint: $(BIN)/.installed
 clean-results:
 	rm -rf results/$(PROFILE)
 
-# Splice the headline table of the last default run into README.md (between the headline markers).
+# Copy the headline table of the last run and the last benchmark into README.md (between their markers).
 readme: $(BIN)/.installed
-	$(BIN)/python -c "from pathlib import Path; from analysis.stats.headline import splice; \
-	p = Path('README.md'); p.write_text(splice(p.read_text(), Path('results/$(PROFILE)/headline.md').read_text().strip()))"
+	$(BIN)/python -m analysis.readme --profile $(PROFILE)
 
 # Benchmarks write JSON under results/bench/ (never timed tests).
 bench: $(BIN)/.installed

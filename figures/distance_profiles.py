@@ -19,7 +19,10 @@ def plot(profile: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confi
     style.apply()
     info = runs.groupby("condition").first().loc[conditions]
     info = info[info["regime"] == "standard"]
-    tasks = list(dict.fromkeys(info["task"]))
+    # Tasks trained with a single encoding appear in the gradient-flow figure; here encodings are compared.
+    tasks = [t for t in dict.fromkeys(info["task"]) if info.loc[info["task"] == t, "pos_encoding"].nunique() > 1]
+    tasks = tasks or list(dict.fromkeys(info["task"]))
+    info = info[info["task"].isin(tasks)]
     encodings = list(dict.fromkeys(info["pos_encoding"]))
     colours = dict(zip(encodings, sns.color_palette(style.PALETTE, len(encodings)), strict=True))
     n_layer = int(info["n_layer"].max())
