@@ -1,5 +1,6 @@
 # Helpers shared by the rules: the validated study, its runs, and their paths.
 import json
+import os
 import sys
 from pathlib import Path
 

@@ -7,7 +7,7 @@ rule paper:
     output:
         pdf=f"{RESULTS}/paper.pdf",
     params:
-        source_dir=str(REPO / "paper"),
+        source_dir=lambda wildcards, input: os.path.commonpath(input.sources),
     log:
         f"{LOGS}/paper.log",
     script:
