@@ -17,7 +17,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 from .models.positional import POSITIONAL_ENCODINGS
@@ -51,11 +50,12 @@ def schema() -> dict[str, Any]:
     return loaded
 
 
-def _path(error: jsonschema.ValidationError) -> str:
+def _path(error: Any) -> str:
     return ".".join(str(p) for p in error.absolute_path) or "<top level>"
 
 
-def _describe(error: jsonschema.ValidationError) -> str:
+def _describe(error: Any) -> str:
+    """One line for a jsonschema.ValidationError: the key's path, and the allowed keys or values."""
     where = _path(error)
     if error.validator == "additionalProperties" and "properties" in error.schema:
         allowed = sorted(error.schema["properties"])
@@ -103,6 +103,8 @@ def validate(raw: dict[str, Any]) -> dict[str, Any]:
     """Return the config with defaults filled in, or raise ConfigError listing every problem."""
     if not isinstance(raw, dict):
         raise ConfigError("the config must be a mapping of keys to values")
+    import jsonschema  # imported here: jobs that only read a validated run spec start faster
+
     validator = jsonschema.Draft202012Validator(schema())
     problems = sorted({_describe(e) for e in validator.iter_errors(raw)})
     if problems:

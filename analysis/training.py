@@ -11,12 +11,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import torch
 from tqdm import tqdm
 
 from .config import RunSpec
-from .io import save_checkpoint, write_json, write_table
+from .io import save_checkpoint, write_json, write_rows
 from .models import GPT, GPTConfig
 from .provenance import device_description, git_commit, package_versions
 from .regimes import REGIMES, STANDARD
@@ -108,9 +107,7 @@ def train_run(spec: RunSpec, run_dir: str | Path, threads: int = 1, progress: bo
             bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
         if step + 1 in save_at:
             checkpoint(step + 1)
-    table = pd.DataFrame(log)
-    table["eval_loss"] = table["step"].map(evaluations)
-    write_table(Path(run_dir) / "train_log.csv", table)
+    write_rows(Path(run_dir) / "train_log.csv", [{**row, "eval_loss": evaluations.get(row["step"], "")} for row in log])
     record = {
         "run_id": spec.run_id,
         "spec": spec.to_dict(),

@@ -11,7 +11,6 @@ from functools import cached_property
 from typing import ClassVar
 
 import torch
-from scipy.special import gammaincinv
 from torch import Tensor
 
 from . import TASKS
@@ -46,6 +45,8 @@ class MarkovTask(Task):
     def transitions(self) -> Tensor:
         """(vocab**order, vocab) next-token probabilities, indexed by the last ``order`` tokens."""
         generator = torch.Generator().manual_seed(self.chain_seed)
+        from scipy.special import gammaincinv  # imported here: only building a chain needs scipy
+
         # Gamma(alpha) variates by inverse-CDF sampling, so the chain depends on chain_seed alone.
         u = torch.rand(self.vocab**self.order, self.vocab, generator=generator, dtype=torch.float64)
         weights = torch.from_numpy(gammaincinv(self.alpha, u.numpy()))
