@@ -20,7 +20,7 @@ def synthetic_m1(exponent: float, context: int = 24, seed: int = 0) -> pd.DataFr
 
 def test_a_synthetic_power_law_recovers_its_exponent() -> None:
     profile = distance_profile(synthetic_m1(-1.3), s_min=2)
-    fits = fit_power_law(profile, d_min=1, n_layer_outputs={"c": 2})
+    fits = fit_power_law(profile, d_min=1, n_blocks={"c": 2})
     assert abs(float(fits["slope"].iloc[0]) + 1.3) < 0.02
 
 
@@ -33,7 +33,7 @@ def test_sources_before_s_min_are_left_out() -> None:
 
 def test_last_layer_is_not_fitted() -> None:
     profile = distance_profile(synthetic_m1(-1.0), s_min=0)
-    assert fit_power_law(profile, d_min=1, n_layer_outputs={"c": 0}).empty
+    assert fit_power_law(profile, d_min=1, n_blocks={"c": 0}).empty
 
 
 def test_null_effect_interval_covers_zero_and_real_effect_does_not() -> None:

@@ -27,12 +27,12 @@ def distance_profile(m1: pd.DataFrame, s_min: int, value: str = "grad_norm_mean"
     )
 
 
-def fit_power_law(profile: pd.DataFrame, d_min: int, n_layer_outputs: dict[str, int]) -> pd.DataFrame:
+def fit_power_law(profile: pd.DataFrame, d_min: int, n_blocks: dict[str, int]) -> pd.DataFrame:
     """Slope of log g vs log(d + 1) per run, step and layer (OLS), for d >= d_min."""
     rows = []
     for keys, group in profile.groupby(RUN_KEYS):
         condition, seed, step, layer = keys
-        if layer >= n_layer_outputs[condition]:
+        if layer >= n_blocks[condition]:
             continue  # the final residual stream sends no gradient to other positions
         group = group[(group["distance"] >= d_min) & (group["profile"] > 0)]
         if len(group) < 3:
