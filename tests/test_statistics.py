@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.stats.bootstrap import bootstrap_mean
-from analysis.stats.distance import distance_profile, fit_power_law
+from analysis.stats.distance import distance_profile, fit_power_law, position_profile
 
 
 def synthetic_m1(exponent: float, context: int = 24, seed: int = 0) -> pd.DataFrame:
@@ -54,3 +54,14 @@ def test_columnwise_bootstrap_matches_the_one_column_version() -> None:
         single = bootstrap_mean(values[:, column], n_resamples=4000, seed=1)
         assert mean[column] == single.estimate
         assert abs(low[column] - single.low) < 0.08 and abs(high[column] - single.high) < 0.08
+
+
+def test_position_profile_reads_fixed_distances_and_flags_first_positions() -> None:
+    m1 = synthetic_m1(-1.0, context=10)
+    table = position_profile(m1, distances=[1, 4], s_min=2)
+    assert set(table["distance"]) == {1, 4}
+    assert len(table[table["distance"] == 4]) == 10 - 4  # sources s = 0..5
+    row = table[(table["distance"] == 4) & (table["s"] == 3)].iloc[0]
+    expected = m1[(m1["t"] == 7) & (m1["s"] == 3)]["grad_norm_mean"].iloc[0]
+    assert row["grad_norm"] == expected
+    assert set(table.loc[table["first_positions"], "s"]) == {0, 1}

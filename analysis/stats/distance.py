@@ -90,3 +90,16 @@ def summarize_profile(profile: pd.DataFrame, confidence: float, n_resamples: int
         frame["n_seeds"] = block.shape[0]
         rows.append(frame)
     return pd.concat(rows, ignore_index=True)
+
+
+def position_profile(m1: pd.DataFrame, distances: list[int], s_min: int, value: str = "grad_norm_mean") -> pd.DataFrame:
+    """G^l[s + d, s] as a function of the source position s, at fixed distances d (M2).
+
+    Separates absolute position from distance, which the distance profile confounds;
+    sources s < s_min (where attention sinks form) are kept but flagged, so they can be
+    reported separately rather than silently mixed in.
+    """
+    kept = m1[m1["distance"].isin(distances)]
+    table = kept[[*RUN_KEYS, "distance", "s", value]].rename(columns={value: "grad_norm"})
+    table = table.assign(first_positions=table["s"] < s_min)
+    return table.sort_values([*RUN_KEYS, "distance", "s"], ignore_index=True)

@@ -22,6 +22,7 @@ rule statistics:
     output:
         profile=f"{RESULTS}/tables/distance_profile.csv",
         profile_summary=f"{RESULTS}/tables/distance_profile_summary.csv",
+        position_profile=f"{RESULTS}/tables/position_profile.csv",
         fits=f"{RESULTS}/tables/distance_fits.csv",
         summary=f"{RESULTS}/tables/distance_summary.csv",
         numbers=f"{RESULTS}/paper_numbers.json",

@@ -6,7 +6,13 @@ import pandas as pd
 from analysis.config import load_study
 from analysis.io import read_json, write_json, write_table
 from analysis.logs import log_to
-from analysis.stats.distance import distance_profile, fit_power_law, summarize_profile, summarize_slopes
+from analysis.stats.distance import (
+    distance_profile,
+    fit_power_law,
+    position_profile,
+    summarize_profile,
+    summarize_slopes,
+)
 from analysis.stats.report import paper_numbers
 
 with log_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
@@ -21,6 +27,9 @@ with log_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
     write_table(snakemake.output.profile, profile)  # noqa: F821
     bands = summarize_profile(profile, settings["confidence"], settings["n_resamples"], settings["bootstrap_seed"])
     write_table(snakemake.output.profile_summary, bands)  # noqa: F821
+    context = int(runs["context"].max())
+    fixed = [d for d in (1, 2, 4, 8, 16) if d < context]
+    write_table(snakemake.output.position_profile, position_profile(m1, fixed, settings["s_min"]))  # noqa: F821
     write_table(snakemake.output.fits, fits)  # noqa: F821
     write_table(snakemake.output.summary, summary)  # noqa: F821
     records = [read_json(path) for path in snakemake.input.records]  # noqa: F821
