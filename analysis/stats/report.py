@@ -126,7 +126,7 @@ def paper_numbers(
     """Everything the paper prints about the ``conditions`` it reports, plus provenance."""
     model, train, measure, stats = config["model"], config["train"], config["measure"], config["stats"]
     commits = sorted({r["git_commit"] for r in records})
-    described = _condition_list(conditions, runs, summary, config)
+    described = [_condition_numbers(c, runs, summary, config) for c in conditions]
     tasks = []
     for label in dict.fromkeys(c["task"] for c in described):
         first = next(c for c in described if c["task"] == label)
@@ -172,12 +172,6 @@ def paper_numbers(
             "measure_time_min": fmt(float(runs["measure_wall_time_s"].sum()) / 60, 1),
         },
     }
-
-
-def _condition_list(
-    conditions: list[str], runs: pd.DataFrame, summary: pd.DataFrame, config: dict[str, Any]
-) -> list[dict[str, Any]]:
-    return [_condition_numbers(c, runs, summary, config) for c in conditions]
 
 
 REGIMES_IN_ORDER = ("standard", "myopic-state", "myopic-full")
