@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from .measures.gradient_matrix import GRADIENT_METHODS
 from .models.positional import POSITIONAL_ENCODINGS
 from .regimes import REGIMES
 from .tasks import TASKS, build_task
@@ -46,6 +47,7 @@ def schema() -> dict[str, Any]:
     loaded = yaml.safe_load(SCHEMA_PATH.read_text())
     loaded["$defs"]["pos_encoding"]["enum"] = POSITIONAL_ENCODINGS.names()
     loaded["$defs"]["regime"]["enum"] = REGIMES.names()
+    loaded["$defs"]["gradient_method"]["enum"] = ["auto", *GRADIENT_METHODS.names()]
     loaded["$defs"]["task"]["enum"] = TASKS.names()
     return loaded
 

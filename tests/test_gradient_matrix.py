@@ -5,7 +5,13 @@ import pytest
 import torch
 from conftest import ENCODINGS, tiny_batch, tiny_model, tiny_task
 
-from analysis.measures.gradient_matrix import GRADIENT_METHODS, gradient_matrix
+from analysis.measures.gradient_matrix import (
+    GRADIENT_METHODS,
+    bytes_per_target,
+    choose_method,
+    gradient_matrix,
+    targets_per_chunk,
+)
 from analysis.regimes import STANDARD
 
 
@@ -71,3 +77,26 @@ def test_last_layer_reaches_only_its_own_position() -> None:
     inputs, targets = tiny_batch()
     got = gradient_matrix(model, inputs, targets, task.loss_per_position)
     assert torch.equal(got[:, -1].tril(-1), torch.zeros_like(got[:, -1]))
+
+
+def test_auto_picks_the_per_target_loop_on_cpu_and_passes_other_names_through() -> None:
+    assert choose_method("auto", "cpu") == "loop"
+    assert choose_method("auto", "cuda") in GRADIENT_METHODS
+    assert choose_method("replicate", "cpu") == "replicate"
+
+
+def test_chunk_size_follows_the_memory_bound() -> None:
+    model = tiny_model(context=6)
+    sizes = [targets_per_chunk(model, batch=4, length=6, max_memory_mb=mb) for mb in (1e-4, 1e-3, 1e-2, 1e3)]
+    assert sizes == sorted(sizes) and sizes[0] == 1 and sizes[-1] == 6
+    per_target = bytes_per_target(model, batch=4, length=6, itemsize=8)
+    assert targets_per_chunk(model, 4, 6, max_memory_mb=3.5 * per_target / 2**20, itemsize=8) == 3
+
+
+@pytest.mark.parametrize("method", ["batched", "replicate"])
+def test_chunking_does_not_change_the_result(method: str) -> None:
+    model, task = tiny_model(), tiny_task()
+    inputs, targets = tiny_batch()
+    results = [gradient_matrix(model, inputs, targets, task.loss_per_position, method=method, chunk=c) for c in (1, 4, 6)]
+    for other in results[1:]:
+        torch.testing.assert_close(other, results[0], rtol=1e-10, atol=1e-14)

@@ -1,7 +1,16 @@
-"""Apply the measures to every checkpoint of one run and write tidy tables."""
+"""Apply every registered measure to every checkpoint of one run and write one tidy table per measure.
+
+A measure is one function (model, held-out data) -> table plus one registration in
+``MEASURES``; this module adds the run's condition, seed and checkpoint step, times
+each measure, and writes ``<name>.csv`` in the run folder. M2 (profiles) is derived
+from M1 in the statistics stage; M4's gap pairs runs, so it is formed there too.
+"""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -10,9 +19,16 @@ import torch
 from ..config import RunSpec
 from ..io import load_checkpoint, write_table
 from ..models import GPT, GPTConfig
+from ..registry import Registry
 from ..seeding import EVALUATION_SEED, generator
-from ..tasks import build_task
+from ..tasks import Batch, Task, build_task
+from ..training import evaluation_batch
+from .coverage import coverage_table
+from .decomposition import decomposition_table
 from .gradient_matrix import gradient_matrix
+from .myopia import position_loss_table
+from .probes import SPLITS, probe_table
+from .weight_channel import context_channel_table, weight_channel_table
 
 
 def load_model(path: str | Path) -> GPT:
@@ -22,50 +38,160 @@ def load_model(path: str | Path) -> GPT:
     return model.eval()
 
 
-def gradient_matrix_table(spec: RunSpec, checkpoints: dict[int, Path]) -> pd.DataFrame:
-    """M1 for every checkpoint: one row per (step, layer, t, s <= t) with mean and median over sequences."""
-    task = build_task(spec.task)
-    held_out = task.held_out().sample(
-        spec.measure["n_sequences"], spec.model["context"], generator(EVALUATION_SEED, f"measure:{spec.task_label}")
-    )
-    length = spec.model["context"]
+@dataclass
+class RunData:
+    """The held-out data a run is measured on: identical for every seed and regime of a task."""
+
+    spec: RunSpec
+
+    @cached_property
+    def task(self) -> Task:
+        return build_task(self.spec.task)
+
+    def sample(self, stream: str, n: int) -> Batch:
+        source = generator(EVALUATION_SEED, f"{stream}:{self.spec.task_label}")
+        return self.task.held_out().sample(n, self.spec.model["context"], source)
+
+    @cached_property
+    def gradient_batch(self) -> Batch:
+        """Sequences for the gradient measures M1, M3 (all of them) and M5, M7 (their first few)."""
+        return self.sample("measure", self.spec.measure["n_sequences"])
+
+    @cached_property
+    def evaluation(self) -> Batch:
+        """The sequences the training record's held-out loss is computed on."""
+        return evaluation_batch(self.task, self.spec, self.spec.train["eval_sequences"])
+
+    @cached_property
+    def probe_splits(self) -> dict[str, Batch]:
+        return {split: self.sample(f"probe-{split}", self.spec.measure["probe_sequences"]) for split in SPLITS}
+
+    def first(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.gradient_batch.inputs[:n], self.gradient_batch.targets[:n]
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str  # the table's file stem
+    compute: Callable[[GPT, RunData], pd.DataFrame]
+    applies: Callable[[RunData], bool] = lambda data: True
+
+
+MEASURES: Registry[Measure] = Registry("measure")
+
+
+def register(measure: Measure) -> Measure:
+    return MEASURES.register(measure.name)(measure)
+
+
+def _gradient_matrix(model: GPT, data: RunData) -> pd.DataFrame:
+    """M1: one row per (layer, t, s <= t) with mean and median over sequences."""
+    batch, settings = data.gradient_batch, data.spec.measure
+    per_sequence = gradient_matrix(
+        model, batch.inputs, batch.targets, data.task.loss_per_position, method=settings["method"],
+        batch_size=settings["batch_size"], max_memory_mb=settings["max_memory_mb"],
+    )  # (N, L+1, T, T)
+    mean, median = per_sequence.mean(0), per_sequence.median(0).values
+    length = batch.targets.shape[1]
     t_index, s_index = torch.tril_indices(length, length)
-    frames = []
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "layer": layer,
+                    "t": t_index.numpy(),
+                    "s": s_index.numpy(),
+                    "distance": (t_index - s_index).numpy(),
+                    "grad_norm_mean": mean[layer, t_index, s_index].numpy(),
+                    "grad_norm_median": median[layer, t_index, s_index].numpy(),
+                }
+            )
+            for layer in range(per_sequence.shape[1])
+        ],
+        ignore_index=True,
+    )
+
+
+register(Measure("m1_gradient_matrix", _gradient_matrix))
+register(
+    Measure(
+        "m3_decomposition",
+        lambda model, data: decomposition_table(
+            model, data.gradient_batch.inputs, data.gradient_batch.targets, data.task.loss_per_position
+        ),
+    )
+)
+register(
+    Measure(
+        "m4_position_loss",
+        lambda model, data: position_loss_table(
+            model, data.evaluation.inputs, data.evaluation.targets, data.task.loss_per_position
+        ),
+    )
+)
+register(
+    Measure(
+        "m5_coverage",
+        lambda model, data: coverage_table(
+            model, *data.first(data.spec.measure["coverage_sequences"]), data.task.loss_per_position
+        ),
+    )
+)
+register(
+    Measure(
+        "m6_probes",
+        lambda model, data: probe_table(model, data.task, data.probe_splits),
+        applies=lambda data: bool(data.task.probe_features(data.sample("probe-check", 1))),
+    )
+)
+register(
+    Measure(
+        "m7_weight_channel",
+        lambda model, data: weight_channel_table(
+            model, *data.first(data.spec.measure["weight_sequences"]), data.task.loss_per_position,
+            lr=data.spec.train["lr"],
+        ),
+    )
+)
+register(
+    Measure(
+        "m7_context_channel",
+        lambda model, data: context_channel_table(
+            model, *data.first(data.spec.measure["weight_sequences"]), data.task.loss_per_position,
+            generator(EVALUATION_SEED, f"shuffle:{data.spec.task_label}"),
+        ),
+    )
+)
+
+
+def measure_checkpoints(spec: RunSpec, checkpoints: dict[int, Path]) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:
+    """Every measure at every checkpoint: (tables by measure name, seconds by measure name)."""
+    data = RunData(spec)
+    frames: dict[str, list[pd.DataFrame]] = {name: [] for name in MEASURES.names()}
+    seconds = dict.fromkeys(MEASURES.names(), 0.0)
     for step, path in sorted(checkpoints.items()):
         model = load_model(path)
-        per_sequence = gradient_matrix(
-            model,
-            held_out.inputs,
-            held_out.targets,
-            task.loss_per_position,
-            method=spec.measure["method"],
-            batch_size=spec.measure["batch_size"],
-            chunk=spec.measure["chunk"],
-        )  # (N, L+1, T, T)
-        mean, median = per_sequence.mean(0), per_sequence.median(0).values
-        for layer in range(per_sequence.shape[1]):
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "step": step,
-                        "layer": layer,
-                        "t": t_index.numpy(),
-                        "s": s_index.numpy(),
-                        "distance": (t_index - s_index).numpy(),
-                        "grad_norm_mean": mean[layer, t_index, s_index].numpy(),
-                        "grad_norm_median": median[layer, t_index, s_index].numpy(),
-                    }
-                )
-            )
-    table = pd.concat(frames, ignore_index=True)
-    table.insert(0, "seed", spec.seed)
-    table.insert(0, "condition", spec.condition)
-    return table
+        for name in MEASURES.names():
+            measure = MEASURES.get(name)
+            if not measure.applies(data):
+                continue
+            started = time.perf_counter()
+            frames[name].append(measure.compute(model, data).assign(step=step))
+            seconds[name] += time.perf_counter() - started
+    tables = {}
+    for name, parts in frames.items():
+        table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({"step": []})
+        table = table[["step", *[c for c in table.columns if c != "step"]]]
+        table.insert(0, "seed", spec.seed)
+        table.insert(0, "condition", spec.condition)
+        tables[name] = table
+    return tables, seconds
 
 
 def measure_run(spec: RunSpec, checkpoints: dict[int, Path], out_dir: str | Path, threads: int = 1) -> dict[str, float]:
-    """Write every measure table of one run; return wall times per measure."""
+    """Write every measure table of one run (``<name>.csv``); return wall seconds per measure."""
     torch.set_num_threads(threads)
-    started = time.perf_counter()
-    write_table(Path(out_dir) / "m1_gradient_matrix.csv", gradient_matrix_table(spec, checkpoints))
-    return {"m1_gradient_matrix_s": time.perf_counter() - started}
+    tables, seconds = measure_checkpoints(spec, checkpoints)
+    for name, table in tables.items():
+        write_table(Path(out_dir) / f"{name}.csv", table)
+    return {f"{name}_s": value for name, value in seconds.items()}

@@ -24,6 +24,7 @@ def distance_profile(m1: pd.DataFrame, s_min: int, value: str = "grad_norm_mean"
         kept.groupby([*RUN_KEYS, "distance"], as_index=False)[value]
         .mean()
         .rename(columns={value: "profile"})
+        .assign(s_min=s_min)  # the fit range travels with the numbers
     )
 
 

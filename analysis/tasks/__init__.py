@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..registry import Registry
-from .base import Batch, IOSpec, Task
+from .base import Batch, IOSpec, ProbeTarget, Task
 
 TASKS: Registry[type[Task]] = Registry("task")
 
@@ -18,4 +18,4 @@ def build_task(params: dict[str, Any]) -> Task:
     return cls(**params)
 
 
-__all__ = ["TASKS", "Batch", "IOSpec", "Task", "build_task"]
+__all__ = ["TASKS", "Batch", "IOSpec", "ProbeTarget", "Task", "build_task"]

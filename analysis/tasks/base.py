@@ -29,6 +29,14 @@ class Batch:
 
 
 @dataclass(frozen=True)
+class ProbeTarget:
+    """What a linear probe on h_s should read out: ``values`` (B, T, C) at positions where ``mask`` (B, T) holds."""
+
+    mask: Tensor
+    values: Tensor
+
+
+@dataclass(frozen=True)
 class Task(ABC):
     """A data distribution over sequences. Subclasses are frozen dataclasses of their parameters.
 
@@ -75,6 +83,10 @@ class Task(ABC):
     def optimal_loss(self, context: int) -> float | None:
         """Bayes-optimal loss where it is known in closed form (None otherwise)."""
         return None
+
+    def probe_features(self, batch: Batch) -> dict[str, ProbeTarget]:
+        """Features of position s that only later positions need (M6 probes them); none by default."""
+        return {}
 
     def held_out(self) -> Task:
         """The same task, drawing from data never used for training.

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from . import TASKS
-from .base import Batch, IOSpec, Task, cross_entropy_per_position
+from .base import Batch, IOSpec, ProbeTarget, Task, cross_entropy_per_position
 
 IMPOSSIBLE_LOGIT = -1e4  # finite stand-in for log 0: softmax gives exactly 0, no inf/NaN in probes
 
@@ -87,6 +87,19 @@ class RecallTask(Task):
             math.log(self.n_keys),
         )
         return {"is_value_target": is_value_target, "repeat_distance": repeat_distance, "bayes_loss": bayes_loss}
+
+    def probe_features(self, batch: Batch) -> dict[str, ProbeTarget]:
+        """At a value's position, the key it is bound to (one-hot).
+
+        The value position's own target is a fresh random key, so it never needs this
+        binding; only a later repeat of the key does. Carrying it is pre-caching.
+        """
+        tokens = batch.inputs
+        is_value = tokens >= self.n_keys
+        previous = torch.nn.functional.pad(tokens[:, :-1], (1, 0), value=0)
+        mask = is_value & (torch.arange(tokens.shape[1]) > 0)
+        one_hot = torch.nn.functional.one_hot(previous.clamp(max=self.n_keys - 1), self.n_keys).to(torch.float64)
+        return {"pair_key": ProbeTarget(mask, one_hot)}
 
     def loss_per_position(self, prediction: Tensor, targets: Tensor) -> Tensor:
         return cross_entropy_per_position(prediction, targets)

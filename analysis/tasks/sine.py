@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from . import TASKS
-from .base import Batch, IOSpec, Task
+from .base import Batch, IOSpec, ProbeTarget, Task
 
 
 @TASKS.register("sine")
@@ -69,3 +69,8 @@ class SineTask(Task):
         own = torch.sin(self.freq * x) if self.shift == 0 else torch.zeros_like(x)
         # The unknown rest of the sum is symmetric about 0, so 0 is its best Huber point estimate.
         return (z * own + (1 - z) * x).unsqueeze(-1)
+
+    def probe_features(self, batch: Batch) -> dict[str, ProbeTarget]:
+        """sin(freq x_s): with shift = 1 only later positions use it, so a myopic model has no reason to compute it."""
+        waves = torch.sin(self.freq * batch.inputs[..., 0])
+        return {"sin_freq_x": ProbeTarget(torch.ones_like(waves, dtype=torch.bool), waves.unsqueeze(-1))}

@@ -7,6 +7,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir).parent))  # the analysis package, even without an install
 
 from analysis.config import ConfigError, load_study
+from analysis.measures.run import MEASURES
 
 try:
     STUDY = load_study(config)
@@ -17,6 +18,7 @@ RESULTS = f"results/{STUDY.profile}"
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 REPO = Path(workflow.basedir).parent
+MEASURE_NAMES = MEASURES.names()  # one table per measure and run: m1_gradient_matrix, m3_decomposition, ...
 
 
 wildcard_constraints:

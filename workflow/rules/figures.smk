@@ -4,7 +4,7 @@ FIGURE_PARAMS = dict(conditions=STUDY.paper_conditions(), confidence=STUDY.confi
 rule figure_gradient_flow:
     """Heatmaps of G^l and distance profiles with interval bands, init vs trained, one row per task."""
     input:
-        m1=rules.aggregate.output.m1,
+        m1=rules.aggregate.output.m1_gradient_matrix,
         profile=rules.statistics.output.profile_summary,
         runs=rules.aggregate.output.runs,
     output:

@@ -1,14 +1,19 @@
 rule aggregate:
-    """One tidy table per measure across runs, plus one row per run (losses, baselines, provenance)."""
+    """One tidy table per measure across runs, the M4 myopia gap (paired runs), and one row per run."""
     input:
-        m1=per_run("m1_gradient_matrix.csv"),
+        **{name: per_run(f"{name}.csv") for name in MEASURE_NAMES},
         records=per_run("record.json"),
         timings=per_run("measure_timing.json"),
     output:
-        m1=f"{RESULTS}/tables/m1_gradient_matrix.csv",
+        **{name: f"{RESULTS}/tables/{name}.csv" for name in MEASURE_NAMES},
+        gap=f"{RESULTS}/tables/m4_myopia_gap.csv",
         runs=f"{RESULTS}/tables/runs.csv",
+    params:
+        measures=MEASURE_NAMES,
     log:
         f"{LOGS}/aggregate.log",
+    benchmark:
+        f"{BENCHMARKS}/aggregate.tsv"
     script:
         "../scripts/aggregate.py"
 
@@ -16,13 +21,13 @@ rule aggregate:
 rule statistics:
     """Distance-profile slopes per seed and their bootstrap intervals; the numbers the paper prints."""
     input:
-        m1=rules.aggregate.output.m1,
+        m1=rules.aggregate.output.m1_gradient_matrix,
         runs=rules.aggregate.output.runs,
         records=per_run("record.json"),
     output:
-        profile=f"{RESULTS}/tables/distance_profile.csv",
+        profile=f"{RESULTS}/tables/m2_distance_profile.csv",
         profile_summary=f"{RESULTS}/tables/distance_profile_summary.csv",
-        position_profile=f"{RESULTS}/tables/position_profile.csv",
+        position_profile=f"{RESULTS}/tables/m2_position_profile.csv",
         fits=f"{RESULTS}/tables/distance_fits.csv",
         summary=f"{RESULTS}/tables/distance_summary.csv",
         numbers=f"{RESULTS}/paper_numbers.json",

@@ -1,5 +1,5 @@
 rule train_and_measure:
-    """Train one (condition, seed), then measure every checkpoint (init, log-spaced steps, end).
+    """Train one (condition, seed), then apply every measure to every checkpoint (init, log-spaced steps, end).
 
     One job per run: a job costs about 3 s of interpreter and torch start-up, a
     fifth of the default study when training and measuring were separate jobs.
@@ -7,7 +7,7 @@ rule train_and_measure:
     output:
         record=f"{RESULTS}/runs/{{condition}}/seed{{seed}}/record.json",
         log_table=f"{RESULTS}/runs/{{condition}}/seed{{seed}}/train_log.csv",
-        m1=f"{RESULTS}/runs/{{condition}}/seed{{seed}}/m1_gradient_matrix.csv",
+        **{name: f"{RESULTS}/runs/{{condition}}/seed{{seed}}/{name}.csv" for name in MEASURE_NAMES},
         timing=f"{RESULTS}/runs/{{condition}}/seed{{seed}}/measure_timing.json",
     params:
         spec=run_spec_json,

@@ -1,0 +1,301 @@
+"""M3-M7 against slow, obviously right references on tiny double-precision models."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.linalg
+import torch
+from conftest import ENCODINGS, tiny_batch, tiny_model, tiny_task
+from references import own_position_losses, prefix_losses
+
+from analysis.measures.coverage import RELATIVE_THRESHOLD, coverage_table
+from analysis.measures.decomposition import decompose, decomposition_table
+from analysis.measures.myopia import myopia_gap, position_loss_table
+from analysis.measures.parameters import PER_TARGET_METHODS, named_parameters, parameter_group, per_target_gradients
+from analysis.measures.probes import fit_ridge, probe_table, r_squared, select_and_score
+from analysis.measures.weight_channel import context_channel_table, shuffle_before, weight_channel_pairs
+from analysis.tasks import build_task
+
+
+def _grads(loss, model):
+    named = named_parameters(model)
+    grads = torch.autograd.grad(loss, [p for _, p in named], allow_unused=True)
+    return {n: (torch.zeros_like(p) if g is None else g) for (n, p), g in zip(named, grads, strict=True)}
+
+
+# M3 ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pos_encoding", ENCODINGS)
+def test_decomposition_parts_match_brute_force_and_sum_to_the_standard_gradient(pos_encoding: str) -> None:
+    model, task = tiny_model(pos_encoding), tiny_task()
+    inputs, targets = tiny_batch()
+    count = targets.numel()  # decompose uses the mean loss
+    parts = decompose(model, inputs, targets, task.loss_per_position)
+    full = _grads(own_position_losses(model, inputs, targets, task.loss_per_position, "myopic-full") / count, model)
+    state = _grads(own_position_losses(model, inputs, targets, task.loss_per_position, "myopic-state") / count, model)
+    standard = _grads(prefix_losses(model, inputs, targets, task.loss_per_position) / count, model)
+    for name in standard:
+        close = dict(rtol=1e-8, atol=1e-12, msg=lambda m, name=name: f"{name}: {m}")
+        torch.testing.assert_close(parts["direct"][name], full[name], **close)
+        torch.testing.assert_close(parts["shared"][name], state[name] - full[name], **close)
+        torch.testing.assert_close(parts["precache"][name], standard[name] - state[name], **close)
+        summed = parts["direct"][name] + parts["shared"][name] + parts["precache"][name]
+        torch.testing.assert_close(summed, standard[name], **close)
+
+
+def test_shared_part_lives_only_in_key_value_weights_and_precache_never_in_the_last_block() -> None:
+    model, task = tiny_model("learned", n_layer=2), tiny_task()
+    inputs, targets = tiny_batch()
+    parts = decompose(model, inputs, targets, task.loss_per_position)
+    for name, shared in parts["shared"].items():
+        group, layer = parameter_group(name, 2)
+        if group not in ("attn_k", "attn_v", "attn_ln"):
+            assert torch.equal(shared, torch.zeros_like(shared)), name
+        elif name.endswith("weight"):
+            assert shared.abs().max() > 1e-6, name
+        if layer >= 1:  # the last block's output at s < t reaches no later loss
+            assert parts["precache"][name].abs().max() < 1e-12, name
+        if layer == 0 and group in ("attn_q", "mlp"):
+            assert parts["precache"][name].abs().max() > 1e-6, name
+
+
+def test_decomposition_table_shares_sum_to_one_and_norms_agree() -> None:
+    model, task = tiny_model("rope"), tiny_task()
+    inputs, targets = tiny_batch()
+    table = decomposition_table(model, inputs, targets, task.loss_per_position)
+    parts = decompose(model, inputs, targets, task.loss_per_position)
+    shares = table[["share_direct", "share_shared", "share_precache"]].sum(axis=1)
+    np.testing.assert_allclose(shares, 1.0, rtol=1e-9)
+    everything = table[table["group"] == "all"].iloc[0]
+    flat = torch.cat([g.flatten() for g in parts["precache"].values()])
+    assert everything["norm_precache"] == pytest.approx(float(flat.norm()), rel=1e-9)
+    assert set(table["group"]) >= {"embedding", "attn_q", "attn_k", "attn_v", "attn_o", "mlp", "readout", "all"}
+
+
+# M4 ---------------------------------------------------------------------------------------------
+
+
+def test_position_loss_is_the_mean_over_sequences_at_each_position() -> None:
+    model, task = tiny_model(), tiny_task()
+    inputs, targets = tiny_batch(n=4)
+    table = position_loss_table(model, inputs, targets, task.loss_per_position)
+    for t in range(inputs.shape[1]):
+        expected = sum(
+            float(task.loss_per_position(model(inputs[i : i + 1, : t + 1])[0][:, t : t + 1], targets[i : i + 1, t : t + 1]).detach())
+            for i in range(4)
+        ) / 4
+        assert table.loc[t, "loss_mean"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_myopia_gap_pairs_each_myopic_run_with_the_standard_run_of_the_same_seed() -> None:
+    factors = {"task": "sine", "pos_encoding": "learned", "n_layer": 2, "d_model": 8, "n_head": 2, "context": 3, "steps": 10}
+    runs = pd.DataFrame(
+        [
+            {"condition": f"c-{regime}", "seed": seed, "regime": regime, **factors}
+            for regime in ("standard", "myopic-full")
+            for seed in (0, 1)
+        ]
+    )
+    rows = []
+    for regime, offset in (("standard", 0.0), ("myopic-full", 0.5)):
+        for seed in (0, 1):
+            for t in range(3):
+                rows.append({"condition": f"c-{regime}", "seed": seed, "step": 10, "t": t, "loss_mean": offset + seed + 0.1 * t})
+    gap = myopia_gap(pd.DataFrame(rows), runs)
+    assert set(gap["condition"]) == {"c-myopic-full"}
+    assert (gap["standard_condition"] == "c-standard").all()
+    np.testing.assert_allclose(gap["gap"], 0.5)  # a seed mix-up would give 0.5 +- 1
+    assert len(gap) == 2 * (3 + 1)  # per position, plus the mean over positions (t = -1)
+    overall = gap[gap["t"] == -1].set_index("seed")["loss_myopic"]
+    assert overall[1] == pytest.approx(0.5 + 1 + 0.1)
+
+
+# M5 ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", PER_TARGET_METHODS.names())
+def test_per_target_gradients_match_one_backward_per_target(method: str) -> None:
+    model, task = tiny_model(), tiny_task()
+    inputs, targets = tiny_batch(n=1)
+    grads, _ = per_target_gradients(model, inputs, targets, task.loss_per_position, method)
+    for t in range(inputs.shape[1]):
+        prediction, _ = model(inputs[:, : t + 1])
+        expected = _grads(task.loss_per_position(prediction, targets[:, : t + 1])[0, t], model)
+        torch.testing.assert_close(grads[t], torch.cat([g.flatten() for g in expected.values()]), rtol=1e-9, atol=1e-13)
+
+
+def test_coverage_matches_a_brute_force_count() -> None:
+    model, task = tiny_model("alibi"), tiny_task()
+    inputs, targets = tiny_batch(n=2)
+    table = coverage_table(model, inputs, targets, task.loss_per_position).set_index(["parameter", "t"])
+    for t in range(inputs.shape[1]):
+        fractions: dict[str, float] = {}
+        for i in range(2):
+            prediction, _ = model(inputs[i : i + 1, : t + 1])
+            grads = _grads(task.loss_per_position(prediction, targets[i : i + 1, : t + 1])[0, t], model)
+            largest = max(float(g.abs().max()) for g in grads.values())
+            for name, grad in grads.items():
+                covered = grad.abs() > RELATIVE_THRESHOLD * largest
+                fractions[name] = fractions.get(name, 0.0) + float(covered.double().mean()) / 2
+        for name, expected in fractions.items():
+            assert table.loc[(name, t), "coverage"] == pytest.approx(expected), (name, t)
+
+
+def test_coverage_is_full_for_shared_weights_and_t_plus_one_over_T_for_a_position_table() -> None:
+    model, task = tiny_model("learned", context=6), tiny_task()
+    inputs, targets = tiny_batch(n=3, context=6)
+    table = coverage_table(model, inputs, targets, task.loss_per_position)
+    positions = table[table["parameter"] == "positions.table"]
+    np.testing.assert_allclose(positions["coverage"], (positions["t"] + 1) / 6)
+    shared = table[table["parameter"].str.contains(r"(?:value|out|up|down)\.weight$|^head\.weight$")]
+    assert len(shared) == 9 * 6 and (shared["coverage"] == 1.0).all()
+    query = table[table["parameter"].str.endswith("query.weight")]
+    assert (query[query["t"] >= 1]["coverage"] == 1.0).all()
+    assert (query[query["t"] == 0]["coverage"] == 0.0).all()  # softmax over one key: no gradient
+    key_bias = table[table["parameter"].str.endswith("key.bias")]  # softmax ignores a shared shift
+    assert (key_bias["coverage"] == 0.0).all()
+
+
+def test_embedding_coverage_counts_the_distinct_tokens_seen() -> None:
+    model, task = tiny_model(), tiny_task()
+    inputs, targets = tiny_batch(n=1)
+    table = coverage_table(model, inputs, targets, task.loss_per_position)
+    rows = table[table["parameter"] == "read_in.weight"].set_index("t")["coverage"]
+    vocab = task.input_spec.size
+    for t in range(inputs.shape[1]):
+        assert rows[t] == pytest.approx(len(set(inputs[0, : t + 1].tolist())) / vocab)
+
+
+# M6 ---------------------------------------------------------------------------------------------
+
+
+def test_ridge_matches_an_augmented_least_squares_reference() -> None:
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(50, 4, generator=generator, dtype=torch.float64) * torch.tensor([1.0, 2.0, 0.5, 3.0]) + 1.0
+    y = torch.randn(50, 2, generator=generator, dtype=torch.float64)
+    alpha = 0.3
+    probe = fit_ridge(x, y, alpha)
+    z = ((x - x.mean(0)) / x.std(0)).numpy()
+    augmented = np.vstack([z, np.sqrt(alpha * 50) * np.eye(4)])
+    target = np.vstack([(y - y.mean(0)).numpy(), np.zeros((4, 2))])
+    reference, *_ = scipy.linalg.lstsq(augmented, target)
+    np.testing.assert_allclose(probe.weights.numpy(), reference, rtol=1e-10, atol=1e-12)
+    prediction = probe.predict(x).numpy()
+    residual = ((y.numpy() - prediction) ** 2).sum()
+    total = ((y.numpy() - y.numpy().mean(0)) ** 2).sum()
+    assert r_squared(y, torch.from_numpy(prediction)) == pytest.approx(1 - residual / total)
+
+
+def test_probe_finds_a_planted_linear_feature_and_not_noise() -> None:
+    generator = torch.Generator().manual_seed(1)
+    direction = torch.randn(16, 1, generator=generator, dtype=torch.float64)
+
+    def split(n: int, planted: bool):
+        x = torch.randn(n, 16, generator=generator, dtype=torch.float64)
+        y = x @ direction if planted else torch.randn(n, 1, generator=generator, dtype=torch.float64)
+        return x, y
+
+    planted, _ = select_and_score({s: split(400, True) for s in ("fit", "select", "score")})
+    noise, _ = select_and_score({s: split(400, False) for s in ("fit", "select", "score")})
+    assert planted > 0.999
+    assert noise < 0.05
+
+
+def test_probe_table_has_one_row_per_feature_and_layer() -> None:
+    model, task = tiny_model("learned", task_kind="sine"), tiny_task("sine")
+    splits = {s: task.sample(20, 6, torch.Generator().manual_seed(i)) for i, s in enumerate(("fit", "select", "score"))}
+    model = model.float()
+    table = probe_table(model, task, splits)
+    assert list(table["layer"]) == [0, 1, 2]
+    assert (table["feature"] == "sin_freq_x").all() and (table["n_fit"] == 120).all()
+
+
+def test_recall_probe_reads_the_key_bound_to_each_value() -> None:
+    task = build_task({"name": "recall", "n_keys": 4, "n_values": 4})
+    batch = task.sample(5, 9, torch.Generator().manual_seed(0))
+    target = task.probe_features(batch)["pair_key"]
+    for i in range(5):
+        for s in range(9):
+            is_value = int(batch.inputs[i, s]) >= 4
+            assert bool(target.mask[i, s]) == (is_value and s > 0)
+            if target.mask[i, s]:
+                assert int(target.values[i, s].argmax()) == int(batch.inputs[i, s - 1])
+
+
+# M7 ---------------------------------------------------------------------------------------------
+
+
+def test_weight_channel_exact_change_matches_a_step_taken_by_hand() -> None:
+    model, task = tiny_model(), tiny_task()
+    inputs, targets = tiny_batch(n=1)
+    lr = 0.05
+    exact, first = weight_channel_pairs(model, inputs, targets, task.loss_per_position, lr)
+    before = task.loss_per_position(model(inputs)[0], targets)[0]
+    for t in range(inputs.shape[1]):
+        stepped = copy.deepcopy(model)
+        loss_t = task.loss_per_position(stepped(inputs)[0], targets)[0, t]
+        grads = torch.autograd.grad(loss_t, list(stepped.parameters()))
+        with torch.no_grad():
+            for parameter, grad in zip(stepped.parameters(), grads, strict=True):
+                parameter -= lr * grad
+            after = task.loss_per_position(stepped(inputs)[0], targets)[0]
+        torch.testing.assert_close(exact[t], after - before, rtol=1e-9, atol=1e-12)
+
+
+def test_weight_channel_first_order_term_matches_finite_differences() -> None:
+    model, task = tiny_model(), tiny_task()
+    inputs, targets = tiny_batch(n=1)
+    lr = 1e-3
+    _, first = weight_channel_pairs(model, inputs, targets, task.loss_per_position, lr)
+    grads, _ = per_target_gradients(model, inputs, targets, task.loss_per_position)
+    epsilon = 1e-5
+    parameters = [p for _, p in named_parameters(model)]
+    for t in (0, 2, 4):
+        direction = grads[t]
+        losses = []
+        for sign in (1.0, -1.0):
+            with torch.no_grad():
+                offset = 0
+                for p in parameters:
+                    p += sign * epsilon * direction[offset : offset + p.numel()].view_as(p)
+                    offset += p.numel()
+                losses.append(task.loss_per_position(model(inputs)[0], targets)[0])
+                offset = 0
+                for p in parameters:
+                    p -= sign * epsilon * direction[offset : offset + p.numel()].view_as(p)
+                    offset += p.numel()
+        directional = (losses[0] - losses[1]) / (2 * epsilon)  # <g_t, g_u> for every u
+        torch.testing.assert_close(first[t], -lr * directional, rtol=1e-6, atol=1e-12)
+
+
+def test_small_steps_make_the_exact_change_first_order() -> None:
+    model, task = tiny_model(), tiny_task()
+    inputs, targets = tiny_batch(n=1)
+    exact, first = weight_channel_pairs(model, inputs, targets, task.loss_per_position, 1e-6)
+    torch.testing.assert_close(exact, first, rtol=1e-3, atol=1e-14)
+
+
+def test_shuffle_keeps_the_token_and_everything_after_it_in_place() -> None:
+    inputs = torch.arange(12).view(2, 6)
+    copies, position = shuffle_before(inputs, torch.Generator().manual_seed(0))
+    for row in range(12):
+        i, p = divmod(row, 6)
+        assert int(position[row]) == p
+        assert torch.equal(copies[row, p:], inputs[i, p:])
+        assert sorted(copies[row, :p].tolist()) == inputs[i, :p].tolist()
+
+
+def test_context_channel_alone_is_the_token_at_position_zero() -> None:
+    model, task = tiny_model(), tiny_task()
+    inputs, targets = tiny_batch(n=2)
+    table = context_channel_table(model, inputs, targets, task.loss_per_position, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        for t in range(inputs.shape[1]):
+            alone = task.loss_per_position(model(inputs[:, t : t + 1])[0], targets[:, t : t + 1]).mean()
+            assert table.loc[t, "loss_alone"] == pytest.approx(float(alone), rel=1e-9)
+    assert table.loc[0, "loss_full"] == pytest.approx(table.loc[0, "loss_alone"], rel=1e-9)
+    assert table.loc[0, "loss_shuffled"] == pytest.approx(table.loc[0, "loss_full"], rel=1e-9)
