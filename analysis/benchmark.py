@@ -148,7 +148,7 @@ def gradient_method_times(profile: str, rounds: int, threads: int) -> dict[str, 
         "fastest_on_this_device": fastest,
         "auto_no_slower_than_loop": report["gradient_matrix"][chosen]["ratio_to_loop_median"] <= 1.0,
         "gpu_choice_reason": (
-            f"on a GPU auto picks '{AUTO_METHOD['cuda']}': at these model sizes one backward pass per target is "
+            "why: at these model sizes one backward pass per target is "
             "bound by kernel-launch latency, not arithmetic, so one vectorised backward over a chunk of targets "
             "(sized by max_memory_mb) does the same work in about T times fewer launches; on CPU the per-target "
             "loop is already compute bound and vmap adds overhead. Not yet measured on a GPU in this repository."

@@ -5,7 +5,15 @@ import argparse
 import json
 from pathlib import Path
 
-from .stats.headline import BENCH_BEGIN, BENCH_END, bench_markdown, splice
+from .stats.headline import (
+    BENCH_BEGIN,
+    BENCH_END,
+    METHODS_BEGIN,
+    METHODS_END,
+    bench_markdown,
+    gradient_methods_markdown,
+    splice,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -22,6 +30,9 @@ def main() -> None:
     bench = REPO / "results" / "bench" / "regimes.json"
     if bench.exists():
         text = splice(text, bench_markdown(json.loads(bench.read_text())), BENCH_BEGIN, BENCH_END)
+    methods = REPO / "results" / "bench" / "gradient_methods.json"
+    if methods.exists():
+        text = splice(text, gradient_methods_markdown(json.loads(methods.read_text())), METHODS_BEGIN, METHODS_END)
     readme.write_text(text)
 
 

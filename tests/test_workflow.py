@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 from workflow_helpers import planned_jobs, smoke_config, snakemake, write_config
 
+from analysis.measures.run import MEASURES
+
 
 def test_smoke_study_writes_every_output(smoke_study: tuple[Path, Path]) -> None:
     workdir, _ = smoke_study
@@ -27,6 +29,30 @@ def test_smoke_study_writes_every_output(smoke_study: tuple[Path, Path]) -> None
         assert key in record
     for log in ("runs/markov_learned_standard_L2_D16_H2_T8_S20/seed0.log", "statistics.log", "paper.log"):
         assert (results / "logs" / log).stat().st_size > 0
+
+
+def test_every_run_has_every_measure_at_every_checkpoint(smoke_study: tuple[Path, Path]) -> None:
+    workdir, _ = smoke_study
+    tables = workdir / "results" / "smoke" / "tables"
+    runs = pd.read_csv(tables / "runs.csv")
+    expected = {
+        (row.condition, row.seed, step) for row in runs.itertuples() for step in (0, 4, 20)  # init, log-spaced, end
+    }
+    for name in MEASURES.names():
+        table = pd.read_csv(tables / f"{name}.csv")
+        keys = set(table[["condition", "seed", "step"]].itertuples(index=False, name=None))
+        if name == "m6_probes":  # probes apply to tasks with a probe feature (sine here, not markov)
+            assert keys == {key for key in expected if key[0].startswith("sine")}
+        else:
+            assert keys == expected, name
+    gap = pd.read_csv(tables / "m4_myopia_gap.csv")
+    assert set(gap["regime"]) == {"myopic-full"} and set(gap["seed"]) == {0, 1, 2}
+    assert (gap[gap["step"] == 0]["gap"] == 0).all()  # same seed, same initialisation: no gap before training
+    shares = pd.read_csv(tables / "m3_decomposition.csv")
+    total = shares[["share_direct", "share_shared", "share_precache"]].sum(axis=1)
+    assert ((total - 1).abs() < 1e-6).all()
+    profile = pd.read_csv(tables / "m2_distance_profile.csv")
+    assert (profile["s_min"] == 1).all()
 
 
 def test_second_run_does_nothing(smoke_study: tuple[Path, Path]) -> None:

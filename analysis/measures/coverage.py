@@ -15,7 +15,6 @@ below 1.2e-16 of the largest entry and genuine gradients at or above 9e-14.
 """
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 
 import pandas as pd
@@ -23,7 +22,7 @@ import torch
 from torch import Tensor
 
 from ..models import GPT
-from .parameters import named_parameters, parameter_group, per_target_gradients
+from .parameters import SequenceGradients, named_parameters, parameter_group, sequence_gradients
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 RELATIVE_THRESHOLD = 1e-14  # of max |dL_t/dtheta|, in float64 (see the module docstring)
@@ -31,20 +30,20 @@ RELATIVE_THRESHOLD = 1e-14  # of max |dL_t/dtheta|, in float64 (see the module d
 
 def coverage_table(model: GPT, inputs: Tensor, targets: Tensor, loss_fn: LossFn, method: str = "batched") -> pd.DataFrame:
     """One row per (parameter, t): mean over sequences of the covered fraction of dL_t/dtheta."""
-    model = copy.deepcopy(model).double()
-    if inputs.is_floating_point():
-        inputs = inputs.double()
-    if targets.is_floating_point():
-        targets = targets.double()
+    return coverage_from_gradients(sequence_gradients(model, inputs, targets, loss_fn, method))
+
+
+def coverage_from_gradients(gradients: SequenceGradients) -> pd.DataFrame:
+    """As ``coverage_table``, from per-target gradients already computed (shared with M7)."""
+    model = gradients.model
     named = named_parameters(model)
     sizes = [p.numel() for _, p in named]
-    counts = torch.zeros(targets.shape[1], len(named), dtype=torch.float64)
-    for i in range(inputs.shape[0]):
-        grads, _ = per_target_gradients(model, inputs[i : i + 1], targets[i : i + 1], loss_fn, method)
+    counts = torch.zeros(gradients.grads[0].shape[0], len(named), dtype=torch.float64)
+    for grads in gradients.grads:
         magnitude = grads.abs()
         covered = magnitude > RELATIVE_THRESHOLD * magnitude.amax(dim=1, keepdim=True)
         counts += torch.stack([block.double().mean(1) for block in covered.split(sizes, dim=1)], dim=1)
-    coverage = counts / inputs.shape[0]
+    coverage = counts / len(gradients.grads)
     rows = []
     for j, (name, parameter) in enumerate(named):
         group, layer = parameter_group(name, model.config.n_layer)

@@ -23,12 +23,13 @@ from ..registry import Registry
 from ..seeding import EVALUATION_SEED, generator
 from ..tasks import Batch, Task, build_task
 from ..training import evaluation_batch
-from .coverage import coverage_table
+from .coverage import coverage_from_gradients
 from .decomposition import decomposition_table
 from .gradient_matrix import gradient_matrix
 from .myopia import position_loss_table
+from .parameters import SequenceGradients, sequence_gradients
 from .probes import SPLITS, probe_table
-from .weight_channel import context_channel_table, weight_channel_table
+from .weight_channel import context_channel_table, weight_channel_from_gradients
 
 
 def load_model(path: str | Path) -> GPT:
@@ -43,6 +44,7 @@ class RunData:
     """The held-out data a run is measured on: identical for every seed and regime of a task."""
 
     spec: RunSpec
+    _gradients: tuple[GPT, SequenceGradients] | None = None
 
     @cached_property
     def task(self) -> Task:
@@ -68,6 +70,14 @@ class RunData:
 
     def first(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.gradient_batch.inputs[:n], self.gradient_batch.targets[:n]
+
+    def weight_gradients(self, model: GPT, n: int) -> SequenceGradients:
+        """Per-target weight gradients of the first ``n`` sequences, computed once per checkpoint (M5, M7)."""
+        needed = max(self.spec.measure["coverage_sequences"], self.spec.measure["weight_sequences"])
+        if self._gradients is None or self._gradients[0] is not model:
+            self._gradients = (model, sequence_gradients(model, *self.first(needed), self.task.loss_per_position))
+        full = self._gradients[1]
+        return SequenceGradients(full.model, full.inputs[:n], full.targets[:n], full.grads[:n], full.losses[:n])
 
 
 @dataclass(frozen=True)
@@ -132,9 +142,7 @@ register(
 register(
     Measure(
         "m5_coverage",
-        lambda model, data: coverage_table(
-            model, *data.first(data.spec.measure["coverage_sequences"]), data.task.loss_per_position
-        ),
+        lambda model, data: coverage_from_gradients(data.weight_gradients(model, data.spec.measure["coverage_sequences"])),
     )
 )
 register(
@@ -147,8 +155,8 @@ register(
 register(
     Measure(
         "m7_weight_channel",
-        lambda model, data: weight_channel_table(
-            model, *data.first(data.spec.measure["weight_sequences"]), data.task.loss_per_position,
+        lambda model, data: weight_channel_from_gradients(
+            data.weight_gradients(model, data.spec.measure["weight_sequences"]), data.task.loss_per_position,
             lr=data.spec.train["lr"],
         ),
     )

@@ -13,7 +13,6 @@ and L(token at its place, earlier tokens shuffled), each minus L(full context).
 """
 from __future__ import annotations
 
-import copy
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -24,7 +23,7 @@ from torch.func import functional_call, vmap
 
 from ..models import GPT
 from ..regimes import STANDARD
-from .parameters import named_parameters, per_target_gradients, split_flat
+from .parameters import SequenceGradients, named_parameters, per_target_gradients, sequence_gradients, split_flat
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 DISTANCES = (0, 1, 2, 4, 8, 16)
@@ -52,16 +51,17 @@ def losses_after_steps(model: GPT, inputs: Tensor, targets: Tensor, loss_fn: Los
 
 
 def weight_channel_pairs(
-    model: GPT, inputs: Tensor, targets: Tensor, loss_fn: LossFn, lr: float, method: str = "batched"
+    model: GPT, inputs: Tensor, targets: Tensor, loss_fn: LossFn, lr: float, grads: Tensor | None = None
 ) -> tuple[Tensor, Tensor]:
     """(exact, first_order), each (T, T): [t, u] is the change of L_u after one SGD step on L_t (one sequence).
 
-    Run in float64: a single-token step moves later losses by amounts near float32 round-off.
-    The unperturbed losses come from the same vmapped evaluation (a zero step), so the
-    difference holds no kernel-to-kernel round-off either.
+    ``grads`` (T, P) are the per-target gradients if already computed. Run this in float64
+    (``weight_channel_table`` does): a single-token step moves later losses by amounts near
+    float32 round-off. The unperturbed losses come from the same vmapped evaluation (a zero
+    step), so the difference holds no kernel-to-kernel round-off either.
     """
-    grads, _ = per_target_gradients(model, inputs, targets, loss_fn, method)
-    grads = grads.detach()
+    if grads is None:
+        grads = per_target_gradients(model, inputs, targets, loss_fn)[0].detach()
     first_order = -lr * (grads @ grads.T)
     steps = torch.cat([torch.zeros_like(grads[:1]), -lr * grads])
     after = losses_after_steps(model, inputs, targets, loss_fn, steps)
@@ -69,23 +69,25 @@ def weight_channel_pairs(
 
 
 def weight_channel_table(
-    model: GPT, inputs: Tensor, targets: Tensor, loss_fn: LossFn, lr: float,
-    distances: Sequence[int] = DISTANCES, method: str = "batched",
+    model: GPT, inputs: Tensor, targets: Tensor, loss_fn: LossFn, lr: float, distances: Sequence[int] = DISTANCES
 ) -> pd.DataFrame:
     """Mean over sequences of the exact and first-order change of L_{t+k}, per (t, k) with t + k < T."""
-    model = copy.deepcopy(model).double()
-    if inputs.is_floating_point():
-        inputs = inputs.double()
-    if targets.is_floating_point():
-        targets = targets.double()
-    length = targets.shape[1]
+    return weight_channel_from_gradients(sequence_gradients(model, inputs, targets, loss_fn), loss_fn, lr, distances)
+
+
+def weight_channel_from_gradients(
+    gradients: SequenceGradients, loss_fn: LossFn, lr: float, distances: Sequence[int] = DISTANCES
+) -> pd.DataFrame:
+    """As ``weight_channel_table``, from per-target gradients already computed in float64 (shared with M5)."""
+    length = gradients.grads[0].shape[0]
     exact_sum = torch.zeros(length, length, dtype=torch.float64)
     first_sum = torch.zeros(length, length, dtype=torch.float64)
-    for i in range(inputs.shape[0]):
-        exact, first = weight_channel_pairs(model, inputs[i : i + 1], targets[i : i + 1], loss_fn, lr, method)
-        exact_sum += exact.double()
-        first_sum += first.double()
-    n = inputs.shape[0]
+    for i, grads in enumerate(gradients.grads):
+        inputs, targets = gradients.inputs[i : i + 1], gradients.targets[i : i + 1]
+        exact, first = weight_channel_pairs(gradients.model, inputs, targets, loss_fn, lr, grads)
+        exact_sum += exact
+        first_sum += first
+    n = len(gradients.grads)
     rows = [
         {"t": t, "k": k, "exact_change": float(exact_sum[t, t + k]) / n, "first_order_change": float(first_sum[t, t + k]) / n}
         for k in distances
