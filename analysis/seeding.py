@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 
 import torch
 
@@ -16,3 +17,16 @@ def derive_seed(seed: int, stream: str) -> int:
 
 def generator(seed: int, stream: str) -> torch.Generator:
     return torch.Generator().manual_seed(derive_seed(seed, stream))
+
+
+def use_deterministic_algorithms() -> None:
+    """Make torch kernels deterministic (or raise), as ``torch.use_deterministic_algorithms(True)``.
+
+    That public call first imports ``torch._inductor`` to set the compiler's flag too, which
+    costs about 2.5 s per process (an eighth of a default-profile job). Eager kernels read only
+    the flag set here; the compiler's flag is set as well whenever the compiler is loaded.
+    """
+    torch._C._set_deterministic_algorithms(True, warn_only=False)
+    inductor_config = sys.modules.get("torch._inductor.config")
+    if inductor_config is not None:
+        inductor_config.deterministic = True

@@ -19,7 +19,7 @@ from .io import save_checkpoint, write_json, write_rows
 from .models import GPT, GPTConfig
 from .provenance import device_description, git_commit, package_versions
 from .regimes import REGIMES, STANDARD
-from .seeding import EVALUATION_SEED, generator
+from .seeding import EVALUATION_SEED, generator, use_deterministic_algorithms
 from .tasks import Batch, Task, build_task
 
 
@@ -66,7 +66,7 @@ def train_run(spec: RunSpec, run_dir: str | Path, threads: int = 1, progress: bo
     """Train ``spec`` and write its checkpoints, log and record under ``run_dir``; return the record."""
     started = time.perf_counter()
     torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True)
+    use_deterministic_algorithms()
     torch.manual_seed(spec.seed)
     device = torch.device("cpu")
     task = build_task(spec.task)

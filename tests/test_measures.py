@@ -16,7 +16,12 @@ from analysis.measures.decomposition import decompose, decomposition_table
 from analysis.measures.myopia import myopia_gap, position_loss_table
 from analysis.measures.parameters import PER_TARGET_METHODS, named_parameters, parameter_group, per_target_gradients
 from analysis.measures.probes import fit_ridge, probe_table, r_squared, select_and_score
-from analysis.measures.weight_channel import context_channel_table, shuffle_before, weight_channel_pairs
+from analysis.measures.weight_channel import (
+    context_channel_table,
+    shuffle_before,
+    weight_channel_pairs,
+    weight_channel_table,
+)
 from analysis.tasks import build_task
 
 
@@ -233,7 +238,8 @@ def test_weight_channel_exact_change_matches_a_step_taken_by_hand() -> None:
     model, task = tiny_model(), tiny_task()
     inputs, targets = tiny_batch(n=1)
     lr = 0.05
-    exact, first = weight_channel_pairs(model, inputs, targets, task.loss_per_position, lr)
+    exact, first = weight_channel_pairs(model, inputs, targets, task.loss_per_position, [lr, 1.0])
+    exact = exact[0]
     before = task.loss_per_position(model(inputs)[0], targets)[0]
     for t in range(inputs.shape[1]):
         stepped = copy.deepcopy(model)
@@ -250,7 +256,8 @@ def test_weight_channel_first_order_term_matches_finite_differences() -> None:
     model, task = tiny_model(), tiny_task()
     inputs, targets = tiny_batch(n=1)
     lr = 1e-3
-    _, first = weight_channel_pairs(model, inputs, targets, task.loss_per_position, lr)
+    _, first = weight_channel_pairs(model, inputs, targets, task.loss_per_position, [lr])
+    first = first[0]
     grads, _ = per_target_gradients(model, inputs, targets, task.loss_per_position)
     epsilon = 1e-5
     parameters = [p for _, p in named_parameters(model)]
@@ -275,8 +282,20 @@ def test_weight_channel_first_order_term_matches_finite_differences() -> None:
 def test_small_steps_make_the_exact_change_first_order() -> None:
     model, task = tiny_model(), tiny_task()
     inputs, targets = tiny_batch(n=1)
-    exact, first = weight_channel_pairs(model, inputs, targets, task.loss_per_position, 1e-6)
-    torch.testing.assert_close(exact, first, rtol=1e-3, atol=1e-14)
+    exact, first = weight_channel_pairs(model, inputs, targets, task.loss_per_position, [1e-6, 1e-8])
+    torch.testing.assert_close(exact, first, rtol=1e-3, atol=1e-16)
+
+
+def test_weight_channel_table_reports_both_step_scales() -> None:
+    model, task = tiny_model(), tiny_task()
+    inputs, targets = tiny_batch(n=2)
+    table = weight_channel_table(model, inputs, targets, task.loss_per_position, lr=0.01, tokens_per_step=100)
+    assert set(table["step_scale"]) == {"full", "token_share"}
+    eta = table.groupby("step_scale")["eta"].first()
+    assert eta["full"] == 0.01 and eta["token_share"] == pytest.approx(1e-4)
+    first = table.pivot_table(index=["t", "k"], columns="step_scale", values="first_order_change")
+    np.testing.assert_allclose(first["token_share"], first["full"] / 100, rtol=1e-12)
+    assert len(table) == 2 * sum(6 - k for k in (0, 1, 2, 4))  # distances that fit in a context of 6
 
 
 def test_shuffle_keeps_the_token_and_everything_after_it_in_place() -> None:

@@ -32,3 +32,16 @@ def test_warmup_then_cosine_decay() -> None:
     assert learning_rate(0, train) == 0.1 and learning_rate(9, train) == 1.0
     assert abs(learning_rate(60, train) - 0.55) < 1e-9
     assert abs(learning_rate(110, train) - 0.1) < 1e-9
+
+
+def test_deterministic_mode_is_on_without_importing_the_compiler() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch; from analysis.seeding import use_deterministic_algorithms; "
+        "use_deterministic_algorithms(); "
+        "assert torch.are_deterministic_algorithms_enabled(); "
+        "assert 'torch._inductor' not in sys.modules, 'the compiler was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

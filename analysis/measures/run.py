@@ -157,7 +157,7 @@ register(
         "m7_weight_channel",
         lambda model, data: weight_channel_from_gradients(
             data.weight_gradients(model, data.spec.measure["weight_sequences"]), data.task.loss_per_position,
-            lr=data.spec.train["lr"],
+            lr=data.spec.train["lr"], tokens_per_step=data.spec.train["batch_size"] * data.spec.model["context"],
         ),
     )
 )

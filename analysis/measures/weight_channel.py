@@ -1,15 +1,19 @@
 """M7: the weight channel against the context channel, both in units of the task's loss (nats for tokens).
 
 Weight channel: take one plain SGD step on the loss of a single token, L_t of one
-sequence, with the peak learning rate the model was trained with, and measure how
-much the loss k positions later in the same sequence changes:
+sequence, and measure how much the loss k positions later in the same sequence changes:
 
-* ``exact``: take the step and re-evaluate, Delta L_{t+k} = L_{t+k}(theta - lr g_t) - L_{t+k}(theta);
-* ``first_order``: -lr <g_t, g_{t+k}> with g_u = dL_u/dtheta (all pairs from one Gram matrix).
+* ``exact``: take the step and re-evaluate, Delta L_{t+k} = L_{t+k}(theta - eta g_t) - L_{t+k}(theta);
+* ``first_order``: -eta <g_t, g_{t+k}> with g_u = dL_u/dtheta (all pairs from one Gram matrix).
 
-k = 0 is the step's effect on its own token. Context channel: how much the
-context lowers the loss of the same prediction, L(token alone at position 0)
-and L(token at its place, earlier tokens shuffled), each minus L(full context).
+Two step sizes (``step_scale``): ``full``, eta = the peak learning rate the model was
+trained with, a whole step spent on one token; and ``token_share``, eta / (batch size x
+context), the part of a training step (on the mean loss) that one token contributes.
+k = 0 is the step's effect on its own token.
+
+Context channel: how much the context lowers the loss of the same prediction:
+L(token alone at position 0) and L(token at its place, earlier tokens shuffled),
+each against L(full context).
 """
 from __future__ import annotations
 
@@ -51,9 +55,10 @@ def losses_after_steps(model: GPT, inputs: Tensor, targets: Tensor, loss_fn: Los
 
 
 def weight_channel_pairs(
-    model: GPT, inputs: Tensor, targets: Tensor, loss_fn: LossFn, lr: float, grads: Tensor | None = None
+    model: GPT, inputs: Tensor, targets: Tensor, loss_fn: LossFn, lrs: Sequence[float], grads: Tensor | None = None
 ) -> tuple[Tensor, Tensor]:
-    """(exact, first_order), each (T, T): [t, u] is the change of L_u after one SGD step on L_t (one sequence).
+    """(exact, first_order), each (len(lrs), T, T): [i, t, u] is the change of L_u after one SGD step on L_t
+    with learning rate lrs[i] (one sequence).
 
     ``grads`` (T, P) are the per-target gradients if already computed. Run this in float64
     (``weight_channel_table`` does): a single-token step moves later losses by amounts near
@@ -62,38 +67,52 @@ def weight_channel_pairs(
     """
     if grads is None:
         grads = per_target_gradients(model, inputs, targets, loss_fn)[0].detach()
-    first_order = -lr * (grads @ grads.T)
-    steps = torch.cat([torch.zeros_like(grads[:1]), -lr * grads])
+    gram = grads @ grads.T
+    first_order = torch.stack([-lr * gram for lr in lrs])
+    steps = torch.cat([torch.zeros_like(grads[:1]), *(-lr * grads for lr in lrs)])
     after = losses_after_steps(model, inputs, targets, loss_fn, steps)
-    return after[1:] - after[:1], first_order
+    exact = (after[1:] - after[:1]).view(len(lrs), *gram.shape)
+    return exact, first_order
 
 
 def weight_channel_table(
-    model: GPT, inputs: Tensor, targets: Tensor, loss_fn: LossFn, lr: float, distances: Sequence[int] = DISTANCES
+    model: GPT, inputs: Tensor, targets: Tensor, loss_fn: LossFn, lr: float, tokens_per_step: int,
+    distances: Sequence[int] = DISTANCES,
 ) -> pd.DataFrame:
-    """Mean over sequences of the exact and first-order change of L_{t+k}, per (t, k) with t + k < T."""
-    return weight_channel_from_gradients(sequence_gradients(model, inputs, targets, loss_fn), loss_fn, lr, distances)
+    """Mean over sequences of the exact and first-order change of L_{t+k}, per step scale and (t, k), t + k < T."""
+    gradients = sequence_gradients(model, inputs, targets, loss_fn)
+    return weight_channel_from_gradients(gradients, loss_fn, lr, tokens_per_step, distances)
 
 
 def weight_channel_from_gradients(
-    gradients: SequenceGradients, loss_fn: LossFn, lr: float, distances: Sequence[int] = DISTANCES
+    gradients: SequenceGradients, loss_fn: LossFn, lr: float, tokens_per_step: int,
+    distances: Sequence[int] = DISTANCES,
 ) -> pd.DataFrame:
     """As ``weight_channel_table``, from per-target gradients already computed in float64 (shared with M5)."""
+    scales = {"full": lr, "token_share": lr / tokens_per_step}
     length = gradients.grads[0].shape[0]
-    exact_sum = torch.zeros(length, length, dtype=torch.float64)
-    first_sum = torch.zeros(length, length, dtype=torch.float64)
+    exact_sum = torch.zeros(len(scales), length, length, dtype=torch.float64)
+    first_sum = torch.zeros_like(exact_sum)
     for i, grads in enumerate(gradients.grads):
         inputs, targets = gradients.inputs[i : i + 1], gradients.targets[i : i + 1]
-        exact, first = weight_channel_pairs(gradients.model, inputs, targets, loss_fn, lr, grads)
+        exact, first = weight_channel_pairs(gradients.model, inputs, targets, loss_fn, list(scales.values()), grads)
         exact_sum += exact
         first_sum += first
     n = len(gradients.grads)
     rows = [
-        {"t": t, "k": k, "exact_change": float(exact_sum[t, t + k]) / n, "first_order_change": float(first_sum[t, t + k]) / n}
+        {
+            "step_scale": scale,
+            "eta": eta,
+            "t": t,
+            "k": k,
+            "exact_change": float(exact_sum[j, t, t + k]) / n,
+            "first_order_change": float(first_sum[j, t, t + k]) / n,
+        }
+        for j, (scale, eta) in enumerate(scales.items())
         for k in distances
         for t in range(length - k)
     ]
-    return pd.DataFrame(rows, columns=["t", "k", "exact_change", "first_order_change"]).assign(lr=lr)
+    return pd.DataFrame(rows, columns=["step_scale", "eta", "t", "k", "exact_change", "first_order_change"])
 
 
 def shuffle_before(inputs: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
