@@ -113,9 +113,16 @@ def validate(raw: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
     config = copy.deepcopy(raw)
     for section in ("model", "train", "measure", "stats"):
-        config[section] = {**_defaults(schema()["properties"][section]), **config.get(section, {})}
+        section_schema = schema()["properties"][section]
+        config[section] = {**_defaults(section_schema), **config.get(section, {})}
+        for key, sub_schema in section_schema.get("properties", {}).items():  # one level of nested settings
+            if sub_schema.get("type") == "object" and "properties" in sub_schema:
+                config[section][key] = {**_defaults(sub_schema), **config[section].get(key, {})}
     for label, params in config["tasks"].items():
         problems += _check_task(label, params)
+    probe_task = config["stats"]["verdicts"]["c2_probe_task"]
+    if probe_task not in config["tasks"]:
+        problems.append(f"stats.verdicts.c2_probe_task: unknown task {probe_task!r}; allowed: {', '.join(config['tasks'])}")
     for name, experiment in config["experiments"].items():
         for i, label in enumerate(experiment["grid"]["task"]):
             if label not in config["tasks"]:

@@ -43,9 +43,12 @@ def test_paper_content_has_no_typed_numbers(source: str) -> None:
 
 
 def _visible_text(html: str) -> str:
+    """The rendered body text, without markup, heading numbers, citation markers and the bibliography."""
+    html = re.split(r"<h\d[^>]*>\s*References\s*</h\d>", html)[0]  # years and volumes of cited works are not results
     html = re.sub(r"<(style|script|svg|math)\b.*?</\1>", " ", html, flags=re.S)
     html = re.sub(r"(<h\d[^>]*>)\s*\d+(?:\.\d+)*\.?", r"\1", html)  # Typst's heading numbers
-    return re.sub(r"<[^>]+>", " ", html)
+    text = re.sub(r"<[^>]+>", " ", html)
+    return re.sub(r"\[\d+(?:\s*[–,-]\s*\d+)*\]", " ", text)  # citation markers such as [3] or [2, 5]
 
 
 def test_every_rendered_number_comes_from_pipeline_output(smoke_study: tuple[Path, Path], tmp_path: Path) -> None:

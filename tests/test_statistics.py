@@ -65,3 +65,20 @@ def test_position_profile_reads_fixed_distances_and_flags_first_positions() -> N
     expected = m1[(m1["t"] == 7) & (m1["s"] == 3)]["grad_norm_mean"].iloc[0]
     assert row["grad_norm"] == expected
     assert set(table.loc[table["first_positions"], "s"]) == {0, 1}
+
+
+def synthetic_exponential_m1(rate: float, context: int = 24) -> pd.DataFrame:
+    rows = [
+        {"condition": "c", "seed": 0, "step": 0, "layer": 0, "t": t, "s": s, "distance": t - s,
+         "grad_norm_mean": np.exp(-rate * (t - s))}
+        for t in range(context) for s in range(t + 1)
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_aic_prefers_the_law_that_generated_the_profile() -> None:
+    power = fit_power_law(distance_profile(synthetic_m1(-1.3), s_min=0), d_min=1, n_blocks={"c": 2})
+    exponential = fit_power_law(distance_profile(synthetic_exponential_m1(0.2), s_min=0), d_min=1, n_blocks={"c": 2})
+    assert float(power["delta_aic"].iloc[0]) < -10
+    assert float(exponential["delta_aic"].iloc[0]) > 10
+    assert abs(float(exponential["exp_rate"].iloc[0]) + 0.2) < 1e-9

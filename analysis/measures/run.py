@@ -85,6 +85,7 @@ class Measure:
     name: str  # the table's file stem
     compute: Callable[[GPT, RunData], pd.DataFrame]
     applies: Callable[[RunData], bool] = lambda data: True
+    ends_only: bool = False  # measured at initialisation and at the end of training only
 
 
 MEASURES: Registry[Measure] = Registry("measure")
@@ -159,6 +160,7 @@ register(
             data.weight_gradients(model, data.spec.measure["weight_sequences"]), data.task.loss_per_position,
             lr=data.spec.train["lr"], tokens_per_step=data.spec.train["batch_size"] * data.spec.model["context"],
         ),
+        ends_only=True,  # "on a trained model" (STUDY.md), with initialisation as the control
     )
 )
 register(
@@ -168,6 +170,7 @@ register(
             model, *data.first(data.spec.measure["weight_sequences"]), data.task.loss_per_position,
             generator(EVALUATION_SEED, f"shuffle:{data.spec.task_label}"),
         ),
+        ends_only=True,
     )
 )
 
@@ -177,11 +180,12 @@ def measure_checkpoints(spec: RunSpec, checkpoints: dict[int, Path]) -> tuple[di
     data = RunData(spec)
     frames: dict[str, list[pd.DataFrame]] = {name: [] for name in MEASURES.names()}
     seconds = dict.fromkeys(MEASURES.names(), 0.0)
+    ends = {min(checkpoints), max(checkpoints)}
     for step, path in sorted(checkpoints.items()):
         model = load_model(path)
         for name in MEASURES.names():
             measure = MEASURES.get(name)
-            if not measure.applies(data):
+            if not measure.applies(data) or (measure.ends_only and step not in ends):
                 continue
             started = time.perf_counter()
             frames[name].append(measure.compute(model, data).assign(step=step))

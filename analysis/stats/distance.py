@@ -13,6 +13,7 @@ import pandas as pd
 from scipy import stats
 
 from .bootstrap import bootstrap_mean, bootstrap_mean_columns
+from .inference import compare_to_zero
 
 RUN_KEYS = ["condition", "seed", "step", "layer"]
 
@@ -28,8 +29,19 @@ def distance_profile(m1: pd.DataFrame, s_min: int, value: str = "grad_norm_mean"
     )
 
 
+def _ols(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """(slope, intercept, residual sum of squares) of y on x."""
+    fit = stats.linregress(x, y)
+    residual = y - (fit.intercept + fit.slope * x)
+    return float(fit.slope), float(fit.intercept), float(residual @ residual)
+
+
 def fit_power_law(profile: pd.DataFrame, d_min: int, n_blocks: dict[str, int]) -> pd.DataFrame:
-    """Slope of log g vs log(d + 1) per run, step and layer (OLS), for d >= d_min."""
+    """Per run, step and layer: log g fitted against log(d + 1) (power law) and against d (exponential).
+
+    Both fits have two parameters, so their AIC difference on the log scale is
+    n log(RSS_power / RSS_exponential); ``delta_aic`` < 0 favours the power law.
+    """
     rows = []
     for keys, group in profile.groupby(RUN_KEYS):
         condition, seed, step, layer = keys
@@ -38,36 +50,55 @@ def fit_power_law(profile: pd.DataFrame, d_min: int, n_blocks: dict[str, int]) -
         group = group[(group["distance"] >= d_min) & (group["profile"] > 0)]
         if len(group) < 3:
             continue
-        fit = stats.linregress(np.log(group["distance"] + 1.0), np.log(group["profile"]))
+        distance, log_g = group["distance"].to_numpy(float), np.log(group["profile"].to_numpy(float))
+        slope, intercept, rss_power = _ols(np.log(distance + 1.0), log_g)
+        rate, _, rss_exponential = _ols(distance, log_g)
+        total = float(((log_g - log_g.mean()) ** 2).sum())
+        n = len(group)
         rows.append(
             {
                 "condition": condition,
                 "seed": seed,
                 "step": step,
                 "layer": layer,
-                "slope": fit.slope,
-                "intercept": fit.intercept,
-                "r2": fit.rvalue**2,
-                "n_distances": len(group),
+                "slope": slope,
+                "intercept": intercept,
+                "r2": 1 - rss_power / total if total > 0 else float("nan"),
+                "exp_rate": rate,
+                "r2_exp": 1 - rss_exponential / total if total > 0 else float("nan"),
+                "delta_aic": n * np.log(max(rss_power, 1e-300) / max(rss_exponential, 1e-300)),
+                "n_distances": n,
             }
         )
     return pd.DataFrame(rows)
 
 
 def summarize_slopes(fits: pd.DataFrame, confidence: float, n_resamples: int, seed: int) -> pd.DataFrame:
-    """Mean slope over seeds with a bootstrap interval, per condition, step and layer."""
+    """Per condition, step and layer over seeds: slope (interval, t-test vs 0, Cohen's d), exp rate, AIC."""
     rows = []
     for (condition, step, layer), group in fits.groupby(["condition", "step", "layer"]):
-        interval = bootstrap_mean(group["slope"].to_numpy(), confidence, n_resamples, seed)
+        slope = compare_to_zero(group["slope"].to_numpy(), confidence, n_resamples, seed)
+        rate = bootstrap_mean(group["exp_rate"].to_numpy(), confidence, n_resamples, seed)
+        aic = bootstrap_mean(group["delta_aic"].to_numpy(), confidence, n_resamples, seed)
         rows.append(
             {
                 "condition": condition,
                 "step": step,
                 "layer": layer,
-                "slope_mean": interval.estimate,
-                "slope_low": interval.low,
-                "slope_high": interval.high,
-                "n_seeds": interval.n,
+                "slope_mean": slope.estimate,
+                "slope_low": slope.low,
+                "slope_high": slope.high,
+                "slope_t": slope.t,
+                "slope_p": slope.p,
+                "slope_d": slope.effect_size,
+                "exp_rate_mean": rate.estimate,
+                "exp_rate_low": rate.low,
+                "exp_rate_high": rate.high,
+                "delta_aic_mean": aic.estimate,
+                "delta_aic_low": aic.low,
+                "delta_aic_high": aic.high,
+                "power_law_preferred": float((group["delta_aic"] < 0).mean()),
+                "n_seeds": slope.n,
             }
         )
     return pd.DataFrame(rows)

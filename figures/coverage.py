@@ -1,0 +1,48 @@
+"""Figure (C3): weight coverage, the fraction of each weight group a single token's loss L_t reaches.
+
+Coverage against the relative position (t + 1) / T after training (standard, learned
+positions). Shared weight matrices are reached in full from t = 1 on; a learned
+position table is reached up to row t, so its coverage is (t + 1) / T; embedding rows
+only for tokens seen so far.
+"""
+import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import style  # noqa: E402
+
+GROUP_ORDER = ["attn_q", "attn_k", "attn_v", "attn_o", "mlp", "attn_ln", "mlp_ln", "embedding", "positions", "readout"]
+
+
+def plot(coverage: pd.DataFrame) -> plt.Figure:
+    style.apply()
+    data = coverage[(coverage["regime"] == "standard") & (coverage["pos_encoding"] == "learned")]
+    tasks = list(dict.fromkeys(data["task"]))
+    groups = [g for g in GROUP_ORDER if g in set(data["group"])]
+    colours = dict(zip(groups, sns.color_palette("tab10", len(groups)), strict=True))
+    figure, axes = plt.subplots(1, max(len(tasks), 1), figsize=(2.7 * max(len(tasks), 1) + 1.4, 3.0), squeeze=False,
+                                sharey=True, layout="constrained")
+    for ax, task in zip(axes[0], tasks, strict=False):
+        panel = data[data["task"] == task].groupby(["group", "position"], as_index=False)["coverage"].mean()
+        for group in groups:
+            curve = panel[panel["group"] == group].sort_values("position")
+            ax.plot(curve["position"], curve["coverage"], color=colours[group], label=group if ax is axes[0, 0] else None,
+                    linewidth=1.3, linestyle="--" if group in ("embedding", "positions") else "-")
+        ax.set(title=task, xlabel="relative position (t + 1) / T", ylabel="coverage" if ax is axes[0, 0] else "", ylim=(-0.03, 1.03))
+    figure.legend(loc="outside right upper", frameon=False, fontsize=7)
+    return figure
+
+
+def main(coverage_path: str, pdf: str, png: str) -> None:
+    style.save(plot(pd.read_csv(coverage_path)), pdf, png)
+
+
+if "snakemake" in globals():
+    from analysis.logs import log_to
+
+    with log_to(snakemake.log[0]):  # noqa: F821
+        main(snakemake.input.coverage, snakemake.output.pdf, snakemake.output.png)  # noqa: F821

@@ -1,0 +1,67 @@
+"""Figure (C2): where the training gradient comes from, per layer, after training and along training.
+
+Shares are projections of each part on the total gradient (they sum to 1): direct
+(through the position's own computation), shared weights (key/value weights through
+earlier positions' keys and values) and pre-caching (through earlier hidden states).
+Standard training, learned positions; bands and bars are bootstrap intervals over seeds.
+"""
+import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import style  # noqa: E402
+
+PARTS = {"direct": "direct", "shared": "shared weights", "precache": "pre-caching"}
+
+
+def layer_name(layer: int, n_layer: int) -> str:
+    return {-2: "all", -1: "input"}.get(layer, "readout" if layer == n_layer else f"block {layer}")
+
+
+def plot(shares: pd.DataFrame, runs: pd.DataFrame, conditions: list[str]) -> plt.Figure:
+    style.apply()
+    info = runs.groupby("condition").first().loc[conditions]
+    info = info[(info["regime"] == "standard") & (info["pos_encoding"] == "learned")]
+    tasks = list(dict.fromkeys(info["task"]))
+    colours = dict(zip(PARTS, sns.color_palette(style.PALETTE, len(PARTS)), strict=True))
+    figure, axes = plt.subplots(2, len(tasks), figsize=(2.7 * len(tasks) + 1.4, 5.4), squeeze=False, layout="constrained")
+    for col, task in enumerate(tasks):
+        condition = info.index[info["task"] == task][0]
+        n_layer = int(info.loc[condition, "n_layer"])
+        mine = shares[shares["condition"] == condition]
+        final = mine[mine["step"] == mine["step"].max()].sort_values("layer")
+        ax = axes[0, col]
+        x = range(len(final))
+        width = 0.27
+        for i, (part, label) in enumerate(PARTS.items()):
+            err = [final[f"{part}_mean"] - final[f"{part}_low"], final[f"{part}_high"] - final[f"{part}_mean"]]
+            ax.bar([v + (i - 1) * width for v in x], final[f"{part}_mean"], width, yerr=err, color=colours[part],
+                   label=label if col == 0 else None, capsize=2, error_kw={"linewidth": 0.8})
+        ax.axhline(0, color="0.4", linewidth=0.8)
+        ax.set_xticks(list(x), [layer_name(int(v), n_layer) for v in final["layer"]], rotation=30)
+        ax.set(title=f"{task} (trained)", ylabel="share of the gradient" if col == 0 else "")
+        ax = axes[1, col]
+        everything = mine[mine["layer"] == -2].sort_values("step")
+        for part in PARTS:
+            style.band(ax, everything["step"].clip(lower=1), everything[f"{part}_mean"], everything[f"{part}_low"],
+                       everything[f"{part}_high"], colours[part], "-", None)
+        ax.set_xscale("log")
+        ax.set(xlabel="training step (0 shown at 1)", ylabel="share, all weights" if col == 0 else "", title=f"{task} along training")
+    figure.legend(loc="outside right upper", frameon=False, fontsize=8)
+    return figure
+
+
+def main(shares_path: str, runs_path: str, conditions: list[str], pdf: str, png: str) -> None:
+    style.save(plot(pd.read_csv(shares_path), pd.read_csv(runs_path), conditions), pdf, png)
+
+
+if "snakemake" in globals():
+    from analysis.logs import log_to
+
+    with log_to(snakemake.log[0]):  # noqa: F821
+        main(snakemake.input.shares, snakemake.input.runs, snakemake.params.conditions,  # noqa: F821
+             snakemake.output.pdf, snakemake.output.png)  # noqa: F821

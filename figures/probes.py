@@ -1,0 +1,49 @@
+"""Figure (C2): linear-probe R^2 of the pre-caching feature by layer, standard vs myopic training.
+
+Held-out R^2 of a ridge probe reading, from h_s^l, a feature only later positions
+need (sine: sin(freq x_s); recall: the key a value is bound to). Points are means over
+seeds with bootstrap intervals (final checkpoint, learned positions).
+"""
+import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import style  # noqa: E402
+
+REGIMES = ["standard", "myopic-state", "myopic-full"]
+
+
+def plot(probes: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confidence: float) -> plt.Figure:
+    style.apply()
+    info = runs.drop_duplicates("condition").set_index("condition")
+    data = probes[probes["condition"].isin(conditions)].join(info[["task", "regime", "pos_encoding", "steps"]], on="condition")
+    data = data[(data["step"] == data["steps"]) & (data["pos_encoding"] == "learned")]
+    panels = list(dict.fromkeys(zip(data["task"], data["feature"], strict=True)))
+    figure, axes = plt.subplots(1, max(len(panels), 1), figsize=(2.8 * max(len(panels), 1) + 1.2, 3.0), squeeze=False, layout="constrained")
+    for ax, (task, feature) in zip(axes[0], panels, strict=False):
+        panel = data[(data["task"] == task) & (data["feature"] == feature)]
+        regimes = [r for r in REGIMES if r in set(panel["regime"])]
+        sns.pointplot(data=panel, x="layer", y="r2", hue="regime", hue_order=regimes, palette=style.PALETTE,
+                      errorbar=("ci", 100 * confidence), n_boot=2000, seed=0, dodge=0.3, ax=ax,
+                      legend=ax is axes[0, 0])
+        ax.axhline(0, color="0.5", linestyle="--", linewidth=0.8)
+        ax.set(title=f"{task}: {feature}", xlabel="layer l of $h^l$", ylabel="held-out $R^2$" if ax is axes[0, 0] else "")
+    if axes[0, 0].get_legend() is not None:
+        sns.move_legend(axes[0, 0], "upper left", frameon=False, fontsize=7, title=None)
+    return figure
+
+
+def main(probes_path: str, runs_path: str, conditions: list[str], confidence: float, pdf: str, png: str) -> None:
+    style.save(plot(pd.read_csv(probes_path), pd.read_csv(runs_path), conditions, confidence), pdf, png)
+
+
+if "snakemake" in globals():
+    from analysis.logs import log_to
+
+    with log_to(snakemake.log[0]):  # noqa: F821
+        main(snakemake.input.probes, snakemake.input.runs, snakemake.params.conditions, snakemake.params.confidence,  # noqa: F821
+             snakemake.output.pdf, snakemake.output.png)  # noqa: F821
