@@ -11,6 +11,11 @@ from workflow_helpers import planned_jobs, smoke_config, snakemake, write_config
 from analysis.measures.run import MEASURES
 
 
+def training_jobs(jobs: list[tuple[str, str]]) -> list[str]:
+    """Rule names of the planned training jobs (one rule per condition and seed block)."""
+    return sorted(rule for rule, _ in jobs if rule.startswith("train_"))
+
+
 def test_smoke_study_writes_every_output(smoke_study: tuple[Path, Path]) -> None:
     workdir, _ = smoke_study
     results = workdir / "results" / "smoke"
@@ -27,7 +32,7 @@ def test_smoke_study_writes_every_output(smoke_study: tuple[Path, Path]) -> None
     record = json.loads(next((results / "runs").glob("*/seed0/record.json")).read_text())
     for key in ("git_commit", "packages", "device", "wall_time_s", "spec", "seed"):
         assert key in record
-    for log in ("runs/markov_learned_standard_L2_D16_H2_T8_S20/seed0.log", "statistics.log", "paper.log"):
+    for log in ("runs/markov_learned_standard_L2_D16_H2_T8_S20/block0.log", "statistics.log", "paper.log"):
         assert (results / "logs" / log).stat().st_size > 0
 
 
@@ -68,9 +73,9 @@ def test_changing_one_setting_reruns_only_its_runs(smoke_study: tuple[Path, Path
     config = smoke_config()
     config["tasks"]["sine-shift1"]["p"] = 0.25
     jobs = planned_jobs(workdir, write_config(workdir / "changed.yaml", config))
-    trained = sorted(w for rule, w in jobs if rule == "train_and_measure")
-    assert len(trained) == 6 and all("sine-shift1" in w for w in trained)  # 2 regimes x 3 seeds
-    assert not any("markov" in w for rule, w in jobs if rule == "train_and_measure")
+    trained = training_jobs(jobs)
+    assert len(trained) == 2 and all("sine_shift1" in rule for rule in trained)  # 2 regimes, one block of 3 seeds each
+    assert not any("markov" in rule for rule in trained)
 
 
 def test_adding_a_seed_trains_only_that_seed(smoke_study: tuple[Path, Path]) -> None:
@@ -78,8 +83,8 @@ def test_adding_a_seed_trains_only_that_seed(smoke_study: tuple[Path, Path]) -> 
     config = smoke_config()
     config["seeds"] = [0, 1, 2, 3]
     jobs = planned_jobs(workdir, write_config(workdir / "more_seeds.yaml", config))
-    trained = [w for rule, w in jobs if rule == "train_and_measure"]
-    assert len(trained) == 4 and all(w.endswith("seed=3") for w in trained)  # one per condition
+    trained = training_jobs(jobs)
+    assert len(trained) == 4 and all(rule.endswith("block1") for rule in trained)  # seed 3 alone, one job per condition
 
 
 def test_bad_config_stops_before_any_job(tmp_path: Path) -> None:
@@ -103,8 +108,8 @@ def test_a_new_condition_is_a_config_edit(smoke_study: tuple[Path, Path], tmp_pa
     }
     configfile = write_config(workdir / "extended.yaml", config)
     jobs = planned_jobs(workdir, configfile)
-    trained = sorted(w for rule, w in jobs if rule == "train_and_measure")
-    assert len(trained) == 6 and all("myopic-full" in w for w in trained)
+    trained = training_jobs(jobs)
+    assert len(trained) == 2 and all("myopic_full" in rule for rule in trained)
     snakemake(workdir, configfile)
     m1 = pd.read_csv(workdir / "results" / "smoke" / "tables" / "m1_gradient_matrix.csv")
     assert {"markov_sinusoidal_myopic-full_L2_D16_H2_T8_S20", "markov_alibi_myopic-full_L2_D16_H2_T8_S20"} <= set(m1["condition"])

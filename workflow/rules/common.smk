@@ -1,6 +1,7 @@
 # Helpers shared by the rules: the validated study, its runs, and their paths.
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -45,3 +46,22 @@ def all_runs():
 
 def per_run(name):
     return [run_path(run_id, name) for run_id in all_runs()]
+
+
+SEEDS_PER_JOB = 3  # runs of one condition share a job in fixed seed blocks (0-2, 3-5, ...): torch start-up is ~5 s a job
+
+
+def run_blocks():
+    """{(condition, block): [run_id, ...]}: seed s of a condition trains in block s // SEEDS_PER_JOB.
+
+    Fixed blocks keep reruns local: adding seed 3 to seeds 0-2 starts block 1 and leaves block 0 alone.
+    """
+    blocks = {}
+    for run_id in all_runs():
+        spec = STUDY.runs[run_id]
+        blocks.setdefault((spec.condition, spec.seed // SEEDS_PER_JOB), []).append(run_id)
+    return blocks
+
+
+def block_rule_name(condition, block):
+    return re.sub(r"\W", "_", f"train_{condition}_block{block}")

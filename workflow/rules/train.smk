@@ -1,20 +1,23 @@
-rule train_and_measure:
-    """Train one (condition, seed), then apply every measure to every checkpoint (init, log-spaced steps, end).
+RUN_FILES = ["record.json", "train_log.csv", "measure_timing.json", *(f"{name}.csv" for name in MEASURE_NAMES)]
 
-    One job per run: a job costs about 3 s of interpreter and torch start-up, a
-    fifth of the default study when training and measuring were separate jobs.
-    """
-    output:
-        record=f"{RESULTS}/runs/{{condition}}/seed{{seed}}/record.json",
-        log_table=f"{RESULTS}/runs/{{condition}}/seed{{seed}}/train_log.csv",
-        **{name: f"{RESULTS}/runs/{{condition}}/seed{{seed}}/{name}.csv" for name in MEASURE_NAMES},
-        timing=f"{RESULTS}/runs/{{condition}}/seed{{seed}}/measure_timing.json",
-    params:
-        spec=run_spec_json,
-    log:
-        f"{LOGS}/runs/{{condition}}/seed{{seed}}.log",
-    benchmark:
-        f"{BENCHMARKS}/runs/{{condition}}/seed{{seed}}.tsv"
-    threads: 1
-    script:
-        "../scripts/train_and_measure.py"
+# One rule per (condition, seed block), defined in a loop so every per-run output is declared:
+# train each run of the block, then apply every measure to every checkpoint (init, log-spaced
+# steps, end). A block shares one process: interpreter and torch start-up cost about 5 s a job,
+# a fifth of the default study when every run was its own job.
+for (_condition, _block), _run_ids in run_blocks().items():
+
+    rule:
+        name:
+            block_rule_name(_condition, _block)
+        output:
+            [run_path(run_id, name) for run_id in _run_ids for name in RUN_FILES],
+        params:
+            specs=json.dumps([STUDY.runs[run_id].to_dict() for run_id in _run_ids], sort_keys=True),
+            results=RESULTS,
+        log:
+            f"{LOGS}/runs/{_condition}/block{_block}.log",
+        benchmark:
+            f"{BENCHMARKS}/runs/{_condition}/block{_block}.tsv"
+        threads: 1
+        script:
+            "../scripts/train_and_measure.py"

@@ -1,4 +1,4 @@
-"""Snakemake job: train one run, then measure each of its checkpoints (analysis.training, analysis.measures)."""
+"""Snakemake job: train each run of one (condition, seed block), then measure each of its checkpoints."""
 import json
 from pathlib import Path
 
@@ -9,8 +9,10 @@ from analysis.measures.run import measure_run
 from analysis.training import checkpoint_path, train_run
 
 with log_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
-    spec = RunSpec.from_dict(json.loads(snakemake.params.spec))  # noqa: F821
-    run_dir = Path(snakemake.output.record).parent  # noqa: F821
-    record = train_run(spec, run_dir, threads=snakemake.threads)  # noqa: F821
-    checkpoints = {step: checkpoint_path(run_dir, step) for step in record["checkpoint_steps"]}
-    write_json(snakemake.output.timing, measure_run(spec, checkpoints, run_dir, snakemake.threads))  # noqa: F821
+    for spec_dict in json.loads(snakemake.params.specs):  # noqa: F821
+        spec = RunSpec.from_dict(spec_dict)
+        run_dir = Path(snakemake.params.results) / "runs" / spec.run_id  # noqa: F821
+        record = train_run(spec, run_dir, threads=snakemake.threads)  # noqa: F821
+        checkpoints = {step: checkpoint_path(run_dir, step) for step in record["checkpoint_steps"]}
+        write_json(run_dir / "measure_timing.json", measure_run(spec, checkpoints, run_dir, snakemake.threads))  # noqa: F821
+        print(f"{spec.run_id}: trained and measured")
