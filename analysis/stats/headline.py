@@ -7,6 +7,15 @@ BEGIN, END = "<!-- headline:begin -->", "<!-- headline:end -->"
 BENCH_BEGIN, BENCH_END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
+def _verdict_lines(verdicts: list[dict[str, str]]) -> list[str]:
+    """The verdict per claim with its deciding number (empty before the statistics produce any)."""
+    if not verdicts:
+        return []
+    lines = ["| claim | verdict | deciding number |", "|---|---|---|"]
+    lines += [f"| {v['claim']} | **{v['verdict']}** | {v['deciding']} |" for v in verdicts]
+    return [*lines, ""]
+
+
 def headline_markdown(numbers: dict[str, Any], command: str) -> str:
     """Loss against baseline for every standard condition, and the layer-0 distance slope."""
     counts = numbers["counts"]
@@ -18,6 +27,7 @@ def headline_markdown(numbers: dict[str, Any], command: str) -> str:
         f"their task's context-free baseline; in {counts['trained_decreasing']} of {counts['n']} the trained layer-0 "
         "gradient falls with distance (slope interval below 0).*",
         "",
+        *_verdict_lines(numbers.get("verdicts", [])),
         "| task | positions | steps | held-out loss (trained) | context-free baseline | optimum | learned | distance slope, layer 0: init → trained |",
         "|---|---|---|---|---|---|---|---|",
     ]
