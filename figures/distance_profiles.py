@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.lines import Line2D
@@ -15,7 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import style  # noqa: E402
 
 
-def plot(profile: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confidence: float) -> plt.Figure:
+def plot(profile: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confidence: float,
+         fits: pd.DataFrame | None = None) -> plt.Figure:
     style.apply()
     info = runs.groupby("condition").first().loc[conditions]
     info = info[info["regime"] == "standard"]
@@ -38,24 +40,33 @@ def plot(profile: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confi
                     style.band(ax, line["distance"] + 1, line["profile_mean"], line["profile_low"], line["profile_high"],
                                colours[row["pos_encoding"]], style.CHECKPOINT_STYLE[label],
                                row["pos_encoding"] if label == "trained" else None)
+                    if label == "trained" and fits is not None:
+                        fit = fits[(fits["condition"] == condition) & (fits["layer"] == layer) & (fits["step"] == step)]
+                        if len(fit):  # the power law fitted per seed, averaged over seeds
+                            x = line["distance"][line["distance"] >= 1] + 1
+                            ax.plot(x, np.exp(fit["intercept"].mean()) * x ** fit["slope"].mean(), color="0.2",
+                                    linestyle=":", linewidth=0.9)
             style.log_distance_axis(ax, int(info.loc[info["task"] == task, "context"].max()))
             ax.set(xlabel="distance $d + 1$" if layer == n_layer - 1 else "", ylabel=f"$g^{{{layer}}}(d)$",
                    title=f"{task}, layer {layer}")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     handles += [Line2D([], [], color="0.3", linestyle=ls) for ls in style.CHECKPOINT_STYLE.values()]
     labels += list(style.CHECKPOINT_STYLE)
+    if fits is not None:
+        handles.append(Line2D([], [], color="0.2", linestyle=":"))
+        labels.append("power-law fit")
     figure.legend(handles, labels, loc="outside right upper", frameon=False, fontsize=8)
     return figure
 
 
-def main(profile_path: str, runs_path: str, conditions: list[str], confidence: float, pdf: str, png: str) -> None:
-    profile, runs = pd.read_csv(profile_path), pd.read_csv(runs_path)
-    style.save(plot(profile, runs, conditions, confidence), pdf, png)
+def main(profile_path: str, runs_path: str, fits_path: str, conditions: list[str], confidence: float, pdf: str, png: str) -> None:
+    profile, runs, fits = pd.read_csv(profile_path), pd.read_csv(runs_path), pd.read_csv(fits_path)
+    style.save(plot(profile, runs, conditions, confidence, fits), pdf, png)
 
 
 if "snakemake" in globals():
     from analysis.logs import log_to
 
     with log_to(snakemake.log[0]):  # noqa: F821
-        main(snakemake.input.profile, snakemake.input.runs, snakemake.params.conditions,  # noqa: F821
+        main(snakemake.input.profile, snakemake.input.runs, snakemake.input.fits, snakemake.params.conditions,  # noqa: F821
              snakemake.params.confidence, snakemake.output.pdf, snakemake.output.png)  # noqa: F821

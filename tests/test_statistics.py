@@ -82,3 +82,13 @@ def test_aic_prefers_the_law_that_generated_the_profile() -> None:
     assert float(power["delta_aic"].iloc[0]) < -10
     assert float(exponential["delta_aic"].iloc[0]) > 10
     assert abs(float(exponential["exp_rate"].iloc[0]) + 0.2) < 1e-9
+
+
+def test_first_position_ratio_sees_a_sink_and_not_a_plain_profile() -> None:
+    from analysis.stats.distance import first_position_ratio
+
+    flat = synthetic_m1(0.0)  # every earlier position alike: ratio 1
+    assert abs(float(first_position_ratio(flat, s_min=2)["first_position_ratio"].iloc[0]) - 1.0) < 0.05
+    sink = flat.copy()
+    sink.loc[sink["s"] == 0, "grad_norm_mean"] *= 5.0
+    assert abs(float(first_position_ratio(sink, s_min=2)["first_position_ratio"].iloc[0]) - 5.0) < 0.25

@@ -90,10 +90,18 @@ def c3_numbers(coverage: pd.DataFrame, middle: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def c4_numbers(summary: pd.DataFrame) -> dict[str, Any]:
-    """Power law vs exponential (AIC) for the trained standard conditions at layer 0."""
+def c4_numbers(summary: pd.DataFrame, first: pd.DataFrame, runs: pd.DataFrame) -> dict[str, Any]:
+    """Power law vs exponential (AIC), and the first position apart, for trained standard conditions at layer 0."""
     family = summary[(summary["regime"] == "standard") & (summary["layer"] == 0) & (summary["step"] == summary["steps"])]
+    info = runs.drop_duplicates("condition").set_index("condition")
+    first = first[(first["layer"] == 0) & first["condition"].isin(family["condition"])]
+    sink_rows = []
+    for condition, group in first.groupby("condition", sort=False):
+        init, trained = group[group["step"] == group["step"].min()], group[group["step"] == group["step"].max()]
+        sink_rows.append({"task": str(info.loc[condition, "task"]), "pos_encoding": str(info.loc[condition, "pos_encoding"]),
+                          "init": _ci(init.iloc[0], "ratio"), "trained": _ci(trained.iloc[0], "ratio")})
     return {
+        "sink_rows": sink_rows,
         "n": str(len(family)),
         "power_preferred": str(int((family["delta_aic_mean"] < 0).sum())),
         "exponential_preferred": str(int((family["delta_aic_mean"] > 0).sum())),

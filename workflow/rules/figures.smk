@@ -19,10 +19,11 @@ rule figure_gradient_flow:
 
 
 rule figure_distance_profiles:
-    """Distance profiles by positional encoding, per task and layer."""
+    """Distance profiles by positional encoding, per task and layer, with the fitted power laws."""
     input:
         profile=rules.statistics.output.profile_summary,
         runs=rules.aggregate.output.runs,
+        fits=rules.statistics.output.fits,
     output:
         pdf=f"{RESULTS}/figures/distance_profiles.pdf",
         png=f"{RESULTS}/figures/distance_profiles.png",
@@ -47,6 +48,22 @@ rule figure_loss_by_regime:
         f"{LOGS}/figures/loss_by_regime.log",
     script:
         "../../figures/loss_by_regime.py"
+
+
+rule figure_gradient_matrices:
+    """C1, C4: trained gradient matrices G^0 for every positional encoding, one row per task."""
+    input:
+        m1=rules.aggregate.output.m1_gradient_matrix,
+        runs=rules.aggregate.output.runs,
+    output:
+        pdf=f"{RESULTS}/figures/gradient_matrices.pdf",
+        png=f"{RESULTS}/figures/gradient_matrices.png",
+    params:
+        **FIGURE_PARAMS,
+    log:
+        f"{LOGS}/figures/gradient_matrices.log",
+    script:
+        "../../figures/gradient_matrices.py"
 
 
 rule figure_decomposition:
@@ -141,6 +158,7 @@ FIGURES = [
     *rules.figure_gradient_flow.output,
     *rules.figure_distance_profiles.output,
     *rules.figure_loss_by_regime.output,
+    *rules.figure_gradient_matrices.output,
     *rules.figure_decomposition.output,
     *rules.figure_myopia.output,
     *rules.figure_probes.output,

@@ -36,6 +36,7 @@ rule statistics:
         profile=f"{RESULTS}/tables/m2_distance_profile.csv",
         profile_summary=f"{RESULTS}/tables/distance_profile_summary.csv",
         position_profile=f"{RESULTS}/tables/m2_position_profile.csv",
+        first_position=f"{RESULTS}/tables/m2_first_position.csv",
         fits=f"{RESULTS}/tables/distance_fits.csv",
         summary=f"{RESULTS}/tables/c4_distance_summary.csv",
         gap_summary=f"{RESULTS}/tables/c2_myopia_gap.csv",

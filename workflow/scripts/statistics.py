@@ -9,8 +9,10 @@ from analysis.logs import log_to
 from analysis.stats import channels, claims_report, precaching, verdicts
 from analysis.stats.distance import (
     distance_profile,
+    first_position_ratio,
     fit_power_law,
     position_profile,
+    summarize_first_position,
     summarize_profile,
     summarize_slopes,
 )
@@ -40,6 +42,9 @@ with log_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
     context = int(runs["context"].max())
     fixed = [d for d in (1, 2, 4, 8, 16) if d < context]
     write_table(outputs.position_profile, position_profile(m1, fixed, settings["s_min"]))
+    first = summarize_first_position(first_position_ratio(m1, settings["s_min"]), settings["confidence"],
+                                     settings["n_resamples"], settings["bootstrap_seed"])
+    write_table(outputs.first_position, first)
     write_table(outputs.fits, fits)
     write_table(outputs.summary, summary)
 
@@ -84,7 +89,7 @@ with log_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
         "c1": claims_report.c1_c5_numbers(reach),
         "c2": claims_report.c2_numbers(gap, probes, share_summary, runs),
         "c3": claims_report.c3_numbers(coverage_summary, middle),
-        "c4": claims_report.c4_numbers(summary),
+        "c4": claims_report.c4_numbers(summary, first, runs),
         "c6": claims_report.c6_numbers(ratio_summary),
     }
     numbers["thresholds"] = {k: str(v) for k, v in thresholds.items()}
