@@ -67,7 +67,14 @@ def c1_c5_numbers(reach: pd.DataFrame) -> dict[str, Any]:
     standard = reach[(reach["regime"] == "standard")]
     trained = standard[standard["step"] == standard.groupby("condition")["step"].transform("max")]
     below = trained[~trained["last_layer"]]
+    last = trained[trained["last_layer"]].groupby(["task", "pos_encoding", "regime"], sort=False).agg(
+        reached=("fraction_reached", "max"), largest=("max_gradient", "max")
+    ).reset_index()
     return {
+        "teacher_rows": [
+            {"task": r.task, "pos_encoding": r.pos_encoding, "reached": fmt(r.reached, 3), "largest": f"{r.largest:g}"}
+            for r in last.itertuples()
+        ],
         "min_fraction": fmt(float(below["fraction_reached"].min()), 3),
         "min_over_mean": fmt(float(below["min_over_mean"].min()), 3),
         "n_conditions": str(trained["condition"].nunique()),
