@@ -24,16 +24,20 @@ def plot(coverage: pd.DataFrame) -> plt.Figure:
     tasks = list(dict.fromkeys(data["task"]))
     groups = [g for g in GROUP_ORDER if g in set(data["group"])]
     colours = dict(zip(groups, sns.color_palette("tab10", len(groups)), strict=True))
-    figure, axes = plt.subplots(1, max(len(tasks), 1), figsize=(2.7 * max(len(tasks), 1) + 1.4, 3.0), squeeze=False,
+    columns = min(3, max(len(tasks), 1))
+    rows = -(-max(len(tasks), 1) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(3.0 * columns + 1.4, 2.6 * rows), squeeze=False,
                                 sharey=True, layout="constrained")
-    for ax, task in zip(axes[0], tasks, strict=False):
-        panel = data[data["task"] == task].groupby(["group", "position"], as_index=False)["coverage"].mean()
+    for ax in list(axes.flat)[len(tasks):]:
+        ax.set_visible(False)
+    for ax, task in zip(axes.flat, tasks, strict=False):
+        panel = data[data["task"] == task]
         for group in groups:
             curve = panel[panel["group"] == group].sort_values("position")
-            ax.plot(curve["position"], curve["coverage"], color=colours[group], label=group if ax is axes[0, 0] else None,
+            ax.plot(curve["position"], curve["coverage"], color=colours[group], label=group if task == tasks[0] else None,
                     linewidth=1.3, linestyle="--" if group in ("embedding", "positions") else "-")
-        ax.set(title=task, xlabel="relative position (t + 1) / T", ylabel="coverage" if ax is axes[0, 0] else "", ylim=(-0.03, 1.03))
-    figure.legend(loc="outside right upper", frameon=False, fontsize=7)
+        ax.set(title=task, xlabel="relative position (t + 1) / T", ylabel="coverage", ylim=(-0.03, 1.03))
+    figure.legend(loc="outside right upper", frameon=False, fontsize=8)
     return figure
 
 

@@ -28,17 +28,16 @@ SHARED_WEIGHTS = r"^blocks\.\d+\.(attn\.(query|key|value|out)|mlp\.(up|down))\.w
 
 
 def coverage_summary(coverage: pd.DataFrame, runs: pd.DataFrame, settings: dict) -> pd.DataFrame:
-    """Mean coverage over seeds per condition, parameter group and relative position (t + 1) / T (C3)."""
+    """Coverage per condition, parameter group and relative position (t + 1) / T, pooled over seeds and the group's entries (C3)."""
     final = with_factors(at_final_step(coverage, runs), runs)
     context = runs.drop_duplicates("condition").set_index("condition")["context"]
-    final = final.assign(
-        position=(final["t"] + 1) / final["condition"].map(context),
-        shared_matrix=final["parameter"].str.match(SHARED_WEIGHTS),
-    )
-    return (
-        final.groupby(["condition", "task", "pos_encoding", "regime", "group", "shared_matrix", "t", "position"], as_index=False)["coverage"]
-        .mean()
-    )
+    final = final.assign(position=(final["t"] + 1) / final["condition"].map(context))
+    # Pool the tensors of a group by their entries (a bias counts for its few entries, not as much as its matrix).
+    final = final.assign(covered=final["coverage"] * final["n_entries"])
+    pooled = final.groupby(["condition", "task", "pos_encoding", "regime", "group", "t", "position"], as_index=False)[
+        ["covered", "n_entries"]
+    ].sum()
+    return pooled.assign(coverage=pooled["covered"] / pooled["n_entries"]).drop(columns="covered")
 
 
 def mid_context_coverage(coverage: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
