@@ -30,6 +30,11 @@ def _num(value: float, digits: int = 2) -> str:
     return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
 
 
+def _ratio(log10_value: float) -> str:
+    """A ratio given as log10, printed plainly with two significant digits (0.0089)."""
+    return "n/a" if not np.isfinite(log10_value) else f"{10 ** log10_value:.2g}"
+
+
 def c1_reach(reach: pd.DataFrame, thresholds: dict[str, Any]) -> Verdict:
     """C1: every earlier position receives gradient from a later loss (layers below the last, trained standard runs)."""
     standard = reach[(reach["regime"] == "standard") & ~reach["last_layer"]]
@@ -132,8 +137,8 @@ def c6_channels(ratios: pd.DataFrame, thresholds: dict[str, Any]) -> Verdict:
         verdict = MIXED
     worst = mine.loc[mine["log10_ratio_high"].idxmax()] if len(mine) else None
     deciding = (
-        f"largest weight/context ratio: 10^{_num(worst['log10_ratio_mean'])} [10^{_num(worst['log10_ratio_low'])}, "
-        f"10^{_num(worst['log10_ratio_high'])}] ({worst['task']}, {worst['pos_encoding']})"
+        f"largest weight/context ratio at one token's share of a step: {_ratio(worst['log10_ratio_mean'])} "
+        f"[{_ratio(worst['log10_ratio_low'])}, {_ratio(worst['log10_ratio_high'])}] ({worst['task']}, {worst['pos_encoding']})"
         if worst is not None else "no standard runs"
     )
     return Verdict(
