@@ -23,22 +23,22 @@ SERIES = {
 
 
 def plot(channels: pd.DataFrame) -> plt.Figure:
-    style.apply()
     data = channels[channels["regime"] == "standard"]
     conditions = list(dict.fromkeys(zip(data["task"], data["pos_encoding"], strict=True)))
     colours = dict(zip(SERIES, sns.color_palette(style.PALETTE, len(SERIES)), strict=True))
-    figure, ax = plt.subplots(figsize=(max(4.5, 0.55 * len(conditions) + 2.5), 3.4), layout="constrained")
+    figure, ax = plt.subplots(figsize=style.sized(max(4.5, 0.4 * len(conditions) + 1.0), 3.6), layout="constrained")
     width = 0.27
     for i, ((column, scale), label) in enumerate(SERIES.items()):
         rows = data[data["step_scale"] == scale].set_index(["task", "pos_encoding"]).loc[conditions]
         mean, low, high = rows[f"{column}_mean"], rows[f"{column}_low"], rows[f"{column}_high"]
         x = [j + (i - 1) * width for j in range(len(conditions))]
         ax.bar(x, mean, width, color=colours[(column, scale)], label=label,
-               yerr=[mean - low, high - mean], capsize=2, error_kw={"linewidth": 0.8})
+               yerr=[mean - low, high - mean], capsize=2, error_kw={"linewidth": style.line(0.8)})
     ax.set_yscale("log")
-    ax.set_xticks(range(len(conditions)), [f"{t}\n{e}" for t, e in conditions], rotation=60, fontsize=7)
+    ax.set_xticks(range(len(conditions)), [f"{t}, {e}" for t, e in conditions], rotation=90)
+    ax.set_xlim(-0.6, len(conditions) - 0.4)
     ax.set(ylabel="loss change (nats for token tasks)")
-    ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    figure.legend(loc="outside upper center", ncol=len(SERIES), frameon=False)
     return figure
 
 

@@ -19,14 +19,13 @@ GROUP_ORDER = ["attn_q", "attn_k", "attn_v", "attn_o", "mlp", "attn_ln", "mlp_ln
 
 
 def plot(coverage: pd.DataFrame) -> plt.Figure:
-    style.apply()
     data = coverage[(coverage["regime"] == "standard") & (coverage["pos_encoding"] == "learned")]
     tasks = list(dict.fromkeys(data["task"]))
     groups = [g for g in GROUP_ORDER if g in set(data["group"])]
-    colours = dict(zip(groups, sns.color_palette("tab10", len(groups)), strict=True))
+    colours = dict(zip(groups, sns.color_palette(style.PALETTE, len(groups)), strict=True))
     columns = min(3, max(len(tasks), 1))
     rows = -(-max(len(tasks), 1) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(3.0 * columns + 1.4, 2.6 * rows), squeeze=False,
+    figure, axes = plt.subplots(rows, columns, figsize=style.sized(2.3 * columns + 1.4, 2.0 * rows), squeeze=False,
                                 sharey=True, layout="constrained")
     for ax in list(axes.flat)[len(tasks):]:
         ax.set_visible(False)
@@ -35,9 +34,9 @@ def plot(coverage: pd.DataFrame) -> plt.Figure:
         for group in groups:
             curve = panel[panel["group"] == group].sort_values("position")
             ax.plot(curve["position"], curve["coverage"], color=colours[group], label=group if task == tasks[0] else None,
-                    linewidth=1.3, linestyle="--" if group in ("embedding", "positions") else "-")
+                    linewidth=style.line(1.3), linestyle="--" if group in ("embedding", "positions") else "-")
         ax.set(title=task, xlabel="relative position (t + 1) / T", ylabel="coverage", ylim=(-0.03, 1.03))
-    figure.legend(loc="outside right upper", frameon=False, fontsize=8)
+    figure.legend(loc="outside right upper", frameon=False)
     return figure
 
 

@@ -23,35 +23,39 @@ def layer_name(layer: int, n_layer: int) -> str:
 
 
 def plot(shares: pd.DataFrame, runs: pd.DataFrame, conditions: list[str]) -> plt.Figure:
-    style.apply()
     info = runs.groupby("condition").first().loc[conditions]
     info = info[(info["regime"] == "standard") & (info["pos_encoding"] == "learned")]
     tasks = list(dict.fromkeys(info["task"]))
     colours = dict(zip(PARTS, sns.color_palette(style.PALETTE, len(PARTS)), strict=True))
-    figure, axes = plt.subplots(2, len(tasks), figsize=(2.7 * len(tasks) + 1.4, 5.4), squeeze=False, layout="constrained")
-    for col, task in enumerate(tasks):
+    # One row per task: shares by layer after training (left), shares of all weights along training (right).
+    figure, axes = plt.subplots(len(tasks), 2, figsize=style.sized(6.5, 1.45 * len(tasks) + 0.6), squeeze=False,
+                                layout="constrained", gridspec_kw={"width_ratios": [1.3, 1]})
+    for row, task in enumerate(tasks):
         condition = info.index[info["task"] == task][0]
         n_layer = int(info.loc[condition, "n_layer"])
         mine = shares[shares["condition"] == condition]
         final = mine[mine["step"] == mine["step"].max()].sort_values("layer")
-        ax = axes[0, col]
+        ax = axes[row, 0]
         x = range(len(final))
         width = 0.27
         for i, (part, label) in enumerate(PARTS.items()):
             err = [final[f"{part}_mean"] - final[f"{part}_low"], final[f"{part}_high"] - final[f"{part}_mean"]]
             ax.bar([v + (i - 1) * width for v in x], final[f"{part}_mean"], width, yerr=err, color=colours[part],
-                   label=label if col == 0 else None, capsize=2, error_kw={"linewidth": 0.8})
-        ax.axhline(0, color="0.4", linewidth=0.8)
-        ax.set_xticks(list(x), [layer_name(int(v), n_layer) for v in final["layer"]], rotation=30)
-        ax.set(title=f"{task} (trained)", ylabel="share of the gradient" if col == 0 else "")
-        ax = axes[1, col]
+                   label=label if row == 0 else None, capsize=1.5, error_kw={"linewidth": style.line(0.7)})
+        ax.axhline(0, color="0.4", linewidth=style.line(0.8))
+        last = row == len(tasks) - 1
+        ax.set_xticks(list(x), [layer_name(int(v), n_layer) for v in final["layer"]] if last else [])
+        ax.set(ylabel=f"{task}\nshare", title="after training, by layer" if row == 0 else "")
+        ax = axes[row, 1]
         everything = mine[mine["layer"] == -2].sort_values("step")
         for part in PARTS:
             style.band(ax, everything["step"].clip(lower=1), everything[f"{part}_mean"], everything[f"{part}_low"],
                        everything[f"{part}_high"], colours[part], "-", None)
         ax.set_xscale("log")
-        ax.set(xlabel="training step (0 shown at 1)", ylabel="share, all weights" if col == 0 else "", title=f"{task} along training")
-    figure.legend(loc="outside right upper", frameon=False, fontsize=8)
+        ax.set(xlabel="training step (0 shown at 1)" if last else "", title="all weights, along training" if row == 0 else "")
+        if not last:
+            ax.tick_params(labelbottom=False)
+    figure.legend(loc="outside upper center", ncol=len(PARTS), frameon=False)
     return figure
 
 

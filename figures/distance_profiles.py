@@ -18,7 +18,6 @@ import style  # noqa: E402
 
 def plot(profile: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confidence: float,
          fits: pd.DataFrame | None = None) -> plt.Figure:
-    style.apply()
     info = runs.groupby("condition").first().loc[conditions]
     info = info[info["regime"] == "standard"]
     # Tasks trained with a single encoding appear in the gradient-flow figure; here encodings are compared.
@@ -28,7 +27,7 @@ def plot(profile: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confi
     encodings = list(dict.fromkeys(info["pos_encoding"]))
     colours = dict(zip(encodings, sns.color_palette(style.PALETTE, len(encodings)), strict=True))
     n_layer = int(info["n_layer"].max())
-    figure, axes = plt.subplots(n_layer, len(tasks), figsize=(3.6 * len(tasks) + 1.2, 2.9 * n_layer),
+    figure, axes = plt.subplots(n_layer, len(tasks), figsize=style.sized(2.6 * len(tasks) + 1.4, 2.2 * n_layer),
                                 squeeze=False, layout="constrained")
     for col, task in enumerate(tasks):
         for layer in range(n_layer):
@@ -45,7 +44,7 @@ def plot(profile: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confi
                         if len(fit):  # the power law fitted per seed, averaged over seeds
                             x = line["distance"][line["distance"] >= 1] + 1
                             ax.plot(x, np.exp(fit["intercept"].mean()) * x ** fit["slope"].mean(), color="0.2",
-                                    linestyle=":", linewidth=0.9)
+                                    linestyle=":", linewidth=style.line(0.9))
             style.log_distance_axis(ax, int(info.loc[info["task"] == task, "context"].max()))
             ax.set(xlabel="distance $d + 1$" if layer == n_layer - 1 else "", ylabel=f"$g^{{{layer}}}(d)$",
                    title=f"{task}, layer {layer}")
@@ -55,7 +54,7 @@ def plot(profile: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confi
     if fits is not None:
         handles.append(Line2D([], [], color="0.2", linestyle=":"))
         labels.append("power-law fit")
-    figure.legend(handles, labels, loc="outside right upper", frameon=False, fontsize=8)
+    figure.legend(handles, labels, loc="outside right upper", frameon=False)
     return figure
 
 

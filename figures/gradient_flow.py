@@ -27,12 +27,11 @@ def matrix(m1: pd.DataFrame, condition: str, step: int, layer: int, context: int
 
 
 def plot(m1: pd.DataFrame, profile: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confidence: float) -> plt.Figure:
-    style.apply()
     info = runs.groupby("condition").first()
     n_layer = int(info.loc[conditions, "n_layer"].max())
     columns = n_layer + 2  # init layer 0, trained layers 0..L-1, profile
     figure, axes = plt.subplots(
-        len(conditions), columns, figsize=(3.0 * columns + 1.5, 3.1 * len(conditions)), squeeze=False,
+        len(conditions), columns, figsize=style.sized(2.3 * columns + 1.6, 2.3 * len(conditions)), squeeze=False,
         gridspec_kw={"width_ratios": [1] * (columns - 1) + [1.5]}, layout="constrained",
     )
     for row, condition in enumerate(conditions):
@@ -46,16 +45,16 @@ def plot(m1: pd.DataFrame, profile: pd.DataFrame, runs: pd.DataFrame, conditions
         for col, ((step, layer, label), grid) in enumerate(zip(panels, grids, strict=False)):
             ax = axes[row, col]
             image = ax.imshow(np.where(grid > 0, grid, np.nan), cmap=style.SEQUENTIAL, norm=norm, origin="upper")
-            ax.set_title(f"$G^{{{layer}}}$, {label} (step {step})")
-            ax.set_xlabel("source position $s$")
+            if row == 0:
+                ax.set_title(f"$G^{{{layer}}}$, {label}")
+            ax.set_xlabel("source $s$" if row == len(conditions) - 1 else "")
             if col == 0:
-                ax.set_ylabel("target position $t$")
-                ax.annotate(str(info.loc[condition, "task"]), xy=(-0.42, 0.5), xycoords="axes fraction",
-                            rotation=90, va="center", ha="center", weight="bold", fontsize=11)
+                # The task names the row; its steps are in the caption's "init" (step 0) and "trained" (last step).
+                ax.set_ylabel(f"{info.loc[condition, 'task']}\ntarget $t$")
             else:
                 ax.tick_params(labelleft=False)
         figure.colorbar(image, ax=axes[row, : columns - 1].tolist(), shrink=0.9, pad=0.02,
-                        label=r"$\|\partial L_t / \partial h^l_s\|_2$")
+                        label=r"$G^l[t, s]$")
         ax = axes[row, -1]
         colours = sns.color_palette(style.PALETTE)
         for layer in range(blocks):
@@ -65,8 +64,10 @@ def plot(m1: pd.DataFrame, profile: pd.DataFrame, runs: pd.DataFrame, conditions
                 style.band(ax, line["distance"] + 1, line["profile_mean"], line["profile_low"], line["profile_high"],
                            colours[layer], style.CHECKPOINT_STYLE[label], f"$h^{{{layer}}}$, {label}")
         style.log_distance_axis(ax, context)
-        ax.set(xlabel="distance $d + 1$", ylabel="$g^l(d)$", title="distance profile")
-        ax.legend(fontsize=7, frameon=False, ncol=2, loc="lower left")
+        ax.set(xlabel="distance $d + 1$" if row == len(conditions) - 1 else "", ylabel="$g^l(d)$",
+               title="distance profile" if row == 0 else "")
+    handles, labels = axes[0, -1].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside upper center", ncol=len(labels), frameon=False)
     return figure
 
 

@@ -17,13 +17,12 @@ import style  # noqa: E402
 
 
 def plot(m1: pd.DataFrame, runs: pd.DataFrame, conditions: list[str]) -> plt.Figure:
-    style.apply()
     info = runs.drop_duplicates("condition").set_index("condition").loc[conditions]
     info = info[info["regime"] == "standard"]
     tasks = [t for t in dict.fromkeys(info["task"]) if info.loc[info["task"] == t, "pos_encoding"].nunique() > 1]
     tasks = tasks or list(dict.fromkeys(info["task"]))
     encodings = list(dict.fromkeys(info[info["task"].isin(tasks)]["pos_encoding"]))
-    figure, axes = plt.subplots(len(tasks), len(encodings), figsize=(2.0 * len(encodings) + 1.0, 2.0 * len(tasks) + 0.4),
+    figure, axes = plt.subplots(len(tasks), len(encodings), figsize=style.sized(1.5 * len(encodings) + 1.0, 1.5 * len(tasks) + 0.4),
                                 squeeze=False, layout="constrained")
     for row, task in enumerate(tasks):
         matrices = {}
@@ -48,7 +47,7 @@ def plot(m1: pd.DataFrame, runs: pd.DataFrame, conditions: list[str]) -> plt.Fig
                                   cmap=style.SEQUENTIAL, origin="upper", interpolation="nearest")
             ax.set(title=f"{task}, {encoding}", xlabel="source s" if row == len(tasks) - 1 else "",
                    ylabel="target t" if col == 0 else "")
-            ax.tick_params(labelsize=7)
+            ax.tick_params(labelsize="small")
         if image is not None:
             figure.colorbar(image, ax=axes[row, :].tolist(), shrink=0.85, label="$G^0[t, s]$")
     return figure

@@ -18,11 +18,10 @@ REGIME_ORDER = ["standard", "myopic-state", "myopic-full"]
 
 
 def plot(runs: pd.DataFrame, conditions: list[str], confidence: float) -> plt.Figure:
-    style.apply()
     data = runs[runs["condition"].isin(conditions)]
     tasks = [t for t in dict.fromkeys(data["task"]) if data.loc[data["task"] == t, "regime"].nunique() > 1]
     data = data[data["task"].isin(tasks) & (data["pos_encoding"] == "learned")]
-    figure, axes = plt.subplots(1, max(len(tasks), 1), figsize=(2.6 * max(len(tasks), 1) + 0.8, 3.0),
+    figure, axes = plt.subplots(1, max(len(tasks), 1), figsize=style.sized(1.9 * max(len(tasks), 1) + 0.8, 2.6),
                                 squeeze=False, layout="constrained")
     for ax, task in zip(axes[0], tasks, strict=False):
         panel = data[data["task"] == task]
@@ -31,8 +30,7 @@ def plot(runs: pd.DataFrame, conditions: list[str], confidence: float) -> plt.Fi
                       errorbar=("ci", 100 * confidence), n_boot=2000, seed=0, linestyle="none", ax=ax, legend=False)
         sns.stripplot(data=panel, x="regime", y="final_eval_loss", order=regimes, color="0.3", size=3, ax=ax)
         baseline = float(panel["baseline_loss"].iloc[0])
-        ax.axhline(baseline, color="0.6", linestyle="--", linewidth=1)
-        ax.annotate("baseline", xy=(1.0, baseline), xycoords=("axes fraction", "data"), ha="right", va="bottom", fontsize=7, color="0.4")
+        ax.axhline(baseline, color="0.6", linestyle="--", linewidth=style.line(1))
         ax.set(title=task, xlabel="", ylabel="held-out loss" if ax is axes[0, 0] else "")
         ax.tick_params(axis="x", rotation=30)
     return figure

@@ -19,18 +19,19 @@ REGIMES = ["standard", "myopic-state", "myopic-full"]
 
 
 def plot(gap: pd.DataFrame, by_position: pd.DataFrame) -> plt.Figure:
-    style.apply()
     colours = dict(zip(REGIMES, sns.color_palette(style.PALETTE, len(REGIMES)), strict=True))
     tasks = list(dict.fromkeys(gap["task"]))
-    figure, axes = plt.subplots(2, max(len(tasks), 1), figsize=(2.8 * max(len(tasks), 1) + 1.2, 5.4), squeeze=False, layout="constrained")
+    figure, axes = plt.subplots(2, max(len(tasks), 1), figsize=style.sized(2.0 * max(len(tasks), 1) + 1.2, 4.4), squeeze=False, layout="constrained")
     for col, task in enumerate(tasks):
         ax = axes[0, col]
         mine = gap[gap["task"] == task]
         for i, row in enumerate(mine.itertuples()):
             ax.errorbar(i, row.gap_estimate, yerr=[[row.gap_estimate - row.gap_low], [row.gap_high - row.gap_estimate]],
                         fmt="o", color=colours[row.regime], capsize=3)
-        ax.axhline(0, color="0.5", linestyle="--", linewidth=0.8)
-        ax.set_xticks(range(len(mine)), [f"{r}\n({e})" if e != "learned" else r for r, e in zip(mine["regime"], mine["pos_encoding"], strict=True)], fontsize=7)
+        ax.axhline(0, color="0.5", linestyle="--", linewidth=style.line(0.8))
+        # Short tick labels ("state", "full"); the legend names the regimes in full.
+        ticks = [r.removeprefix("myopic-") + (f"\n({e})" if e != "learned" else "") for r, e in zip(mine["regime"], mine["pos_encoding"], strict=True)]
+        ax.set_xticks(range(len(mine)), ticks)
         ax.set_xlim(-0.5, len(mine) - 0.5)
         ax.set(title=task, ylabel="gap (myopic − standard)" if col == 0 else "")
         ax = axes[1, col]
@@ -41,7 +42,7 @@ def plot(gap: pd.DataFrame, by_position: pd.DataFrame) -> plt.Figure:
             curve = curve.sort_values("t")
             ax.plot(curve["t"], curve["loss_myopic"], color=colours[regime], label=regime if col == 0 else None)
         ax.set(xlabel="position t", ylabel="held-out loss" if col == 0 else "")
-    figure.legend(loc="outside right upper", frameon=False, fontsize=8)
+    figure.legend(loc="outside right upper", frameon=False)
     return figure
 
 

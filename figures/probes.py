@@ -18,22 +18,23 @@ REGIMES = ["standard", "myopic-state", "myopic-full"]
 
 
 def plot(probes: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confidence: float) -> plt.Figure:
-    style.apply()
     info = runs.drop_duplicates("condition").set_index("condition")
     data = probes[probes["condition"].isin(conditions)].join(info[["task", "regime", "pos_encoding", "steps"]], on="condition")
     data = data[(data["step"] == data["steps"]) & (data["pos_encoding"] == "learned")]
     panels = list(dict.fromkeys(zip(data["task"], data["feature"], strict=True)))
-    figure, axes = plt.subplots(1, max(len(panels), 1), figsize=(2.8 * max(len(panels), 1) + 1.2, 3.0), squeeze=False, layout="constrained")
+    figure, axes = plt.subplots(1, max(len(panels), 1), figsize=style.sized(2.3 * max(len(panels), 1) + 1.0, 2.6), squeeze=False, layout="constrained")
     for ax, (task, feature) in zip(axes[0], panels, strict=False):
         panel = data[(data["task"] == task) & (data["feature"] == feature)]
         regimes = [r for r in REGIMES if r in set(panel["regime"])]
         sns.pointplot(data=panel, x="layer", y="r2", hue="regime", hue_order=regimes, palette=style.PALETTE,
                       errorbar=("ci", 100 * confidence), n_boot=2000, seed=0, dodge=0.3, ax=ax,
                       legend=ax is axes[0, 0])
-        ax.axhline(0, color="0.5", linestyle="--", linewidth=0.8)
+        ax.axhline(0, color="0.5", linestyle="--", linewidth=style.line(0.8))
         ax.set(title=f"{task}: {feature}", xlabel="layer l of $h^l$", ylabel="held-out $R^2$" if ax is axes[0, 0] else "")
     if axes[0, 0].get_legend() is not None:
-        sns.move_legend(axes[0, 0], "upper left", frameon=False, fontsize=7, title=None)
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        axes[0, 0].get_legend().remove()
+        figure.legend(handles, labels, loc="outside right upper", frameon=False)
     return figure
 
 

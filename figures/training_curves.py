@@ -11,23 +11,26 @@ import style  # noqa: E402
 
 
 def plot(log: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confidence: float) -> plt.Figure:
-    style.apply()
     info = runs.drop_duplicates("condition").set_index("condition")
     data = log[log["condition"].isin(conditions)].join(info[["task", "pos_encoding", "regime", "baseline_loss"]], on="condition")
     data = data.assign(variant=data["pos_encoding"] + ", " + data["regime"])
     tasks = list(dict.fromkeys(data["task"]))
     columns = min(3, max(len(tasks), 1))
     rows = -(-len(tasks) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(3.4 * columns + 1.6, 2.7 * rows), squeeze=False, layout="constrained")
+    figure, axes = plt.subplots(rows, columns, figsize=style.sized(2.3 * columns + 1.6, 2.0 * rows), squeeze=False, layout="constrained")
+    # One colour per variant across all panels, named once in a shared legend.
+    variants = list(dict.fromkeys(data.sort_values(["regime", "pos_encoding"])["variant"]))
+    colours = dict(zip(variants, sns.color_palette(style.PALETTE, len(variants)), strict=True))
     for ax, task in zip(axes.flat, tasks, strict=False):
         panel = data[data["task"] == task]
         sns.lineplot(data=panel, x="step", y="train_loss", hue="variant", errorbar=("ci", 100 * confidence), n_boot=500,
-                     seed=0, ax=ax, linewidth=1.0, palette=style.PALETTE)
-        ax.axhline(float(panel["baseline_loss"].iloc[0]), color="0.5", linestyle="--", linewidth=0.8)
-        ax.set(title=task, xlabel="step", ylabel="training loss")
-        ax.legend(frameon=False, fontsize=6, title=None)
+                     seed=0, ax=ax, linewidth=style.line(1.0), palette=colours, legend=False)
+        ax.axhline(float(panel["baseline_loss"].iloc[0]), color="0.5", linestyle="--", linewidth=style.line(0.8))
+        ax.set(title=task, xlabel="step", ylabel="training loss" if ax in axes[:, 0] else "")
     for ax in list(axes.flat)[len(tasks):]:
         ax.set_visible(False)
+    handles = [plt.Line2D([], [], color=colours[v], linewidth=style.line(1.5)) for v in variants]
+    figure.legend(handles, variants, loc="outside right upper", frameon=False, title="positions, regime")
     return figure
 
 

@@ -42,6 +42,22 @@ def test_paper_content_has_no_typed_numbers(source: str) -> None:
     assert typed_numbers((PAPER / source).read_text()) == []
 
 
+# In Typst markup a semicolon right after an embedded expression ends it and is swallowed:
+# "#x; then" renders "3 then". Text must not rely on such a semicolon.
+SWALLOWED_SEMICOLON = re.compile(r"#[\w.]+(?:\([^()]*\))?;")
+
+
+def test_the_semicolon_checker_catches_a_swallowed_semicolon() -> None:
+    assert SWALLOWED_SEMICOLON.findall("the exponential in #c.c4.n; @ref") == ["#c.c4.n;"]
+    assert SWALLOWED_SEMICOLON.findall("hash #raw(p.config_hash); next") == ["#raw(p.config_hash);"]
+    assert SWALLOWED_SEMICOLON.findall("(#t.name#if x [; y])") == []
+
+
+@pytest.mark.parametrize("source", sorted(p.name for p in PAPER.glob("*.typ")))
+def test_no_semicolon_is_swallowed_after_an_expression(source: str) -> None:
+    assert SWALLOWED_SEMICOLON.findall((PAPER / source).read_text()) == []
+
+
 def _visible_text(html: str) -> str:
     """The rendered body text, without markup, heading numbers, citation markers and the bibliography."""
     html = re.split(r"<h\d[^>]*>\s*References\s*</h\d>", html)[0]  # years and volumes of cited works are not results

@@ -63,6 +63,15 @@ def c2_numbers(gap: pd.DataFrame, probes: pd.DataFrame, shares: pd.DataFrame, ru
     return {"gap_rows": gap_rows, "probe_rows": probe_rows, "share_rows": share_rows, "precache_overall": overall}
 
 
+def _small(value: float) -> str:
+    """A ratio that may be tiny: plain with three decimals, or in scientific notation below 0.01."""
+    return fmt(value, 3) if not (0 < abs(value) < 0.01) else f"{value:.1e}"
+
+
+def _where(row: pd.Series) -> str:
+    return f"{row['task']}, {row['pos_encoding']}, layer {int(row['layer'])}"
+
+
 def c1_c5_numbers(reach: pd.DataFrame) -> dict[str, Any]:
     standard = reach[(reach["regime"] == "standard")]
     trained = standard[standard["step"] == standard.groupby("condition")["step"].transform("max")]
@@ -76,7 +85,8 @@ def c1_c5_numbers(reach: pd.DataFrame) -> dict[str, Any]:
             for r in last.itertuples()
         ],
         "min_fraction": fmt(float(below["fraction_reached"].min()), 3),
-        "min_over_mean": fmt(float(below["min_over_mean"].min()), 3),
+        "min_over_mean": _small(float(below["min_over_mean"].min())),
+        "min_over_mean_where": _where(below.loc[below["min_over_mean"].idxmin()]) if len(below) else "n/a",
         "n_conditions": str(trained["condition"].nunique()),
         "last_layer_max": f"{float(reach[reach['last_layer']]['max_gradient'].max()):g}",
     }

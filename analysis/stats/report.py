@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..provenance import git_commit
 from .bootstrap import Interval, bootstrap_mean
 
 MINUS = "\u2212"
@@ -164,6 +165,7 @@ def paper_numbers(
         "myopia": _myopia_rows(described),
         "provenance": {
             "git_commit": ", ".join(commits),
+            "analysis_commit": git_commit(),
             "config_hash": config_hash(config),
             "packages": ", ".join(f"{k} {v}" for k, v in records[0]["packages"].items()),
             "device": ", ".join(sorted({r["device"] for r in records})),

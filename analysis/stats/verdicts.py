@@ -65,13 +65,13 @@ def c2_precaching(gap: pd.DataFrame, probes: pd.DataFrame, thresholds: dict[str,
     )
     if best is not None:
         deciding += (
-            f"; probe R2 standard minus myopic-full on {task}, layer {int(best['layer'])}: "
+            f"; probe R² standard minus myopic-full on {task}, layer {int(best['layer'])}: "
             f"{_num(best['difference_estimate'])} [{_num(best['difference_low'])}, {_num(best['difference_high'])}]"
         )
     return Verdict(
         "C2", verdict, deciding,
         f"supported if the myopic-full gap is above 0 (interval above 0, Holm p < {alpha}) on every task trained myopically "
-        f"and the probe R2 of the pre-caching feature on {task} is higher with standard training at some layer (same test); "
+        f"and the probe R² of the pre-caching feature on {task} is higher with standard training at some layer (same test); "
         "refuted if neither holds",
     )
 
@@ -89,7 +89,7 @@ def c3_coverage(middle: pd.DataFrame, thresholds: dict[str, Any]) -> Verdict:
     return Verdict(
         "C3", verdict,
         f"smallest coverage of a shared weight matrix by the mid-context loss: {_num(smallest, 3)} ({len(standard)} runs)",
-        f"refuted if every shared weight matrix has coverage >= {thresholds['c3_full']} at t = T/2 in every trained standard run; "
+        f"refuted if every shared weight matrix has coverage ≥ {thresholds['c3_full']} at t = T/2 in every trained standard run; "
         f"supported if none exceeds {thresholds['c3_half']}",
     )
 
@@ -120,7 +120,7 @@ def c5_teacher_forcing(reach: pd.DataFrame) -> Verdict:
     largest = float(reach[reach["last_layer"]]["max_gradient"].max())
     return Verdict(
         "C5", SUPPORTED if largest == 0.0 else REFUTED,
-        f"largest gradient from L_t to the last layer's state at any s < t: {largest:g} (every run and checkpoint)",
+        f"largest gradient from the loss at t to the last layer's state at any s < t: {largest:g} (every run and checkpoint)",
         "supported if that gradient is exactly 0 everywhere (structural: the prediction at t is not an input at t + 1)",
     )
 
