@@ -44,7 +44,8 @@ def run_path(run_id, name):
 def results_dir_of_outputs(wildcards, output):
     """RESULTS, read back from a training job's first output (<results>/runs/<condition>/seed<k>/<file>):
     a path prefix inferred from the outputs stays right where an executor stages them elsewhere (`snakemake --lint`
-    flags a hard-coded one). Same value as before, so existing runs are not rerun for a changed param."""
+    flags a hard-coded one). Snakemake leaves output-derived params out of its rerun check; results made before
+    this param was derived rerun once (reason "Params have changed")."""
     return str(Path(output[0]).parents[3])
 
 
