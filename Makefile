@@ -9,7 +9,7 @@ CORES ?= 2
 SNAKEMAKE := $(BIN)/snakemake --snakefile workflow/Snakefile --workflow-profile workflow/profiles/default \
 	--configfile workflow/config/$(PROFILE).yaml --cores $(CORES)
 
-.PHONY: study test dag clean-results lint readme bench
+.PHONY: study test dag clean-results lint readme bench report test-slurm
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH, or set PYTHON=..."; exit 1; }
@@ -29,8 +29,23 @@ test: $(BIN)/.installed
 dag: $(BIN)/.installed
 	$(SNAKEMAKE) -n
 
+# ruff on the Python, then `snakemake --lint` on every config (it exits non-zero when it flags anything).
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
+	for config in workflow/config/*.yaml; do \
+		$(BIN)/snakemake --snakefile workflow/Snakefile --workflow-profile workflow/profiles/default \
+			--configfile "$$config" --lint || exit 1; \
+	done
+
+# Snakemake's HTML report of the last run of PROFILE: figures by claim, the verdicts, the paper, runtimes.
+report: $(BIN)/.installed
+	$(SNAKEMAKE) --report results/$(PROFILE)/report.html
+	@echo "report: results/$(PROFILE)/report.html"
+
+# Opt-in (root, a few minutes): a one-node SLURM cluster from Debian's slurm-wlm and munge runs the smoke
+# study through workflow/profiles/slurm. See README, "Running on a SLURM cluster".
+test-slurm: $(BIN)/.installed
+	$(BIN)/python tests/slurm/run_smoke_cluster.py
 
 clean-results:
 	rm -rf results/$(PROFILE)

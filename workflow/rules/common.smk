@@ -19,6 +19,7 @@ RESULTS = f"results/{STUDY.profile}"
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 REPO = Path(workflow.basedir).parent
+SOFTWARE = "../envs/study.yaml"  # every rule's `conda:` env (relative to rules/): the pins of requirements.lock
 MEASURE_NAMES = MEASURES.names()  # one table per measure and run: m1_gradient_matrix, m3_decomposition, ...
 
 
@@ -38,6 +39,14 @@ def run_spec_json(wildcards):
 
 def run_path(run_id, name):
     return f"{RESULTS}/runs/{run_id}/{name}"
+
+
+def results_dir_of_outputs(wildcards, output):
+    """RESULTS, read back from a training job's first output (<results>/runs/<condition>/seed<k>/<file>):
+    a path prefix inferred from the outputs stays right where an executor stages them elsewhere (`snakemake --lint`
+    flags a hard-coded one). Snakemake leaves output-derived params out of its rerun check; results made before
+    this param was derived rerun once (reason "Params have changed")."""
+    return str(Path(output[0]).parents[3])
 
 
 def all_runs():

@@ -9,11 +9,20 @@ rule figure_gradient_flow:
         runs=rules.aggregate.output.runs,
     output:
         pdf=f"{RESULTS}/figures/gradient_flow.pdf",
-        png=f"{RESULTS}/figures/gradient_flow.png",
+        png=report(
+            f"{RESULTS}/figures/gradient_flow.png",
+            caption="../report/gradient_flow.rst",
+            category="C1 and C4: reach and distance",
+            subcategory="gradient matrices and distance profiles",
+        ),
     params:
         **FIGURE_PARAMS,
     log:
         f"{LOGS}/figures/gradient_flow.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/gradient_flow.tsv"
+    conda:
+        SOFTWARE
     script:
         "../../figures/gradient_flow.py"
 
@@ -26,11 +35,20 @@ rule figure_distance_profiles:
         fits=rules.statistics.output.fits,
     output:
         pdf=f"{RESULTS}/figures/distance_profiles.pdf",
-        png=f"{RESULTS}/figures/distance_profiles.png",
+        png=report(
+            f"{RESULTS}/figures/distance_profiles.png",
+            caption="../report/distance_profiles.rst",
+            category="C1 and C4: reach and distance",
+            subcategory="distance profiles by encoding",
+        ),
     params:
         **FIGURE_PARAMS,
     log:
         f"{LOGS}/figures/distance_profiles.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/distance_profiles.tsv"
+    conda:
+        SOFTWARE
     script:
         "../../figures/distance_profiles.py"
 
@@ -41,11 +59,20 @@ rule figure_loss_by_regime:
         runs=rules.aggregate.output.runs,
     output:
         pdf=f"{RESULTS}/figures/loss_by_regime.pdf",
-        png=f"{RESULTS}/figures/loss_by_regime.png",
+        png=report(
+            f"{RESULTS}/figures/loss_by_regime.png",
+            caption="../report/loss_by_regime.rst",
+            category="C2: pre-caching",
+            subcategory="loss by regime",
+        ),
     params:
         **FIGURE_PARAMS,
     log:
         f"{LOGS}/figures/loss_by_regime.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/loss_by_regime.tsv"
+    conda:
+        SOFTWARE
     script:
         "../../figures/loss_by_regime.py"
 
@@ -57,11 +84,20 @@ rule figure_gradient_matrices:
         runs=rules.aggregate.output.runs,
     output:
         pdf=f"{RESULTS}/figures/gradient_matrices.pdf",
-        png=f"{RESULTS}/figures/gradient_matrices.png",
+        png=report(
+            f"{RESULTS}/figures/gradient_matrices.png",
+            caption="../report/gradient_matrices.rst",
+            category="C1 and C4: reach and distance",
+            subcategory="gradient matrices by encoding",
+        ),
     params:
         **FIGURE_PARAMS,
     log:
         f"{LOGS}/figures/gradient_matrices.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/gradient_matrices.tsv"
+    conda:
+        SOFTWARE
     script:
         "../../figures/gradient_matrices.py"
 
@@ -73,11 +109,20 @@ rule figure_decomposition:
         runs=rules.aggregate.output.runs,
     output:
         pdf=f"{RESULTS}/figures/decomposition.pdf",
-        png=f"{RESULTS}/figures/decomposition.png",
+        png=report(
+            f"{RESULTS}/figures/decomposition.png",
+            caption="../report/decomposition.rst",
+            category="C2: pre-caching",
+            subcategory="gradient decomposition",
+        ),
     params:
         **FIGURE_PARAMS,
     log:
         f"{LOGS}/figures/decomposition.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/decomposition.tsv"
+    conda:
+        SOFTWARE
     script:
         "../../figures/decomposition.py"
 
@@ -89,9 +134,18 @@ rule figure_myopia:
         by_position=rules.statistics.output.gap_by_position,
     output:
         pdf=f"{RESULTS}/figures/myopia.pdf",
-        png=f"{RESULTS}/figures/myopia.png",
+        png=report(
+            f"{RESULTS}/figures/myopia.png",
+            caption="../report/myopia.rst",
+            category="C2: pre-caching",
+            subcategory="myopia gap",
+        ),
     log:
         f"{LOGS}/figures/myopia.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/myopia.tsv"
+    conda:
+        SOFTWARE
     script:
         "../../figures/myopia.py"
 
@@ -103,11 +157,20 @@ rule figure_probes:
         runs=rules.aggregate.output.runs,
     output:
         pdf=f"{RESULTS}/figures/probes.pdf",
-        png=f"{RESULTS}/figures/probes.png",
+        png=report(
+            f"{RESULTS}/figures/probes.png",
+            caption="../report/probes.rst",
+            category="C2: pre-caching",
+            subcategory="probes",
+        ),
     params:
         **FIGURE_PARAMS,
     log:
         f"{LOGS}/figures/probes.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/probes.tsv"
+    conda:
+        SOFTWARE
     script:
         "../../figures/probes.py"
 
@@ -118,9 +181,18 @@ rule figure_coverage:
         coverage=rules.statistics.output.coverage,
     output:
         pdf=f"{RESULTS}/figures/coverage.pdf",
-        png=f"{RESULTS}/figures/coverage.png",
+        png=report(
+            f"{RESULTS}/figures/coverage.png",
+            caption="../report/coverage.rst",
+            category="C3: weight coverage",
+            subcategory="coverage",
+        ),
     log:
         f"{LOGS}/figures/coverage.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/coverage.tsv"
+    conda:
+        SOFTWARE
     script:
         "../../figures/coverage.py"
 
@@ -131,9 +203,18 @@ rule figure_channels:
         channels=rules.statistics.output.channels,
     output:
         pdf=f"{RESULTS}/figures/channels.pdf",
-        png=f"{RESULTS}/figures/channels.png",
+        png=report(
+            f"{RESULTS}/figures/channels.png",
+            caption="../report/channels.rst",
+            category="C6: weight vs context channel",
+            subcategory="channels",
+        ),
     log:
         f"{LOGS}/figures/channels.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/channels.tsv"
+    conda:
+        SOFTWARE
     script:
         "../../figures/channels.py"
 
@@ -145,11 +226,20 @@ rule figure_training_curves:
         runs=rules.aggregate.output.runs,
     output:
         pdf=f"{RESULTS}/figures/training_curves.pdf",
-        png=f"{RESULTS}/figures/training_curves.png",
+        png=report(
+            f"{RESULTS}/figures/training_curves.png",
+            caption="../report/training_curves.rst",
+            category="Training",
+            subcategory="training curves",
+        ),
     params:
         **FIGURE_PARAMS,
     log:
         f"{LOGS}/figures/training_curves.log",
+    benchmark:
+        f"{BENCHMARKS}/figures/training_curves.tsv"
+    conda:
+        SOFTWARE
     script:
         "../../figures/training_curves.py"
 

@@ -5,10 +5,14 @@ rule paper:
         numbers=rules.statistics.output.numbers,
         figures=FIGURES,
     output:
-        pdf=f"{RESULTS}/paper.pdf",
+        pdf=report(f"{RESULTS}/paper.pdf", caption="../report/paper.rst", category="Paper"),
     params:
         source_dir=lambda wildcards, input: os.path.commonpath(input.sources),
     log:
         f"{LOGS}/paper.log",
+    benchmark:
+        f"{BENCHMARKS}/paper.tsv"
+    conda:
+        SOFTWARE
     script:
         "../scripts/paper.py"

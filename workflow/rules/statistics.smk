@@ -16,6 +16,8 @@ rule aggregate:
         f"{LOGS}/aggregate.log",
     benchmark:
         f"{BENCHMARKS}/aggregate.tsv"
+    conda:
+        SOFTWARE
     script:
         "../scripts/aggregate.py"
 
@@ -46,7 +48,7 @@ rule statistics:
         reach=f"{RESULTS}/tables/c1_reach.csv",
         coverage=f"{RESULTS}/tables/c3_coverage.csv",
         channels=f"{RESULTS}/tables/c6_channels.csv",
-        verdicts=f"{RESULTS}/tables/verdicts.csv",
+        verdicts=report(f"{RESULTS}/tables/verdicts.csv", caption="../report/verdicts.rst", category="Verdicts"),
         numbers=f"{RESULTS}/paper_numbers.json",
     params:
         config=lambda wildcards: json.dumps(STUDY.config, sort_keys=True),
@@ -54,6 +56,8 @@ rule statistics:
         f"{LOGS}/statistics.log",
     benchmark:
         f"{BENCHMARKS}/statistics.tsv"
+    conda:
+        SOFTWARE
     script:
         "../scripts/statistics.py"
 
@@ -66,5 +70,9 @@ rule headline:
         block=f"{RESULTS}/headline.md",
     log:
         f"{LOGS}/headline.log",
+    benchmark:
+        f"{BENCHMARKS}/headline.tsv"
+    conda:
+        SOFTWARE
     script:
         "../scripts/readme.py"

@@ -13,11 +13,13 @@ for (_condition, _block), _run_ids in run_blocks().items():
             [run_path(run_id, name) for run_id in _run_ids for name in RUN_FILES],
         params:
             specs=json.dumps([STUDY.runs[run_id].to_dict() for run_id in _run_ids], sort_keys=True),
-            results=RESULTS,
+            results=results_dir_of_outputs,
         log:
             f"{LOGS}/runs/{_condition}/block{_block}.log",
         benchmark:
             f"{BENCHMARKS}/runs/{_condition}/block{_block}.tsv"
         threads: 1
+        conda:
+            SOFTWARE
         script:
             "../scripts/train_and_measure.py"
