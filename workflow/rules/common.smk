@@ -19,6 +19,11 @@ RESULTS = f"results/{STUDY.profile}"
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 REPO = Path(workflow.basedir).parent
+# Code a rule imports, declared as input so that editing it reruns the rule (Snakemake's code
+# trigger sees only the rule's own script): statistics reruns when analysis/stats changes, every
+# figure when the shared style changes.
+STATISTICS_CODE = sorted(str(p) for p in (REPO / "analysis" / "stats").glob("*.py"))
+FIGURE_STYLE = str(REPO / "figures" / "style.py")
 SOFTWARE = "../envs/study.yaml"  # every rule's `conda:` env (relative to rules/): the pins of requirements.lock
 MEASURE_NAMES = MEASURES.names()  # one table per measure and run: m1_gradient_matrix, m3_decomposition, ...
 

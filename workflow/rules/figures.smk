@@ -4,6 +4,7 @@ FIGURE_PARAMS = dict(conditions=STUDY.paper_conditions(), confidence=STUDY.confi
 rule figure_gradient_flow:
     """Heatmaps of G^l and distance profiles with interval bands, init vs trained, one row per task."""
     input:
+        style=FIGURE_STYLE,
         m1=rules.aggregate.output.m1_gradient_matrix,
         profile=rules.statistics.output.profile_summary,
         runs=rules.aggregate.output.runs,
@@ -30,6 +31,7 @@ rule figure_gradient_flow:
 rule figure_distance_profiles:
     """Distance profiles by positional encoding, per task and layer, with the fitted power laws."""
     input:
+        style=FIGURE_STYLE,
         profile=rules.statistics.output.profile_summary,
         runs=rules.aggregate.output.runs,
         fits=rules.statistics.output.fits,
@@ -56,6 +58,7 @@ rule figure_distance_profiles:
 rule figure_loss_by_regime:
     """Held-out loss by task and training regime."""
     input:
+        style=FIGURE_STYLE,
         runs=rules.aggregate.output.runs,
     output:
         pdf=f"{RESULTS}/figures/loss_by_regime.pdf",
@@ -80,6 +83,7 @@ rule figure_loss_by_regime:
 rule figure_gradient_matrices:
     """C1, C4: trained gradient matrices G^0 for every positional encoding, one row per task."""
     input:
+        style=FIGURE_STYLE,
         m1=rules.aggregate.output.m1_gradient_matrix,
         runs=rules.aggregate.output.runs,
     output:
@@ -105,6 +109,7 @@ rule figure_gradient_matrices:
 rule figure_decomposition:
     """C2: gradient decomposition shares by layer, after and along training."""
     input:
+        style=FIGURE_STYLE,
         shares=rules.statistics.output.shares,
         runs=rules.aggregate.output.runs,
     output:
@@ -130,6 +135,7 @@ rule figure_decomposition:
 rule figure_myopia:
     """C2: myopia gap per task and regime; held-out loss per position, standard vs myopic."""
     input:
+        style=FIGURE_STYLE,
         gap=rules.statistics.output.gap_summary,
         by_position=rules.statistics.output.gap_by_position,
     output:
@@ -153,6 +159,7 @@ rule figure_myopia:
 rule figure_probes:
     """C2: probe R^2 of the pre-caching feature by layer, standard vs myopic."""
     input:
+        style=FIGURE_STYLE,
         probes=rules.aggregate.output.m6_probes,
         runs=rules.aggregate.output.runs,
     output:
@@ -178,6 +185,7 @@ rule figure_probes:
 rule figure_coverage:
     """C3: weight coverage by a single token's loss against position."""
     input:
+        style=FIGURE_STYLE,
         coverage=rules.statistics.output.coverage,
     output:
         pdf=f"{RESULTS}/figures/coverage.pdf",
@@ -200,6 +208,7 @@ rule figure_coverage:
 rule figure_channels:
     """C6: weight channel vs context channel."""
     input:
+        style=FIGURE_STYLE,
         channels=rules.statistics.output.channels,
     output:
         pdf=f"{RESULTS}/figures/channels.pdf",
@@ -222,6 +231,7 @@ rule figure_channels:
 rule figure_training_curves:
     """Training loss curves per task and condition."""
     input:
+        style=FIGURE_STYLE,
         log=rules.aggregate.output.train_log,
         runs=rules.aggregate.output.runs,
     output:

@@ -34,6 +34,7 @@ rule statistics:
         gap=rules.aggregate.output.gap,
         runs=rules.aggregate.output.runs,
         records=per_run("record.json"),
+        code=STATISTICS_CODE,
     output:
         profile=f"{RESULTS}/tables/m2_distance_profile.csv",
         profile_summary=f"{RESULTS}/tables/distance_profile_summary.csv",
