@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 import torch
@@ -17,6 +18,7 @@ from torch import Tensor, nn
 
 from ..regimes import STANDARD, Regime
 from ..tasks.base import IOSpec
+from .constant_input_linear import constant_input_linear
 from .positional import POSITIONAL_ENCODINGS, PositionalEncoding
 
 
@@ -51,6 +53,20 @@ class GPTConfig:
         return asdict(self)
 
 
+@lru_cache(maxsize=32)
+def causal_mask(length: int, device: torch.device) -> Tensor:
+    """(T, T) True where query t may read key s <= t; cached: built once per length, not per layer and step."""
+    return torch.ones(length, length, dtype=torch.bool, device=device).tril()
+
+
+@lru_cache(maxsize=32)
+def split_diagonal_mask(length: int, device: torch.device) -> Tensor:
+    """(T, 2T) True where query t may read past key s < t (first half) or its own live key (second half)."""
+    past = torch.ones(length, length, dtype=torch.bool, device=device).tril(-1)
+    own = torch.eye(length, dtype=torch.bool, device=device)
+    return torch.cat([past, own], dim=-1)
+
+
 class CausalSelfAttention(nn.Module):
     """Multi-head causal attention whose past keys/values are chosen by the training regime."""
 
@@ -71,14 +87,33 @@ class CausalSelfAttention(nn.Module):
     def keys_values(self, h: Tensor) -> tuple[Tensor, Tensor]:
         """Keys and values of residual-stream input h, positional transform included."""
         x = self.ln(h)
-        return self.positions.rotate(self._heads(self.key(x))), self._heads(self.value(x))
+        return self._keys_values(self.key(x), self.value(x))
+
+    def _keys_values(self, key: Tensor, value: Tensor) -> tuple[Tensor, Tensor]:
+        return self.positions.rotate(self._heads(key)), self._heads(value)
+
+    def _reusing_keys_values(self, h: Tensor, key: Tensor, value: Tensor):
+        """``keys_values`` that, given ``h.detach()``, reuses the live projections' values instead of recomputing them."""
+
+        def keys_values(state: Tensor) -> tuple[Tensor, Tensor]:
+            if state.requires_grad or state.data_ptr() != h.data_ptr() or state.shape != h.shape:
+                return self.keys_values(state)  # not the detached live state: compute from scratch
+            normalized = F.layer_norm(state, state.shape[-1:], eps=self.ln.eps)
+            return self._keys_values(
+                constant_input_linear(key, normalized, self.ln, self.key),
+                constant_input_linear(value, normalized, self.ln, self.value),
+            )
+
+        return keys_values
 
     def forward(self, h: Tensor, regime: Regime) -> Tensor:
         length = h.shape[1]
         q = self.positions.rotate(self._heads(self.query(self.ln(h))))
-        k, v = self.keys_values(h)
+        x = self.ln(h)
+        key, value = self.key(x), self.value(x)
+        k, v = self._keys_values(key, value)
         bias = self.positions.score_bias(length)
-        past = regime.past_keys_values(h, k, v, self.keys_values)
+        past = regime.past_keys_values(h, k, v, self._reusing_keys_values(h, key, value))
         if past is None:
             y = self._fused(q, k, v, bias)
         else:
@@ -89,9 +124,7 @@ class CausalSelfAttention(nn.Module):
     def _fused(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | None) -> Tensor:
         if bias is None:
             return F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        length = q.shape[-2]
-        causal = torch.ones(length, length, dtype=torch.bool, device=q.device).tril()
-        mask = bias.to(q.dtype).masked_fill(~causal, float("-inf"))
+        mask = bias.to(q.dtype).masked_fill(~causal_mask(q.shape[-2], q.device), float("-inf"))
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
 
     @staticmethod
@@ -104,10 +137,7 @@ class CausalSelfAttention(nn.Module):
         may see the strictly earlier past keys and its own live key. The values equal
         standard attention (k_past == k numerically); only the autograd graph differs.
         """
-        length = q.shape[-2]
-        past = torch.ones(length, length, dtype=torch.bool, device=q.device).tril(-1)
-        own = torch.eye(length, dtype=torch.bool, device=q.device)
-        visible = torch.cat([past, own], dim=-1)  # (T, 2T)
+        visible = split_diagonal_mask(q.shape[-2], q.device)  # (T, 2T)
         keys, values = torch.cat([k_past, k], dim=-2), torch.cat([v_past, v], dim=-2)
         if bias is None:
             return F.scaled_dot_product_attention(q, keys, values, attn_mask=visible)
