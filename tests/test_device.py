@@ -14,7 +14,6 @@ from workflow_helpers import smoke_config
 
 from analysis.config import load_study
 from analysis.device import DEVICE_ENV, ComputeSettings, DeviceError, resolve_device
-from analysis.models.constant_input_linear import constant_input_linear
 from analysis.training import train_run
 
 
@@ -75,22 +74,3 @@ def test_each_run_records_its_compute_settings(tmp_path: Path, monkeypatch: pyte
     assert record["compute"]["device_type"] == "cpu"
     assert record["compute"]["training_precision"] == "fp32" and record["compute"]["compile"] is False
 
-
-def test_constant_input_linear_gives_the_gradient_of_recomputation() -> None:
-    """myopic-state's shortcut: same value, and the weight gradients of LayerNorm + Linear on a detached input."""
-    torch.manual_seed(0)
-    norm, linear = torch.nn.LayerNorm(6).double(), torch.nn.Linear(6, 4).double()
-    with torch.no_grad():
-        norm.weight.add_(torch.randn(6, dtype=torch.float64))
-        norm.bias.add_(torch.randn(6, dtype=torch.float64))
-    h = torch.randn(3, 5, 6, dtype=torch.float64)
-    upstream = torch.randn(3, 5, 4, dtype=torch.float64)
-    parameters = [norm.weight, norm.bias, linear.weight, linear.bias]
-    recomputed = linear(norm(h))
-    reference = torch.autograd.grad((recomputed * upstream).sum(), parameters)
-    normalized = torch.nn.functional.layer_norm(h, (6,), eps=norm.eps)
-    reused = constant_input_linear(recomputed, normalized, norm, linear)
-    assert torch.equal(reused, recomputed)
-    fast = torch.autograd.grad((reused * upstream).sum(), parameters)
-    for a, b in zip(fast, reference, strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)

@@ -18,7 +18,6 @@ from torch import Tensor, nn
 
 from ..regimes import STANDARD, Regime
 from ..tasks.base import IOSpec
-from .constant_input_linear import constant_input_linear
 from .positional import POSITIONAL_ENCODINGS, PositionalEncoding
 
 
@@ -87,33 +86,14 @@ class CausalSelfAttention(nn.Module):
     def keys_values(self, h: Tensor) -> tuple[Tensor, Tensor]:
         """Keys and values of residual-stream input h, positional transform included."""
         x = self.ln(h)
-        return self._keys_values(self.key(x), self.value(x))
-
-    def _keys_values(self, key: Tensor, value: Tensor) -> tuple[Tensor, Tensor]:
-        return self.positions.rotate(self._heads(key)), self._heads(value)
-
-    def _reusing_keys_values(self, h: Tensor, key: Tensor, value: Tensor):
-        """``keys_values`` that, given ``h.detach()``, reuses the live projections' values instead of recomputing them."""
-
-        def keys_values(state: Tensor) -> tuple[Tensor, Tensor]:
-            if state.requires_grad or state.data_ptr() != h.data_ptr() or state.shape != h.shape:
-                return self.keys_values(state)  # not the detached live state: compute from scratch
-            normalized = F.layer_norm(state, state.shape[-1:], eps=self.ln.eps)
-            return self._keys_values(
-                constant_input_linear(key, normalized, self.ln, self.key),
-                constant_input_linear(value, normalized, self.ln, self.value),
-            )
-
-        return keys_values
+        return self.positions.rotate(self._heads(self.key(x))), self._heads(self.value(x))
 
     def forward(self, h: Tensor, regime: Regime) -> Tensor:
         length = h.shape[1]
         q = self.positions.rotate(self._heads(self.query(self.ln(h))))
-        x = self.ln(h)
-        key, value = self.key(x), self.value(x)
-        k, v = self._keys_values(key, value)
+        k, v = self.keys_values(h)
         bias = self.positions.score_bias(length)
-        past = regime.past_keys_values(h, k, v, self._reusing_keys_values(h, key, value))
+        past = regime.past_keys_values(h, k, v, self.keys_values)
         if past is None:
             y = self._fused(q, k, v, bias)
         else:
