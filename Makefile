@@ -9,7 +9,7 @@ CORES ?= 2
 SNAKEMAKE := $(BIN)/snakemake --snakefile workflow/Snakefile --workflow-profile workflow/profiles/default \
 	--configfile workflow/config/$(PROFILE).yaml --cores $(CORES)
 
-.PHONY: study test dag clean-results lint readme bench report test-slurm
+.PHONY: study test dag clean-results lint readme bench profile-step report test-slurm
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH, or set PYTHON=..."; exit 1; }
@@ -57,3 +57,7 @@ readme: $(BIN)/.installed
 # Benchmarks write JSON under results/bench/ (never timed tests).
 bench: $(BIN)/.installed
 	$(BIN)/python -m analysis.benchmark --profile $(PROFILE)
+
+# Where a training step's time goes (pyinstrument call tree of the regime benchmark's steps).
+profile-step: $(BIN)/.installed
+	$(BIN)/pyinstrument -m analysis.benchmark --profile $(PROFILE) --only regimes --rounds 2 --steps 5 --out-dir results/bench/profile

@@ -15,6 +15,7 @@ import torch
 from tqdm import tqdm
 
 from .config import RunSpec
+from .device import ComputeSettings
 from .io import save_checkpoint, write_json, write_rows
 from .models import GPT, GPTConfig
 from .provenance import device_description, git_commit, package_versions
@@ -55,6 +56,13 @@ def evaluation_batch(task: Task, spec: RunSpec, n: int) -> Batch:
     return task.held_out().sample(n, spec.model["context"], stream)
 
 
+def to_device(batch: Batch, device: torch.device) -> Batch:
+    """The batch on ``device`` (sampled on the CPU, so data are the same on every device)."""
+    if device.type == "cpu":
+        return batch
+    return Batch(batch.inputs.to(device), batch.targets.to(device), {k: v.to(device) for k, v in batch.features.items()})
+
+
 @torch.no_grad()
 def evaluate(model: GPT, task: Task, batch: Batch) -> float:
     model.eval()
@@ -68,13 +76,16 @@ def train_run(spec: RunSpec, run_dir: str | Path, threads: int = 1, progress: bo
     torch.set_num_threads(threads)
     use_deterministic_algorithms()
     torch.manual_seed(spec.seed)
-    device = torch.device("cpu")
+    compute = ComputeSettings.resolve(spec.train)
+    compute.prepare()
+    device = compute.device
     task = build_task(spec.task)
-    model = build_model(spec, task)
+    model = build_model(spec, task).to(device)
+    forward = compute.compiled(model)
     optimizer = make_optimizer(model, spec.train)
     regime = REGIMES.get(spec.train["regime"])
     data = generator(spec.seed, "training-data")
-    held_out = evaluation_batch(task, spec, spec.train["eval_sequences"])
+    held_out = to_device(evaluation_batch(task, spec, spec.train["eval_sequences"]), device)
     save_at = set(spec.checkpoint_steps())
     steps, log_every = spec.train["steps"], spec.train["log_every"]
     log: list[dict[str, float]] = []
@@ -82,19 +93,20 @@ def train_run(spec: RunSpec, run_dir: str | Path, threads: int = 1, progress: bo
 
     def checkpoint(step: int) -> None:
         evaluations[step] = evaluate(model, task, held_out)
-        payload = {"model": model.state_dict(), "model_config": model.config.to_dict(), "step": step, "run": spec.to_dict()}
+        payload = {"model": {k: v.cpu() for k, v in model.state_dict().items()}, "model_config": model.config.to_dict(), "step": step, "run": spec.to_dict()}
         save_checkpoint(checkpoint_path(run_dir, step), payload)
+        model.train()  # evaluate() switched to eval mode; set back here, not once per step (2% of a step)
 
     checkpoint(0)
     bar = tqdm(range(steps), desc=spec.run_id, file=sys.stderr, disable=not progress, mininterval=2.0)
     for step in bar:
-        model.train()
         lr = learning_rate(step, spec.train)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        batch = task.sample(spec.train["batch_size"], spec.model["context"], data)
-        prediction, _ = model(batch.inputs, regime)
-        loss = task.loss_per_position(prediction, batch.targets).mean()
+        batch = to_device(task.sample(spec.train["batch_size"], spec.model["context"], data), device)
+        with compute.autocast():  # bf16 on a GPU; a no-op on CPU
+            prediction, _ = forward(batch.inputs, regime)
+        loss = task.loss_per_position(prediction.float(), batch.targets).mean()
         if not torch.isfinite(loss):
             raise FloatingPointError(f"run {spec.run_id}: loss became {float(loss)} at step {step + 1}")
         optimizer.zero_grad(set_to_none=True)
@@ -116,6 +128,7 @@ def train_run(spec: RunSpec, run_dir: str | Path, threads: int = 1, progress: bo
         "git_commit": git_commit(),
         "packages": package_versions(),
         "device": device_description(device),
+        "compute": compute.describe(),
         "threads": threads,
         "parameters": sum(p.numel() for p in model.parameters()),
         "checkpoint_steps": sorted(evaluations),

@@ -74,7 +74,7 @@ def per_target_loop(
     prediction, residuals = model(inputs, regime, return_residuals=True)
     losses = loss_fn(prediction, targets)  # (B, T)
     batch, length = losses.shape
-    out = torch.zeros(batch, len(residuals), length, length, dtype=losses.dtype)
+    out = torch.zeros(batch, len(residuals), length, length, dtype=losses.dtype, device=losses.device)
     for t in range(length):
         grads = torch.autograd.grad(losses[:, t].sum(), residuals, retain_graph=t < length - 1)
         for layer, grad in enumerate(grads):
@@ -90,17 +90,17 @@ def vectorised_backward(
     prediction, residuals = model(inputs, regime, return_residuals=True)
     losses = loss_fn(prediction, targets)  # (B, T)
     batch, length = losses.shape
-    out = torch.zeros(batch, len(residuals), length, length, dtype=losses.dtype)
+    out = torch.zeros(batch, len(residuals), length, length, dtype=losses.dtype, device=losses.device)
     starts = range(0, length, max(chunk, 1))
     for index, start in enumerate(starts):
-        positions = torch.arange(start, min(start + max(chunk, 1), length))
-        one_hot = torch.zeros(len(positions), batch, length, dtype=losses.dtype)
-        one_hot[torch.arange(len(positions)), :, positions] = 1.0
+        positions = torch.arange(start, min(start + max(chunk, 1), length), device=inputs.device)
+        one_hot = torch.zeros(len(positions), batch, length, dtype=losses.dtype, device=losses.device)
+        one_hot[torch.arange(len(positions), device=losses.device), :, positions] = 1.0
         grads = torch.autograd.grad(
             losses, residuals, grad_outputs=one_hot, is_grads_batched=True, retain_graph=index < len(starts) - 1
         )
         _store(out, grads, positions)
-    causal = torch.ones(length, length, dtype=torch.bool).tril()
+    causal = torch.ones(length, length, dtype=torch.bool, device=out.device).tril()
     return out.masked_fill(~causal, 0.0)
 
 
@@ -112,7 +112,7 @@ def replicated_batch(
     batch, length = targets.shape[:2]
     out: Tensor | None = None
     for start in range(0, length, max(chunk, 1)):
-        positions = torch.arange(start, min(start + max(chunk, 1), length))
+        positions = torch.arange(start, min(start + max(chunk, 1), length), device=inputs.device)
         copies = len(positions)
         rep_inputs = inputs.repeat_interleave(copies, dim=0)
         rep_targets = targets.repeat_interleave(copies, dim=0)
@@ -121,15 +121,15 @@ def replicated_batch(
         prediction, residuals = model(rep_inputs[:, :cut], regime, return_residuals=True)
         losses = loss_fn(prediction, rep_targets[:, :cut])  # (B * copies, cut)
         selector = torch.zeros_like(losses)
-        selector[torch.arange(batch * copies), positions.repeat(batch)] = 1.0
+        selector[torch.arange(batch * copies, device=losses.device), positions.repeat(batch)] = 1.0
         grads = torch.autograd.grad((losses * selector).sum(), residuals)
         if out is None:
-            out = torch.zeros(batch, len(residuals), length, length, dtype=losses.dtype)
+            out = torch.zeros(batch, len(residuals), length, length, dtype=losses.dtype, device=losses.device)
         for layer, grad in enumerate(grads):
             norms = grad.norm(dim=-1).view(batch, copies, cut)
             out[:, layer, positions, :cut] = norms.detach()
     assert out is not None
-    causal = torch.ones(length, length, dtype=torch.bool).tril()
+    causal = torch.ones(length, length, dtype=torch.bool, device=out.device).tril()
     return out.masked_fill(~causal, 0.0)
 
 

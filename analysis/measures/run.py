@@ -7,6 +7,7 @@ from M1 in the statistics stage; M4's gap pairs runs, so it is formed there too.
 """
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import pandas as pd
 import torch
 
 from ..config import RunSpec
+from ..device import ComputeSettings
 from ..io import load_checkpoint, write_table
 from ..models import GPT, GPTConfig
 from ..registry import Registry
@@ -98,10 +100,12 @@ def register(measure: Measure) -> Measure:
 def _gradient_matrix(model: GPT, data: RunData) -> pd.DataFrame:
     """M1: one row per (layer, t, s <= t) with mean and median over sequences."""
     batch, settings = data.gradient_batch, data.spec.measure
+    device = ComputeSettings.resolve(data.spec.train).device  # fp32 on the run's device (a GPU if it trained on one)
+    on_device = model if device.type == "cpu" else copy.deepcopy(model).to(device)
     per_sequence = gradient_matrix(
-        model, batch.inputs, batch.targets, data.task.loss_per_position, method=settings["method"],
-        batch_size=settings["batch_size"], max_memory_mb=settings["max_memory_mb"],
-    )  # (N, L+1, T, T)
+        on_device, batch.inputs.to(device), batch.targets.to(device), data.task.loss_per_position,
+        method=settings["method"], batch_size=settings["batch_size"], max_memory_mb=settings["max_memory_mb"],
+    ).cpu()  # (N, L+1, T, T)
     mean, median = per_sequence.mean(0), per_sequence.median(0).values
     length = batch.targets.shape[1]
     t_index, s_index = torch.tril_indices(length, length)

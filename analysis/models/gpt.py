@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 import torch
@@ -51,6 +52,20 @@ class GPTConfig:
         return asdict(self)
 
 
+@lru_cache(maxsize=32)
+def causal_mask(length: int, device: torch.device) -> Tensor:
+    """(T, T) True where query t may read key s <= t; cached: built once per length, not per layer and step."""
+    return torch.ones(length, length, dtype=torch.bool, device=device).tril()
+
+
+@lru_cache(maxsize=32)
+def split_diagonal_mask(length: int, device: torch.device) -> Tensor:
+    """(T, 2T) True where query t may read past key s < t (first half) or its own live key (second half)."""
+    past = torch.ones(length, length, dtype=torch.bool, device=device).tril(-1)
+    own = torch.eye(length, dtype=torch.bool, device=device)
+    return torch.cat([past, own], dim=-1)
+
+
 class CausalSelfAttention(nn.Module):
     """Multi-head causal attention whose past keys/values are chosen by the training regime."""
 
@@ -89,9 +104,7 @@ class CausalSelfAttention(nn.Module):
     def _fused(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | None) -> Tensor:
         if bias is None:
             return F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        length = q.shape[-2]
-        causal = torch.ones(length, length, dtype=torch.bool, device=q.device).tril()
-        mask = bias.to(q.dtype).masked_fill(~causal, float("-inf"))
+        mask = bias.to(q.dtype).masked_fill(~causal_mask(q.shape[-2], q.device), float("-inf"))
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
 
     @staticmethod
@@ -104,10 +117,7 @@ class CausalSelfAttention(nn.Module):
         may see the strictly earlier past keys and its own live key. The values equal
         standard attention (k_past == k numerically); only the autograd graph differs.
         """
-        length = q.shape[-2]
-        past = torch.ones(length, length, dtype=torch.bool, device=q.device).tril(-1)
-        own = torch.eye(length, dtype=torch.bool, device=q.device)
-        visible = torch.cat([past, own], dim=-1)  # (T, 2T)
+        visible = split_diagonal_mask(q.shape[-2], q.device)  # (T, 2T)
         keys, values = torch.cat([k_past, k], dim=-2), torch.cat([v_past, v], dim=-2)
         if bias is None:
             return F.scaled_dot_product_attention(q, keys, values, attn_mask=visible)

@@ -99,7 +99,7 @@ def gradient_methods_markdown(report: dict[str, Any]) -> str:
             for m in methods
         )
         lines.append(f"| {label.replace('_', ' ')} | {cells} |")
-    lines += ["", f"`auto` picks `{report['auto_method']['cpu']}` here (fastest here: `{report['fastest_on_this_device']}`) "
+    lines += ["", f"`auto` picks `{report['auto_method'].get('here', report['auto_method']['cpu'])}` here (fastest here: `{report['fastest_on_this_device']}`) "
               f"and `{report['auto_method']['cuda']}` on a GPU. {report['gpu_choice_reason']}", METHODS_END]
     return "\n".join(lines)
 

@@ -79,3 +79,8 @@ def run_blocks():
 
 def block_rule_name(condition, block):
     return re.sub(r"\W", "_", f"train_{condition}_block{block}")
+
+
+def block_gpu(run_ids):
+    """GPU slots a training job asks for: 1 unless every run of the block is pinned to the CPU."""
+    return int(any(STUDY.runs[run_id].train["device"] != "cpu" for run_id in run_ids))

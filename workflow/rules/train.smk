@@ -21,5 +21,8 @@ for (_condition, _block), _run_ids in run_blocks().items():
         threads: 1
         conda:
             SOFTWARE
+        resources:
+            # 1 = this job wants a GPU slot; `--resources gpu=N` lets N jobs share one card (0 for device: cpu)
+            gpu=block_gpu(_run_ids),
         script:
             "../scripts/train_and_measure.py"
