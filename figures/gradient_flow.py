@@ -42,7 +42,7 @@ def plot(m1: pd.DataFrame, profile: pd.DataFrame, runs: pd.DataFrame, conditions
         grids = [matrix(m1, condition, step, layer, context) for step, layer, _ in panels]
         positive = np.concatenate([g[np.isfinite(g) & (g > 0)] for g in grids])
         norm = LogNorm(vmin=max(positive.min(), positive.max() * 1e-6), vmax=positive.max())
-        for col, ((step, layer, label), grid) in enumerate(zip(panels, grids, strict=False)):
+        for col, ((_step, layer, label), grid) in enumerate(zip(panels, grids, strict=False)):
             ax = axes[row, col]
             image = ax.imshow(np.where(grid > 0, grid, np.nan), cmap=style.SEQUENTIAL, norm=norm, origin="upper")
             if row == 0:
