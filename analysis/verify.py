@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .archive import ArchiveError, archive_problems, unpack
 from .manifest import read_manifest, sha256_file
 from .tolerances import PROFILES, PROVENANCE_FIELDS, Tolerance, tolerance_for
@@ -49,6 +51,13 @@ def within(published: float, rerun: float, tolerance: Tolerance) -> bool:
     return abs(rerun - published) <= tolerance.atol + tolerance.rtol * abs(published)
 
 
+def numbers_within(published: np.ndarray, rerun: np.ndarray, tolerance: Tolerance) -> np.ndarray:
+    """Elementwise ``within`` for whole columns."""
+    both_nan = np.isnan(published) & np.isnan(rerun)
+    with np.errstate(invalid="ignore"):
+        return both_nan | (np.abs(rerun - published) <= tolerance.atol + tolerance.rtol * np.abs(published))
+
+
 def text_within(published: str, rerun: str, tolerance: Tolerance) -> bool:
     """Equal text, or (with a tolerance) the same words around numbers that agree within it and their rounding."""
     if published == rerun:
@@ -64,10 +73,6 @@ def text_within(published: str, rerun: str, tolerance: Tolerance) -> bool:
         if not within(float(a), float(b), Tolerance(tolerance.rtol, tolerance.atol + last_digit)):
             return False
     return True
-
-
-def _value_text(value: Any) -> str:
-    return "" if isinstance(value, float) and math.isnan(value) else str(value)
 
 
 def compare_table(name: str, published: Path, rerun: Path, tolerance: Tolerance) -> FileReport:
@@ -89,7 +94,7 @@ def compare_table(name: str, published: Path, rerun: Path, tolerance: Tolerance)
         keys = [c for c in old.columns if old[c].dtype.kind not in "fc" and new[c].dtype.kind not in "fc"]
     if not keys or old.duplicated(keys).any() or new.duplicated(keys).any():
         old, new, keys = old.assign(row=range(len(old))), new.assign(row=range(len(new))), ["row"]  # match by position
-    key_text = {c: old[c].map(_value_text) for c in keys}, {c: new[c].map(_value_text) for c in keys}
+    key_text = {c: old[c].astype(str) for c in keys}, {c: new[c].astype(str) for c in keys}
     merged = old.assign(**key_text[0]).merge(
         new.assign(**key_text[1]), on=keys, how="outer", suffixes=("@published", "@rerun"), indicator=True
     )
@@ -108,12 +113,15 @@ def compare_table(name: str, published: Path, rerun: Path, tolerance: Tolerance)
         exact = a.dtype.kind in "iub" and b.dtype.kind in "iub"  # counts, identifiers and flags
         if a.dtype.kind in "iuf" and b.dtype.kind in "iuf":
             column_tolerance = Tolerance(0.0, 0.0) if exact else tolerance
-            ok = [within(float(x), float(y), column_tolerance) for x, y in zip(a, b, strict=True)]
+            ok = numbers_within(a.to_numpy(float), b.to_numpy(float), column_tolerance)
         else:
             column_tolerance = tolerance
-            ok = [text_within(_value_text(x), _value_text(y), tolerance) for x, y in zip(a, b, strict=True)]
-        bad = [i for i, good in enumerate(ok) if not good]
-        if bad:
+            texts = a.astype(object).fillna("").astype(str).to_numpy(), b.astype(object).fillna("").astype(str).to_numpy()
+            ok = texts[0] == texts[1]
+            for i in np.flatnonzero(~ok):  # only differing text is parsed for numbers
+                ok[i] = text_within(texts[0][i], texts[1][i], tolerance)
+        bad = np.flatnonzero(~ok)
+        if len(bad):
             rows = both.iloc[bad[:EXAMPLES]]
             shown = "; ".join(
                 f"({label(row)}): published {row[f'{column}@published']!r}, rerun {row[f'{column}@rerun']!r}"
