@@ -5,11 +5,14 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= default
+TOLERANCE ?= auto
 CORES ?= 2
+# cffconvert gets its own environment: it needs jsonschema<4 (see requirements-cffconvert.lock).
+CFF_VENV := .venv-cffconvert
 SNAKEMAKE := $(BIN)/snakemake --snakefile workflow/Snakefile --workflow-profile workflow/profiles/default \
 	--configfile workflow/config/$(PROFILE).yaml --cores $(CORES)
 
-.PHONY: study test dag clean-results lint readme bench profile-step report test-slurm
+.PHONY: study test dag clean-results lint readme bench profile-step report test-slurm cite archive verify
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH, or set PYTHON=..."; exit 1; }
@@ -19,15 +22,35 @@ $(BIN)/.installed: requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
+$(CFF_VENV)/bin/.installed: requirements-cffconvert.lock
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH, or set PYTHON=..."; exit 1; }
+	test -x $(CFF_VENV)/bin/python || $(PYTHON) -m venv $(CFF_VENV)
+	$(CFF_VENV)/bin/python -m pip install --quiet -r requirements-cffconvert.lock
+	touch $@
+
 study: $(BIN)/.installed
 	$(SNAKEMAKE)
 	@echo "paper: results/$(PROFILE)/paper.pdf"
 
-test: $(BIN)/.installed
+test: $(BIN)/.installed $(CFF_VENV)/bin/.installed
 	$(BIN)/python -m pytest -q
 
 dag: $(BIN)/.installed
 	$(SNAKEMAKE) -n
+
+# Validate CITATION.cff and print the BibTeX entry the README's "How to cite" shows.
+cite: $(CFF_VENV)/bin/.installed
+	$(CFF_VENV)/bin/cffconvert --validate -i CITATION.cff
+	$(CFF_VENV)/bin/cffconvert -f bibtex -i CITATION.cff
+
+# Pack the finished study into results/archives/gradflow-$(PROFILE).tar.gz (deterministic; prints its SHA-256).
+archive: $(BIN)/.installed
+	$(BIN)/python -m analysis.archive --profile "$(PROFILE)"
+
+# Compare results/$(PROFILE) with a published archive (tolerances: analysis/tolerances.py); non-zero exit on a mismatch.
+verify: $(BIN)/.installed
+	@test -n "$(ARCHIVE)" || { echo "usage: make verify ARCHIVE=path/to/gradflow-<profile>.tar.gz [PROFILE=...] [TOLERANCE=auto|exact|cross-device]"; exit 2; }
+	$(BIN)/python -m analysis.verify --archive "$(ARCHIVE)" --profile "$(PROFILE)" --tolerance "$(TOLERANCE)"
 
 # ruff on the Python, then `snakemake --lint` on every config (it exits non-zero when it flags anything).
 lint: $(BIN)/.installed

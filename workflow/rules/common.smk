@@ -16,6 +16,9 @@ except ConfigError as error:
     raise WorkflowError(str(error)) from None  # one clear message, before any job starts
 
 RESULTS = f"results/{STUDY.profile}"
+# Jobs inherit this: matplotlib then stamps figure PDFs with this date instead of the time of the
+# run, so a rerun that computes the same numbers writes the same figure bytes (and manifest hash).
+os.environ.setdefault("SOURCE_DATE_EPOCH", "0")
 LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 REPO = Path(workflow.basedir).parent

@@ -4,7 +4,9 @@ from pathlib import Path
 
 import typst
 
+from analysis.io import write_json
 from analysis.logs import log_to
+from analysis.manifest import read_manifest, sha256_file
 
 with log_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
     build = Path(snakemake.output.pdf).parent / "paper_build"  # noqa: F821
@@ -12,6 +14,8 @@ with log_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
         shutil.rmtree(build)
     shutil.copytree(snakemake.params.source_dir, build)  # noqa: F821
     shutil.copy(snakemake.input.numbers, build / "paper_numbers.json")  # noqa: F821
+    manifest = snakemake.input.manifest  # noqa: F821
+    write_json(build / "manifest.json", {"sha256": sha256_file(manifest), "files": len(read_manifest(manifest))})
     (build / "figures").mkdir()
     for figure in snakemake.input.figures:  # noqa: F821
         shutil.copy(figure, build / "figures" / Path(figure).name)
