@@ -7,6 +7,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.ticker import NullFormatter  # noqa: E402
@@ -25,6 +26,7 @@ def apply(width: float = PAGE_WIDTH_IN) -> None:
     """Set the theme for a figure ``width`` inches wide (call before creating it)."""
     global _scale
     _scale = max(1.0, width / PAGE_WIDTH_IN)
+    np.random.seed(0)  # seaborn's strip-plot jitter draws from numpy's global generator: same data, same figure
     sns.set_theme(style="ticks", palette=PALETTE)
     base = sns.plotting_context("paper", font_scale=0.85)
     sns.set_context({key: value * _scale for key, value in base.items()})
