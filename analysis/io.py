@@ -80,7 +80,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a damaged file; the first line says which
-        reason = (str(exc).strip().splitlines() or [""])[0][:200]
+        reason = (str(exc).strip().splitlines() or [""])[0].split(". ")[0][:160]
         raise CheckpointError(
             f"checkpoint {path} cannot be read ({type(exc).__name__}: {reason}); it is damaged or not a "
             f"checkpoint of this study: delete its run folder ({Path(path).parent}) and rerun"
