@@ -53,6 +53,21 @@ def kill_while_training(workdir: Path, configfile: Path) -> None:
         time.sleep(0.05)
     os.killpg(process.pid, signal.SIGKILL)  # snakemake and every job: no chance to clean up
     process.wait()
+    assert not survivors(workdir), "a job outlived the kill and could still write"
+
+
+def survivors(workdir: Path) -> list[str]:
+    """Command lines of processes still running on ``workdir`` (jobs run from its .snakemake/scripts)."""
+    time.sleep(0.2)  # let the kernel reap the killed group
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(workdir) in text:
+            found.append(text)
+    return found
 
 
 def digests(results: Path) -> dict[str, str]:
