@@ -93,8 +93,8 @@ def interrupted_study(smoke_study: tuple[Path, Path], tmp_path_factory: pytest.T
     assert killed and all((runs / c / "seed0" / "record.json").exists() for c in killed)  # whole outputs of killed jobs ...
 
     snakemake(workdir, configfile, "--unlock")  # the kill left Snakemake's lock behind
-    rerun = snakemake(workdir, configfile, "results/smoke/headline.md").stdout
-    executed = set(re.findall(r"^(?:local)?rule (\w+):", rerun, re.M))
+    rerun = snakemake(workdir, configfile, "results/smoke/headline.md")
+    executed = set(re.findall(r"^(?:local)?rule (\w+):", rerun.stdout + rerun.stderr, re.M))
     assert {re.sub(r"\W", "_", f"train_{c}_block0") for c in killed} <= executed  # ... were not taken for results
     return workdir
 
