@@ -12,7 +12,7 @@ CFF_VENV := .venv-cffconvert
 SNAKEMAKE := $(BIN)/snakemake --snakefile workflow/Snakefile --workflow-profile workflow/profiles/default \
 	--configfile workflow/config/$(PROFILE).yaml --cores $(CORES)
 
-.PHONY: study test dag clean-results lint readme bench profile-step report test-slurm cite archive verify
+.PHONY: study test dag clean-results lint readme bench profile-step report test-slurm cite archive verify unlock
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH, or set PYTHON=..."; exit 1; }
@@ -51,6 +51,10 @@ archive: $(BIN)/.installed
 verify: $(BIN)/.installed
 	@test -n "$(ARCHIVE)" || { echo "usage: make verify ARCHIVE=path/to/gradflow-<profile>.tar.gz [PROFILE=...] [TOLERANCE=auto|exact|cross-device]"; exit 2; }
 	$(BIN)/python -m analysis.verify --archive "$(ARCHIVE)" --profile "$(PROFILE)" --tolerance "$(TOLERANCE)"
+
+# After a kill or power loss: remove Snakemake's stale lock; `make study` then resumes (README, Reliability).
+unlock: $(BIN)/.installed
+	$(SNAKEMAKE) --unlock
 
 # ruff on the Python, then `snakemake --lint` on every config (it exits non-zero when it flags anything).
 lint: $(BIN)/.installed

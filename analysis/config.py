@@ -67,7 +67,8 @@ def _describe(error: Any) -> str:
     if error.validator == "enum":
         return f"{where}: {error.instance!r} is not allowed; allowed values: {', '.join(map(str, error.validator_value))}"
     if error.validator == "required":
-        return f"{where}: {error.message}"
+        missing = sorted(set(error.validator_value) - set(error.instance))
+        return f"{where}: missing key {', '.join(map(repr, missing))}; required keys: {', '.join(error.validator_value)}"
     return f"{where}: {error.message}"
 
 
@@ -217,18 +218,41 @@ def _experiment_runs(config: dict[str, Any], name: str) -> list[RunSpec]:
     return runs
 
 
+def _origin(config: dict[str, Any], experiment: str, section: str, key: str) -> str:
+    """The config key a run's setting came from: the experiment's grid, its overrides, or the top level."""
+    grid = config["experiments"][experiment]["grid"]
+    if GRID_FACTORS.get(key, (None, None))[0] == section and key in grid:
+        return f"experiments.{experiment}.grid.{key}"
+    if key in config["experiments"][experiment].get(section, {}):
+        return f"experiments.{experiment}.{section}.{key}"
+    return f"{section}.{key}"
+
+
+def _context_limit(task: Any) -> int | None:
+    """Longest context both the training and the held-out data of ``task`` can supply (None: unbounded)."""
+    limits = [m for m in (task.max_context, task.held_out().max_context) if m is not None]
+    return min(limits) if limits else None
+
+
 def _check_runs(config: dict[str, Any]) -> list[str]:
+    """Cross-field rules, one message per offending config key (not per condition it reaches)."""
     problems = []
     for name in config["experiments"]:
         for run in _experiment_runs(config, name):
-            where = f"experiments.{name} (condition {run.condition})"
-            if run.model["d_model"] % run.model["n_head"]:
-                problems.append(f"{where}: d_model ({run.model['d_model']}) must be divisible by n_head ({run.model['n_head']})")
-            task = build_task(run.task)
-            if task.max_context is not None and run.model["context"] > task.max_context:
-                problems.append(f"{where}: context {run.model['context']} exceeds what task allows ({task.max_context})")
-            if run.train["steps"] < 1:
-                problems.append(f"{where}: train.steps must be >= 1")
+            d_model, n_head = run.model["d_model"], run.model["n_head"]
+            if d_model % n_head:
+                divisors = ", ".join(str(h) for h in range(1, d_model + 1) if d_model % h == 0)
+                problems.append(
+                    f"{_origin(config, name, 'model', 'n_head')} = {n_head} does not divide "
+                    f"{_origin(config, name, 'model', 'd_model')} = {d_model}; allowed values of n_head for "
+                    f"d_model {d_model}: {divisors}"
+                )
+            limit = _context_limit(build_task(run.task))
+            if limit is not None and run.model["context"] > limit:
+                problems.append(
+                    f"{_origin(config, name, 'model', 'context')} = {run.model['context']} is longer than task "
+                    f"{run.task_label!r} allows; allowed values: 2 to {limit}"
+                )
     return sorted(set(problems))
 
 

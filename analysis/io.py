@@ -62,12 +62,30 @@ def write_table(path: str | Path, table: pd.DataFrame) -> None:
 
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
-    _write(path, lambda tmp: torch.save(payload, tmp))
+    """Atomically, and byte-for-byte reproducible: serialised in memory first, because torch.save to a
+    path names the archive's root folder after the (here random, temporary) file name."""
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    _write(path, lambda tmp: tmp.write_bytes(buffer.getvalue()))
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file that is damaged, truncated or not a checkpoint of this study."""
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint safely (tensors and plain containers only)."""
+    """Load a checkpoint safely (tensors and plain containers only), or say plainly which file is bad."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a damaged file
-        raise RuntimeError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc}); delete it and rerun") from exc
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a damaged file; the first line says which
+        reason = (str(exc).strip().splitlines() or [""])[0].split(". ")[0][:160]
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read ({type(exc).__name__}: {reason}); it is damaged or not a "
+            f"checkpoint of this study: delete its run folder ({Path(path).parent}) and rerun"
+        ) from None
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"checkpoint {path} holds a {type(payload).__name__}, not a checkpoint of this study; "
+                              f"delete its run folder ({Path(path).parent}) and rerun")
+    return payload

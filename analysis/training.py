@@ -20,6 +20,7 @@ from .io import save_checkpoint, write_json, write_rows
 from .models import GPT, GPTConfig
 from .provenance import device_description, git_commit, package_versions
 from .regimes import REGIMES, STANDARD
+from .resume import RESUME_EVERY, TrainingState, check_same_task, load_state, restore, save_state, snapshot
 from .seeding import EVALUATION_SEED, generator, use_deterministic_algorithms
 from .tasks import Batch, Task, build_task
 
@@ -70,8 +71,22 @@ def evaluate(model: GPT, task: Task, batch: Batch) -> float:
     return float(task.loss_per_position(prediction, batch.targets).mean())
 
 
-def train_run(spec: RunSpec, run_dir: str | Path, threads: int = 1, progress: bool = True) -> dict[str, Any]:
-    """Train ``spec`` and write its checkpoints, log and record under ``run_dir``; return the record."""
+class Diverged(FloatingPointError):
+    """The training loss became NaN or infinite: an outcome of the run, recorded rather than averaged."""
+
+    def __init__(self, run_id: str, step: int, loss: float, log: list[dict[str, float]], device: str) -> None:
+        super().__init__(f"run {run_id}: loss became {loss} at step {step}")
+        self.run_id, self.step, self.loss, self.log, self.device = run_id, step, loss, log, device
+
+
+def train_run(
+    spec: RunSpec, run_dir: str | Path, threads: int = 1, progress: bool = True, resume_every: int = RESUME_EVERY
+) -> dict[str, Any]:
+    """Train ``spec`` and write its checkpoints, log and record under ``run_dir``; return the record.
+
+    Continues from the run's resume state if a killed job left one (see ``analysis.resume``);
+    a run that had finished is not trained again. Raises ``Diverged`` on a non-finite loss.
+    """
     started = time.perf_counter()
     torch.set_num_threads(threads)
     use_deterministic_algorithms()
@@ -80,16 +95,27 @@ def train_run(spec: RunSpec, run_dir: str | Path, threads: int = 1, progress: bo
     compute.prepare()
     device = compute.device
     task = build_task(spec.task)
+    save_at = set(spec.checkpoint_steps())
+    steps, log_every = spec.train["steps"], spec.train["log_every"]
+    state = load_state(run_dir, spec.to_dict(), spec.run_id)
+    if state is not None:
+        check_same_task(spec.run_id, state.task_description, task.describe())
+    if state is not None and not all(checkpoint_path(run_dir, s).exists() for s in save_at if s <= state.step):
+        print(f"{spec.run_id}: checkpoints of the resume state are missing; training from step 0")
+        state = None
+    if state is not None and state.finished:
+        print(f"{spec.run_id}: already trained before the job was interrupted; not retrained")
+        _write_log_and_record(run_dir, state.log, state.evaluations, state.record)
+        return state.record
     model = build_model(spec, task).to(device)
     forward = compute.compiled(model)
     optimizer = make_optimizer(model, spec.train)
     regime = REGIMES.get(spec.train["regime"])
     data = generator(spec.seed, "training-data")
     held_out = to_device(evaluation_batch(task, spec, spec.train["eval_sequences"]), device)
-    save_at = set(spec.checkpoint_steps())
-    steps, log_every = spec.train["steps"], spec.train["log_every"]
     log: list[dict[str, float]] = []
     evaluations: dict[int, float] = {}
+    elapsed_before = 0.0
 
     def checkpoint(step: int) -> None:
         evaluations[step] = evaluate(model, task, held_out)
@@ -97,8 +123,14 @@ def train_run(spec: RunSpec, run_dir: str | Path, threads: int = 1, progress: bo
         save_checkpoint(checkpoint_path(run_dir, step), payload)
         model.train()  # evaluate() switched to eval mode; set back here, not once per step (2% of a step)
 
-    checkpoint(0)
-    bar = tqdm(range(steps), desc=spec.run_id, file=sys.stderr, disable=not progress, mininterval=2.0)
+    first = 0
+    if state is None:
+        checkpoint(0)
+    else:
+        restore(state, model, optimizer, data)
+        log, evaluations, elapsed_before, first = state.log, state.evaluations, state.elapsed_s, state.step
+        print(f"{spec.run_id}: resuming from step {first} of {steps}")
+    bar = tqdm(range(first, steps), desc=spec.run_id, file=sys.stderr, disable=not progress, mininterval=2.0)
     for step in bar:
         lr = learning_rate(step, spec.train)
         for group in optimizer.param_groups:
@@ -108,7 +140,7 @@ def train_run(spec: RunSpec, run_dir: str | Path, threads: int = 1, progress: bo
             prediction, _ = forward(batch.inputs, regime)
         loss = task.loss_per_position(prediction.float(), batch.targets).mean()
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"run {spec.run_id}: loss became {float(loss)} at step {step + 1}")
+            raise Diverged(spec.run_id, step + 1, float(loss.detach()), log, device_description(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if spec.train["grad_clip"] > 0:
@@ -119,9 +151,12 @@ def train_run(spec: RunSpec, run_dir: str | Path, threads: int = 1, progress: bo
             bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
         if step + 1 in save_at:
             checkpoint(step + 1)
-    write_rows(Path(run_dir) / "train_log.csv", [{**row, "eval_loss": evaluations.get(row["step"], "")} for row in log])
+        if step + 1 < steps and ((step + 1) % resume_every == 0 or step + 1 in save_at):
+            elapsed = elapsed_before + time.perf_counter() - started
+            save_state(run_dir, spec.to_dict(), snapshot(step + 1, model, optimizer, data, log, evaluations, task.describe(), elapsed))
     record = {
         "run_id": spec.run_id,
+        "status": "trained",
         "spec": spec.to_dict(),
         "task_description": task.describe(),
         "seed": spec.seed,
@@ -137,7 +172,14 @@ def train_run(spec: RunSpec, run_dir: str | Path, threads: int = 1, progress: bo
         "baseline_loss": task.baseline_loss(spec.model["context"]),
         "baseline_description": task.baseline_description,
         "optimal_loss": task.optimal_loss(spec.model["context"]),
-        "wall_time_s": time.perf_counter() - started,
+        "wall_time_s": elapsed_before + time.perf_counter() - started,
     }
-    write_json(Path(run_dir) / "record.json", record)
+    _write_log_and_record(run_dir, log, evaluations, record)
+    finished = TrainingState(step=steps, log=log, evaluations=evaluations, task_description=task.describe(), record=record)
+    save_state(run_dir, spec.to_dict(), finished)  # lets a rerun of a killed block skip this run
     return record
+
+
+def _write_log_and_record(run_dir: str | Path, log: list[dict[str, float]], evaluations: dict[int, float], record: dict[str, Any]) -> None:
+    write_rows(Path(run_dir) / "train_log.csv", [{**row, "eval_loss": evaluations.get(row["step"], "")} for row in log])
+    write_json(Path(run_dir) / "record.json", record)

@@ -27,8 +27,16 @@ CASES = {
     "wrong type": (lambda c: c["train"].update(steps="many"), ["train.steps", "'many' is not of type 'integer'"]),
     "negative steps": (lambda c: c["train"].update(steps=-5), ["train.steps", "-5 is less than the minimum of 1"]),
     "zero seeds": (lambda c: c.update(seeds=[]), ["seeds", "should be non-empty"]),
-    "width not divisible by heads": (lambda c: c["model"].update(d_model=15, n_head=2), ["d_model (15) must be divisible by n_head (2)"]),
-    "empty experiment grid": (lambda c: c["experiments"]["distance"].update(grid={}), ["experiments.distance.grid"]),
+    "width not divisible by heads": (lambda c: c["model"].update(d_model=15, n_head=2), ["model.n_head = 2 does not divide model.d_model = 15", "allowed values of n_head for d_model 15: 1, 3, 5, 15"]),
+    "grid heads do not divide the width": (lambda c: c["experiments"]["distance"]["grid"].update(n_head=[3]), ["experiments.distance.grid.n_head = 3", "allowed values of n_head for d_model 16: 1, 2, 4, 8, 16"]),
+    "context longer than the task allows": (lambda c: (c["tasks"].update(tiny={"name": "text", "max_bytes": 100}), c["experiments"]["distance"]["grid"].update(task=["tiny"], context=[16])), ["experiments.distance.grid.context = 16 is longer than task 'tiny' allows; allowed values: 2 to 9"]),
+    "empty experiment": (lambda c: c["experiments"].update(empty={}), ["experiments.empty: missing key 'grid'; required keys: grid"]),
+    "unknown regime in a grid": (lambda c: c["experiments"]["myopia"]["grid"].update(regime=["standard", "myopic"]), ["experiments.myopia.grid.regime.1", "'myopic'", "allowed values: myopic-full, myopic-state, standard"]),
+    "section of the wrong type": (lambda c: c.update(model=5), ["model: 5 is not of type 'object'"]),
+    "missing section": (lambda c: c.pop("train"), ["<top level>: missing key 'train'; required keys: profile, seeds, model, train"]),
+    "zero steps in a grid": (lambda c: c["experiments"]["distance"]["grid"].update(steps=[0]), ["experiments.distance.grid.steps.0", "less than the minimum of 1"]),
+    "text corpus changed": (lambda c: c["tasks"].update(text={"name": "text", "max_bytes": 1000, "expected_sha256": "0" * 64}), ["tasks.text", "expected_sha256 is 000", "has SHA-256"]),
+    "empty experiment grid": (lambda c: c["experiments"]["distance"].update(grid={}), ["experiments.distance.grid: missing key 'task'"]),
     "no experiments": (lambda c: c.update(experiments={}), ["experiments", "should be non-empty"]),
     "grid names an undefined task": (lambda c: c["experiments"]["distance"]["grid"].update(task=["recal"]), ["experiments.distance.grid.task.0", "'recal'", "allowed values: sine-shift1, markov"]),
     "paper names an undefined experiment": (lambda c: c["paper"].update(experiments=["myopya"]), ["paper.experiments.0", "allowed values: distance, myopia"]),
@@ -43,6 +51,7 @@ def test_bad_config_is_rejected_with_a_clear_message(case: str) -> None:
         load_study(broken(edit))
     for fragment in expected:
         assert fragment in str(error.value), f"{fragment!r} missing from:\n{error.value}"
+    assert str(error.value).count("\n  - ") == 1, f"one mistake, one message:\n{error.value}"
 
 
 @pytest.mark.parametrize("profile", ["smoke", "default", "paper"])

@@ -1,30 +1,52 @@
-"""Training is deterministic given the seed, and learns."""
+"""Training is deterministic given the seed, resumes bit-identically after a kill, and learns."""
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
 
+import pytest
 from workflow_helpers import smoke_config
 
+from analysis import resume, training
 from analysis.config import load_study
 from analysis.training import checkpoint_path, learning_rate, train_run
 
 
-def digest(path: Path) -> str:
-    import torch
-
-    state = torch.load(path, weights_only=True)["model"]
-    return hashlib.sha256(b"".join(t.numpy().tobytes() for t in state.values())).hexdigest()
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_same_seed_gives_identical_weights(tmp_path: Path) -> None:
+class Killed(Exception):
+    """Stands for SIGKILL right after a resume state was written (the DAG test sends a real one)."""
+
+
+def test_same_seed_gives_identical_checkpoints_even_across_a_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run a trains straight through; run b is killed after step 9 and resumed: every checkpoint is byte-identical."""
     spec = next(iter(load_study(smoke_config()).runs.values()))
     first = train_run(spec, tmp_path / "a", progress=False)
-    second = train_run(spec, tmp_path / "b", progress=False)
-    steps = spec.train["steps"]
-    assert digest(checkpoint_path(tmp_path / "a", steps)) == digest(checkpoint_path(tmp_path / "b", steps))
-    assert first["final_eval_loss"] == second["final_eval_loss"]
+    save_state = training.save_state
+
+    def save_then_die(run_dir: Path, spec_dict: dict, state: resume.TrainingState) -> None:
+        save_state(run_dir, spec_dict, state)
+        if state.step == 9:
+            raise Killed
+
+    monkeypatch.setattr(training, "save_state", save_then_die)
+    with pytest.raises(Killed):
+        train_run(spec, tmp_path / "b", progress=False, resume_every=3)
+    assert not (tmp_path / "b" / "record.json").exists()
+    monkeypatch.setattr(training, "save_state", save_state)
+    second = train_run(spec, tmp_path / "b", progress=False, resume_every=3)
+    for step in spec.checkpoint_steps():
+        assert file_digest(checkpoint_path(tmp_path / "a", step)) == file_digest(checkpoint_path(tmp_path / "b", step))
+    assert (tmp_path / "a" / "train_log.csv").read_text() == (tmp_path / "b" / "train_log.csv").read_text()
+    assert first["eval_loss"] == second["eval_loss"]
     assert first["final_eval_loss"] < first["eval_loss"]["0"]
+
+    mtimes = [checkpoint_path(tmp_path / "b", step).stat().st_mtime_ns for step in spec.checkpoint_steps()]
+    (tmp_path / "b" / "record.json").unlink()  # as Snakemake does with the outputs of a killed job
+    assert train_run(spec, tmp_path / "b", progress=False) == second  # a finished run is not trained again
+    assert mtimes == [checkpoint_path(tmp_path / "b", step).stat().st_mtime_ns for step in spec.checkpoint_steps()]
 
 
 def test_warmup_then_cosine_decay() -> None:

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from workflow_helpers import planned_jobs, smoke_config, snakemake, write_config
 
 from analysis.measures.run import MEASURES
@@ -87,14 +88,25 @@ def test_adding_a_seed_trains_only_that_seed(smoke_study: tuple[Path, Path]) -> 
     assert len(trained) == 4 and all(rule.endswith("block1") for rule in trained)  # seed 3 alone, one job per condition
 
 
-def test_bad_config_stops_before_any_job(tmp_path: Path) -> None:
+BAD_CONFIGS = {  # edit, fragments of the one message, extra snakemake arguments
+    "unknown encoding": (lambda c: c["model"].update(pos_encoding="lerned"),
+                         ["model.pos_encoding", "allowed values: alibi, learned, none, rope, sinusoidal"], []),
+    "heads do not divide the width (dry run)": (lambda c: c["model"].update(d_model=15),
+                                                ["model.n_head = 2 does not divide model.d_model = 15", "1, 3, 5, 15"], ["-n"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
+def test_bad_config_stops_before_any_job(tmp_path: Path, case: str) -> None:
+    edit, fragments, arguments = BAD_CONFIGS[case]
     config = smoke_config()
-    config["model"]["pos_encoding"] = "lerned"
-    result = snakemake(tmp_path, write_config(tmp_path / "bad.yaml", config), check=False)
+    edit(config)
+    result = snakemake(tmp_path, write_config(tmp_path / "bad.yaml", config), *arguments, check=False)
     assert result.returncode != 0
     message = result.stdout + result.stderr
-    assert "model.pos_encoding" in message and "allowed values: alibi, learned, none, rope, sinusoidal" in message
-    assert not (tmp_path / "results").exists()
+    assert all(fragment in message for fragment in fragments), message
+    assert message.count("\n  - ") == 1, f"one mistake, one message:\n{message}"
+    assert not (tmp_path / "results").exists() and "Building DAG" not in message
 
 
 def test_a_new_condition_is_a_config_edit(smoke_study: tuple[Path, Path], tmp_path: Path) -> None:

@@ -16,6 +16,17 @@ def _verdict_lines(verdicts: list[dict[str, str]]) -> list[str]:
     return [*lines, ""]
 
 
+def _missing_lines(missing: dict[str, Any] | None) -> list[str]:
+    """Runs left out of every mean (diverged), named, so a reader knows what the numbers rest on."""
+    if not missing or not missing["runs"]:
+        return []
+    named = "; ".join(f"`{r['run_id']}` ({r['status']} at step {r['step']}, loss {r['loss']})" for r in missing["runs"])
+    lines = [f"**{missing['n']} run(s) missing from every mean and test:** {named}."]
+    if missing["dropped_conditions"]:
+        lines.append(f"Conditions with no trained run, left out: {', '.join(missing['dropped_conditions'])}.")
+    return [*lines, ""]
+
+
 def headline_markdown(numbers: dict[str, Any], command: str) -> str:
     """Loss against baseline for every standard condition, and the layer-0 distance slope."""
     counts = numbers["counts"]
@@ -27,6 +38,7 @@ def headline_markdown(numbers: dict[str, Any], command: str) -> str:
         f"their task's context-free baseline; in {counts['trained_decreasing']} of {counts['n']} the trained layer-0 "
         "gradient falls with distance (slope interval below 0).*",
         "",
+        *_missing_lines(numbers.get("missing_runs")),
         *_verdict_lines(numbers.get("verdicts", [])),
         "| task | positions | steps | held-out loss (trained) | context-free baseline | optimum | learned | distance slope, layer 0: init → trained |",
         "|---|---|---|---|---|---|---|---|",

@@ -176,6 +176,15 @@ def paper_numbers(
     }
 
 
+def missing_runs_numbers(missing: pd.DataFrame, planned: list[str], reported: list[str]) -> dict[str, Any]:
+    """Runs that did not finish training (diverged), and paper conditions left with no run at all."""
+    runs = [
+        {"run_id": str(row.run_id), "status": str(row.status), "step": str(row.step), "loss": str(row.loss)}
+        for row in missing.itertuples()
+    ]
+    return {"n": str(len(runs)), "runs": runs, "dropped_conditions": [c for c in planned if c not in reported]}
+
+
 REGIMES_IN_ORDER = ("standard", "myopic-state", "myopic-full")
 
 

@@ -37,3 +37,24 @@ def runs_table(records: list[dict[str, Any]], timings: list[dict[str, float]]) -
             }
         )
     return pd.DataFrame(rows).sort_values(["condition", "seed"], ignore_index=True)
+
+
+class CorpusMismatchError(ValueError):
+    """Runs of one task were trained on different data and must not be pooled."""
+
+
+def check_same_corpus(records: list[dict[str, Any]]) -> None:
+    """Refuse to pool runs of one task trained on different corpora (the text corpus changes with Python)."""
+    by_task: dict[str, dict[str, list[str]]] = {}
+    for record in records:
+        sha = record["task_description"].get("corpus_sha256")
+        if sha:
+            by_task.setdefault(record["spec"]["task_label"], {}).setdefault(sha, []).append(record["run_id"])
+    for label, shas in by_task.items():
+        if len(shas) > 1:
+            groups = "; ".join(f"{sha[:12]}: {', '.join(sorted(ids))}" for sha, ids in sorted(shas.items()))
+            raise CorpusMismatchError(
+                f"runs of task {label!r} were trained on different corpora (SHA-256 {groups}); the text corpus "
+                "comes from the Python release (pydoc_data), so delete the runs trained under the other Python "
+                "and rerun them under one interpreter"
+            )

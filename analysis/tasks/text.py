@@ -10,6 +10,9 @@ Vocabulary (97 ids), byte by byte:
     byte 10 (newline)                -> id 95
     every other byte (incl. each byte of a multi-byte character) -> id 96 ("other")
 
+``expected_sha256`` (optional) pins the corpus: a config that sets it is rejected, before any
+job starts, when the bytes read differ (a corpus that changed is named, never silently used).
+
 Held-out data: the last ``holdout_fraction`` of the corpus is never sampled by
 the default ``split="train"``; ``split="heldout"`` samples only from it, and
 ``held_out()`` (used for every evaluation and measure) returns that variant.
@@ -77,6 +80,7 @@ class TextTask(Task):
     max_bytes: int = 2_000_000
     holdout_fraction: float = 0.1
     split: str = "train"
+    expected_sha256: str = ""  # optional pin: refuse to run if the corpus bytes differ (another Python release)
 
     name: ClassVar[str] = "text"
     version: ClassVar[int] = 1
@@ -93,6 +97,12 @@ class TextTask(Task):
             raise ValueError(f"text: split must be one of {', '.join(SPLITS)}, got {self.split!r}")
         if self.split == "heldout" and self.holdout_fraction == 0.0:
             raise ValueError("text: split 'heldout' needs holdout_fraction > 0")
+        if self.expected_sha256 and self.expected_sha256 != self.corpus_sha256:
+            raise ValueError(
+                f"text: expected_sha256 is {self.expected_sha256}, but the corpus read now (pydoc_data of Python "
+                f"{platform.python_version()}, {self.max_bytes} bytes at most) has SHA-256 {self.corpus_sha256}; "
+                "run under the Python release the pin was made with, or change expected_sha256 (and retrain)"
+            )
 
     def held_out(self) -> TextTask:
         return dataclasses.replace(self, split="heldout")

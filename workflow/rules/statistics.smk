@@ -10,6 +10,7 @@ rule aggregate:
         train_log=f"{RESULTS}/tables/train_log.csv",
         gap=f"{RESULTS}/tables/m4_myopia_gap.csv",
         runs=f"{RESULTS}/tables/runs.csv",
+        missing=f"{RESULTS}/tables/missing_runs.csv",
     params:
         measures=MEASURE_NAMES,
     log:
@@ -33,6 +34,7 @@ rule statistics:
         m7_context=rules.aggregate.output.m7_context_channel,
         gap=rules.aggregate.output.gap,
         runs=rules.aggregate.output.runs,
+        missing=rules.aggregate.output.missing,
         records=per_run("record.json"),
         code=STATISTICS_CODE,
     output:

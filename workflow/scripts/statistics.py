@@ -6,6 +6,7 @@ import pandas as pd
 from analysis.config import load_study
 from analysis.io import read_json, write_json, write_table
 from analysis.logs import log_to
+from analysis.outcomes import TRAINED, status
 from analysis.stats import channels, claims_report, precaching, verdicts
 from analysis.stats.distance import (
     distance_profile,
@@ -17,7 +18,7 @@ from analysis.stats.distance import (
     summarize_slopes,
 )
 from analysis.stats.inference import holm
-from analysis.stats.report import paper_numbers
+from analysis.stats.report import missing_runs_numbers, paper_numbers
 
 with log_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
     config = json.loads(snakemake.params.config)  # noqa: F821
@@ -79,9 +80,12 @@ with log_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
     for verdict in decided:
         print(f"{verdict.claim}: {verdict.verdict} ({verdict.deciding})")
 
-    records = [read_json(path) for path in inputs.records]
+    records = [r for r in (read_json(path) for path in inputs.records) if status(r) == TRAINED]  # diverged runs: never averaged
+    missing = pd.read_csv(inputs.missing)
     study = load_study(config)
-    numbers = paper_numbers(config, study.paper_conditions(), runs, summary, records)
+    reported = [c for c in study.paper_conditions() if c in set(runs["condition"])]  # a condition none of whose runs trained drops out
+    numbers = paper_numbers(config, reported, runs, summary, records)
+    numbers["missing_runs"] = missing_runs_numbers(missing, study.paper_conditions(), reported)
     numbers["verdicts"] = [v.as_dict() for v in decided]
     share_summary = pd.read_csv(outputs.shares)
     coverage_summary = pd.read_csv(outputs.coverage)
