@@ -38,12 +38,12 @@ def coverage_from_gradients(gradients: SequenceGradients) -> pd.DataFrame:
     model = gradients.model
     named = named_parameters(model)
     sizes = [p.numel() for _, p in named]
-    counts = torch.zeros(gradients.grads[0].shape[0], len(named), dtype=torch.float64)
+    counts = torch.zeros(gradients.grads[0].shape[0], len(named), dtype=torch.float64, device=gradients.grads[0].device)
     for grads in gradients.grads:
         magnitude = grads.abs()
         covered = magnitude > RELATIVE_THRESHOLD * magnitude.amax(dim=1, keepdim=True)
         counts += torch.stack([block.double().mean(1) for block in covered.split(sizes, dim=1)], dim=1)
-    coverage = counts / len(gradients.grads)
+    coverage = (counts / len(gradients.grads)).cpu()
     rows = []
     for j, (name, parameter) in enumerate(named):
         group, layer = parameter_group(name, model.config.n_layer)

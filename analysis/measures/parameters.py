@@ -59,18 +59,19 @@ def _per_target_loop(model: GPT, losses: Tensor, parameters: list[Tensor]) -> Te
 
 @PER_TARGET_METHODS.register("batched")
 def _per_target_batched(model: GPT, losses: Tensor, parameters: list[Tensor]) -> Tensor:
-    one_hot = torch.eye(losses.shape[0], dtype=losses.dtype)
+    one_hot = torch.eye(losses.shape[0], dtype=losses.dtype, device=losses.device)
     grads = torch.autograd.grad(
         losses, parameters, grad_outputs=one_hot, is_grads_batched=True, retain_graph=True, allow_unused=True
     )
     return torch.cat(
-        [(torch.zeros(len(one_hot), p.numel(), dtype=p.dtype) if g is None else g.flatten(1)) for g, p in zip(grads, parameters, strict=True)],
+        [(torch.zeros(len(one_hot), p.numel(), dtype=p.dtype, device=p.device) if g is None else g.flatten(1))
+         for g, p in zip(grads, parameters, strict=True)],
         dim=1,
     )
 
 
 def _flat(grad: Tensor | None, parameter: Tensor) -> Tensor:
-    return torch.zeros(parameter.numel(), dtype=parameter.dtype) if grad is None else grad.flatten()
+    return torch.zeros(parameter.numel(), dtype=parameter.dtype, device=parameter.device) if grad is None else grad.flatten()
 
 
 def per_target_gradients(
@@ -112,11 +113,14 @@ class SequenceGradients:
 
 
 def sequence_gradients(
-    model: GPT, inputs: Tensor, targets: Tensor, loss_fn: LossFn, method: str = "batched"
+    model: GPT, inputs: Tensor, targets: Tensor, loss_fn: LossFn, method: str = "batched",
+    device: torch.device | str | None = None,
 ) -> SequenceGradients:
-    model = copy.deepcopy(model).double()
-    inputs = inputs.double() if inputs.is_floating_point() else inputs
-    targets = targets.double() if targets.is_floating_point() else targets
+    """Per-target gradients of each sequence, in float64 on ``device`` (default: the model's)."""
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    model = copy.deepcopy(model).double().to(device)
+    inputs = (inputs.double() if inputs.is_floating_point() else inputs).to(device)
+    targets = (targets.double() if targets.is_floating_point() else targets).to(device)
     grads, losses = [], []
     for i in range(inputs.shape[0]):
         g, loss = per_target_gradients(model, inputs[i : i + 1], targets[i : i + 1], loss_fn, method)

@@ -77,7 +77,9 @@ class RunData:
         """Per-target weight gradients of the first ``n`` sequences, computed once per checkpoint (M5, M7)."""
         needed = max(self.spec.measure["coverage_sequences"], self.spec.measure["weight_sequences"])
         if self._gradients is None or self._gradients[0] is not model:
-            self._gradients = (model, sequence_gradients(model, *self.first(needed), self.task.loss_per_position))
+            # On the run's device (a GPU if it trained on one): these fp64 gradients are most of M5/M7's cost.
+            device = ComputeSettings.resolve(self.spec.train).device
+            self._gradients = (model, sequence_gradients(model, *self.first(needed), self.task.loss_per_position, device=device))
         full = self._gradients[1]
         return SequenceGradients(full.model, full.inputs[:n], full.targets[:n], full.grads[:n], full.losses[:n])
 

@@ -91,7 +91,7 @@ def weight_channel_from_gradients(
     """As ``weight_channel_table``, from per-target gradients already computed in float64 (shared with M5)."""
     scales = {"full": lr, "token_share": lr / tokens_per_step}
     length = gradients.grads[0].shape[0]
-    exact_sum = torch.zeros(len(scales), length, length, dtype=torch.float64)
+    exact_sum = torch.zeros(len(scales), length, length, dtype=torch.float64, device=gradients.grads[0].device)
     first_sum = torch.zeros_like(exact_sum)
     for i, grads in enumerate(gradients.grads):
         inputs, targets = gradients.inputs[i : i + 1], gradients.targets[i : i + 1]
@@ -99,6 +99,7 @@ def weight_channel_from_gradients(
         exact_sum += exact
         first_sum += first
     n = len(gradients.grads)
+    exact_sum, first_sum = exact_sum.cpu(), first_sum.cpu()  # one transfer, not one per table entry
     rows = [
         {
             "step_scale": scale,
