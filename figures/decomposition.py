@@ -23,6 +23,7 @@ def layer_name(layer: int, n_layer: int) -> str:
 
 
 def plot(shares: pd.DataFrame, runs: pd.DataFrame, conditions: list[str]) -> plt.Figure:
+    conditions = style.present(conditions, runs)
     info = runs.groupby("condition").first().loc[conditions]
     info = info[(info["regime"] == "standard") & (info["pos_encoding"] == "learned")]
     tasks = list(dict.fromkeys(info["task"]))

@@ -18,6 +18,7 @@ import style  # noqa: E402
 
 def plot(profile: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confidence: float,
          fits: pd.DataFrame | None = None) -> plt.Figure:
+    conditions = style.present(conditions, runs)
     info = runs.groupby("condition").first().loc[conditions]
     info = info[info["regime"] == "standard"]
     # Tasks trained with a single encoding appear in the gradient-flow figure; here encodings are compared.

@@ -27,6 +27,7 @@ def matrix(m1: pd.DataFrame, condition: str, step: int, layer: int, context: int
 
 
 def plot(m1: pd.DataFrame, profile: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confidence: float) -> plt.Figure:
+    conditions = style.present(conditions, runs)
     info = runs.groupby("condition").first()
     n_layer = int(info.loc[conditions, "n_layer"].max())
     columns = n_layer + 2  # init layer 0, trained layers 0..L-1, profile
@@ -73,6 +74,7 @@ def plot(m1: pd.DataFrame, profile: pd.DataFrame, runs: pd.DataFrame, conditions
 
 def representative(runs: pd.DataFrame, conditions: list[str]) -> list[str]:
     """One condition per task: learned positions and standard training where present."""
+    conditions = style.present(conditions, runs)
     info = runs.groupby("condition").first().loc[conditions]
     chosen = []
     for _, group in info.groupby("task", sort=False):

@@ -17,6 +17,7 @@ import style  # noqa: E402
 
 
 def plot(m1: pd.DataFrame, runs: pd.DataFrame, conditions: list[str]) -> plt.Figure:
+    conditions = style.present(conditions, runs)
     info = runs.drop_duplicates("condition").set_index("condition").loc[conditions]
     info = info[info["regime"] == "standard"]
     tasks = [t for t in dict.fromkeys(info["task"]) if info.loc[info["task"] == t, "pos_encoding"].nunique() > 1]

@@ -40,6 +40,13 @@ def sized(width: float, height: float) -> tuple[float, float]:
     return width, height
 
 
+def present(conditions: list[str], runs: pd.DataFrame) -> list[str]:
+    """The planned conditions that have at least one trained run (a condition whose every seed
+    diverged has none: it is listed in tables/missing_runs.csv and left out of the figures)."""
+    trained = set(runs["condition"])
+    return [c for c in conditions if c in trained]
+
+
 def line(width: float) -> float:
     """A line width in points as it should print on the page (scaled like the fonts)."""
     return width * _scale
