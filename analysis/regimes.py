@@ -1,38 +1,38 @@
 """Training regimes: what the loss at position t may send gradient into.
 
-Every regime leaves the forward pass unchanged; it only decides which keys and
-values position t sees for the *earlier* positions s < t (its own key/value
-at s = t is always live):
+Every regime leaves the forward pass unchanged; it only decides where the gradient
+through the keys/values of the *earlier* positions s < t goes (position t's own
+key/value at s = t is always fully live):
 
-* ``standard``: the live keys/values; gradient reaches earlier hidden states.
+* ``standard``: everywhere: to the key/value weights and to earlier hidden states.
 * ``myopic-state``: keys/values recomputed from the *detached* hidden states with
   the live weights (Wu, Morris & Levine 2024): no gradient reaches earlier hidden
-  states, but the key/value weights still learn through earlier positions.
+  states, but the key/value weights (and their LayerNorm) still learn through
+  earlier positions.
 * ``myopic-full``: keys/values detached outright: L_t trains the weights only
   through position t's own computation.
+
+How attention implements the routing cheaply is in ``analysis/models/gpt.py``;
+``tests/references.py`` computes each regime's gradient one position at a time.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-
-from torch import Tensor
+from typing import Literal
 
 from .registry import Registry
 
-KeyValueFn = Callable[[Tensor], tuple[Tensor, Tensor]]
+PastGradient = Literal["everywhere", "weights", "nowhere"]
 
 
 @dataclass(frozen=True)
 class Regime:
     name: str
-    past: Callable[[Tensor, Tensor, Tensor, KeyValueFn], tuple[Tensor, Tensor] | None]
+    past_gradient: PastGradient  # where gradient through an earlier position's key/value goes
 
-    def past_keys_values(
-        self, h: Tensor, k: Tensor, v: Tensor, keys_values: KeyValueFn
-    ) -> tuple[Tensor, Tensor] | None:
-        """Keys/values that later positions read for s < t; None means 'the live ones'."""
-        return self.past(h, k, v, keys_values)
+    @property
+    def myopic(self) -> bool:
+        return self.past_gradient != "everywhere"
 
 
 REGIMES: Registry[Regime] = Registry("regime")
@@ -42,6 +42,6 @@ def _register(regime: Regime) -> Regime:
     return REGIMES.register(regime.name)(regime)
 
 
-STANDARD = _register(Regime("standard", lambda h, k, v, keys_values: None))
-MYOPIC_STATE = _register(Regime("myopic-state", lambda h, k, v, keys_values: keys_values(h.detach())))
-MYOPIC_FULL = _register(Regime("myopic-full", lambda h, k, v, keys_values: (k.detach(), v.detach())))
+STANDARD = _register(Regime("standard", "everywhere"))
+MYOPIC_STATE = _register(Regime("myopic-state", "weights"))
+MYOPIC_FULL = _register(Regime("myopic-full", "nowhere"))
