@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import Tensor
 from tqdm import tqdm
 
 from .config import RunSpec
@@ -79,6 +80,30 @@ class Diverged(FloatingPointError):
         self.run_id, self.step, self.loss, self.log, self.device = run_id, step, loss, log, device
 
 
+class NonFiniteWatch:
+    """Notes the first step whose loss is not finite, without a host sync each step.
+
+    ``if not torch.isfinite(loss)`` every step makes the CPU wait for a GPU to finish
+    the step before it can queue the next one. The watch keeps the first bad step
+    and its loss on the device and is read (``check``) only where the loop syncs
+    anyway: at log steps, before anything is saved, and at the end. The reported step
+    is still the first non-finite one; the few steps after it are discarded work.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.first_step = torch.zeros((), dtype=torch.long, device=device)
+        self.loss = torch.zeros((), device=device)
+
+    def note(self, step: int, loss: Tensor) -> None:
+        new = ~torch.isfinite(loss.detach()) & (self.first_step == 0)
+        self.first_step = torch.where(new, step, self.first_step)
+        self.loss = torch.where(new, loss.detach().float(), self.loss)
+
+    def check(self, run_id: str, log: list[dict[str, float]], device: torch.device) -> None:
+        if int(self.first_step):
+            raise Diverged(run_id, int(self.first_step), float(self.loss), log, device_description(device))
+
+
 def train_run(
     spec: RunSpec, run_dir: str | Path, threads: int = 1, progress: bool = True, resume_every: int = RESUME_EVERY
 ) -> dict[str, Any]:
@@ -130,6 +155,7 @@ def train_run(
         restore(state, model, optimizer, data)
         log, evaluations, elapsed_before, first = state.log, state.evaluations, state.elapsed_s, state.step
         print(f"{spec.run_id}: resuming from step {first} of {steps}")
+    watch = NonFiniteWatch(device)
     bar = tqdm(range(first, steps), desc=spec.run_id, file=sys.stderr, disable=not progress, mininterval=2.0)
     for step in bar:
         lr = learning_rate(step, spec.train)
@@ -139,14 +165,17 @@ def train_run(
         with compute.autocast():  # bf16 on a GPU; a no-op on CPU
             prediction, _ = forward(batch.inputs, regime)
         loss = task.loss_per_position(prediction.float(), batch.targets).mean()
-        if not torch.isfinite(loss):
-            raise Diverged(spec.run_id, step + 1, float(loss.detach()), log, device_description(device))
+        watch.note(step + 1, loss)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if spec.train["grad_clip"] > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), spec.train["grad_clip"])
         optimizer.step()
-        if (step + 1) % log_every == 0 or step + 1 == steps:
+        logs = (step + 1) % log_every == 0 or step + 1 == steps
+        saves = step + 1 in save_at or (step + 1 < steps and (step + 1) % resume_every == 0)
+        if logs or saves:
+            watch.check(spec.run_id, log, device)
+        if logs:
             log.append({"step": step + 1, "train_loss": float(loss.detach()), "lr": lr})
             bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
         if step + 1 in save_at:

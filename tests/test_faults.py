@@ -108,3 +108,16 @@ def test_runs_trained_on_different_corpora_are_not_pooled() -> None:
     check_same_corpus([record("a/seed0", "1" * 64), record("a/seed1", "1" * 64)])
     with pytest.raises(CorpusMismatchError, match=r"task 'text' were trained on different corpora .*a/seed0.*b/seed0"):
         check_same_corpus([record("a/seed0", "1" * 64), record("b/seed0", "2" * 64)])
+
+
+def test_the_deferred_watch_reports_the_first_non_finite_step() -> None:
+    """Checked only where the loop syncs anyway, the watch still names the first bad step and its loss."""
+    from analysis.training import NonFiniteWatch
+
+    watch = NonFiniteWatch(torch.device("cpu"))
+    for step, loss in enumerate([1.0, 0.9, float("nan"), 0.8, float("inf")], start=1):
+        watch.note(step, torch.tensor(loss))
+        if step == 2:
+            watch.check("r", [], torch.device("cpu"))  # nothing bad yet: no error
+    with pytest.raises(Diverged, match=r"run r: loss became nan at step 3"):
+        watch.check("r", [], torch.device("cpu"))
