@@ -32,17 +32,21 @@ def matmul_parameters(model: dict[str, Any]) -> int:
     return model["n_layer"] * (4 + 2 * model.get("mlp_ratio", 4)) * model["d_model"] ** 2
 
 
-def forward_flops(model: dict[str, Any], sequences: int, regime: str = "standard") -> float:
-    """FLOPs of one forward pass over ``sequences`` full-length sequences (attention counted in full)."""
+def forward_flops(model: dict[str, Any], sequences: int) -> float:
+    """FLOPs of one forward pass over ``sequences`` full-length sequences (attention counted in full).
+
+    The same in every regime: myopic attention is one causal pass over T keys (``analysis/models/gpt.py``).
+    """
     tokens = sequences * model["context"]
-    keys = 2 if regime != "standard" else 1  # myopic regimes give each query 2T keys
-    attention = 4 * model["n_layer"] * sequences * model["context"] ** 2 * model["d_model"] * keys
+    attention = 4 * model["n_layer"] * sequences * model["context"] ** 2 * model["d_model"]
     return 2 * matmul_parameters(model) * tokens + attention
 
 
 def train_step_flops(model: dict[str, Any], batch_size: int, regime: str = "standard") -> float:
-    """Forward + backward (twice the forward)."""
-    return 3 * forward_flops(model, batch_size, regime)
+    """Forward + backward (twice the forward); myopic-state's backward adds one d x d matmul per key/value
+    projection and token (the gradient of the detached states' LayerNorm input, ``MyopicProjection``)."""
+    extra = 2 * 2 * model["d_model"] ** 2 * batch_size * model["context"] * model["n_layer"] if regime == "myopic-state" else 0
+    return 3 * forward_flops(model, batch_size) + extra
 
 
 def measure_flops(spec: Any) -> dict[str, float]:
