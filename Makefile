@@ -12,7 +12,7 @@ CFF_VENV := .venv-cffconvert
 SNAKEMAKE := $(BIN)/snakemake --snakefile workflow/Snakefile --workflow-profile workflow/profiles/default \
 	--configfile workflow/config/$(PROFILE).yaml --cores $(CORES)
 
-.PHONY: study test dag clean-results lint readme bench profile-step report test-slurm cite archive verify unlock
+.PHONY: study test dag clean-results lint readme bench profile-step gpu-check report test-slurm cite archive verify unlock
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH, or set PYTHON=..."; exit 1; }
@@ -84,6 +84,11 @@ readme: $(BIN)/.installed
 # Benchmarks write JSON under results/bench/ (never timed tests).
 bench: $(BIN)/.installed
 	$(BIN)/python -m analysis.benchmark --profile $(PROFILE)
+
+# The prepared device check (analysis/gpu_check.py): regimes and M1 methods at the paper size, and one
+# paper-profile sine run trained and measured on the GPU. JSON under results/bench/gpu.
+gpu-check: $(BIN)/.installed
+	$(BIN)/python -m analysis.gpu_check --out results/bench/gpu
 
 # Where a training step's time goes (pyinstrument call tree of the regime benchmark's steps).
 profile-step: $(BIN)/.installed

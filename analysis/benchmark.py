@@ -159,9 +159,7 @@ def gradient_method_times(profile: str, rounds: int, threads: int, device: str =
         for name in PER_TARGET_METHODS.names()
     }
     report: dict[str, Any] = {}
-    groups = [("gradient_matrix", matrix_jobs)]
-    if compute.device.type == "cpu":  # the weight-gradient methods build CPU tensors (M5, M7 run on the CPU)
-        groups.append(("per_target_weight_gradients", weight_jobs))
+    groups = [("gradient_matrix", matrix_jobs), ("per_target_weight_gradients", weight_jobs)]  # M5/M7 run on the run's device
     for label, jobs in groups:
         for job in jobs.values():  # warm-up (vmap and allocator start-up)
             job()

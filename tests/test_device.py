@@ -74,3 +74,29 @@ def test_each_run_records_its_compute_settings(tmp_path: Path, monkeypatch: pyte
     assert record["compute"]["device_type"] == "cpu"
     assert record["compute"]["training_precision"] == "fp32" and record["compute"]["compile"] is False
 
+
+
+def test_the_prepared_gpu_check_runs_without_snakemake_or_typst(tmp_path: Path) -> None:
+    """The GPU image lacks the study's full environment: the check must need only torch and the scientific stack."""
+    import json
+    import subprocess
+    import sys
+
+    blocker = (
+        "import sys, runpy\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('snakemake', 'typst', 'seaborn', 'matplotlib'):\n"
+        "            raise ImportError(f'{name} is not on the GPU image')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "sys.argv = ['gpu_check', '--out', sys.argv[1], '--device', 'cpu', '--quick']\n"
+        "runpy.run_module('analysis.gpu_check', run_name='__main__')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", blocker, str(tmp_path)], capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert done.returncode == 0, done.stderr[-3000:]
+    names = {"gpu_machine.json", "gpu_regimes.json", "gpu_gradient_methods.json", "gpu_sine_run.json"}
+    assert names <= {p.name for p in tmp_path.iterdir()}
+    regimes = json.loads((tmp_path / "gpu_regimes.json").read_text())["results"]["learned"]
+    assert set(regimes) == {"standard", "myopic-state", "myopic-full"} and regimes["standard"]["ratio_to_standard_median"] == 1.0
+    run = json.loads((tmp_path / "gpu_sine_run.json").read_text())
+    assert run["quick"] and run["steps"] == 20 and run["measure_seconds_by_measure"] and isinstance(run["learned"], bool)
