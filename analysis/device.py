@@ -68,11 +68,23 @@ class ComputeSettings:
         bf16 = on_gpu and precision in ("auto", "bf16")  # bf16 on CPU is slower here and changes results: never
         return cls(device=device, autocast_dtype=torch.bfloat16 if bf16 else None, compile=bool(train.get("compile")) and on_gpu)
 
-    def prepare(self) -> None:
-        """Process-wide switches: fp32 matmuls stay fp32 on a GPU (measures are read in fp32)."""
-        if self.device.type == "cuda":
-            torch.backends.cuda.matmul.allow_tf32 = False
-            torch.backends.cudnn.allow_tf32 = False
+    def prepare(self, environ: dict[str, str] | None = None) -> None:
+        """Process-wide switches for a GPU; nothing on CPU. Call before the first CUDA kernel.
+
+        * fp32 matmuls stay fp32 (measures are read in fp32): TF32 off.
+        * Deterministic mode (``analysis.seeding``) makes cuBLAS raise at the first matmul
+          unless ``CUBLAS_WORKSPACE_CONFIG`` fixes its workspace, so it is set here.
+        * Some CUDA kernels (attention backward among them) have no deterministic version;
+          strict mode would stop a run there, so on a GPU it only warns. A GPU run is thus
+          reproducible where its kernels allow, and ``describe`` says which mode ran.
+        """
+        if self.device.type != "cuda":
+            return
+        (os.environ if environ is None else environ).setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        if torch.are_deterministic_algorithms_enabled():
+            torch._C._set_deterministic_algorithms(True, warn_only=True)
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         """The training forward pass's precision context (a no-op on CPU)."""
@@ -95,6 +107,10 @@ class ComputeSettings:
             "compile": self.compile,
             "torch_threads": torch.get_num_threads(),
             "attention": "torch scaled_dot_product_attention (fused kernels where the backend allows)",
+            "deterministic_algorithms": (
+                ("warn only" if torch.is_deterministic_algorithms_warn_only_enabled() else "strict")
+                if torch.are_deterministic_algorithms_enabled() else "off"
+            ),
         }
         if self.device.type == "cuda":
             index = self.device.index if self.device.index is not None else torch.cuda.current_device()

@@ -100,3 +100,22 @@ def test_the_prepared_gpu_check_runs_without_snakemake_or_typst(tmp_path: Path) 
     assert set(regimes) == {"standard", "myopic-state", "myopic-full"} and regimes["standard"]["ratio_to_standard_median"] == 1.0
     run = json.loads((tmp_path / "gpu_sine_run.json").read_text())
     assert run["quick"] and run["steps"] == 20 and run["measure_seconds_by_measure"] and isinstance(run["learned"], bool)
+
+
+def test_gpu_preparation_fixes_the_cublas_workspace_and_relaxes_determinism_to_warnings(fake_gpu: None) -> None:
+    """Strict determinism on CUDA raises at the first cuBLAS matmul without a fixed workspace."""
+    mode, warn_only = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    tf32 = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    environ: dict[str, str] = {}
+    try:
+        torch._C._set_deterministic_algorithms(True, warn_only=False)
+        ComputeSettings.resolve({"device": "cuda"}, environ={}).prepare(environ)
+        assert environ == {"CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
+        assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+    finally:
+        torch._C._set_deterministic_algorithms(mode, warn_only=warn_only)
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = tf32
+    cpu = ComputeSettings.resolve({"device": "cpu"}, environ={})
+    before = torch.is_deterministic_algorithms_warn_only_enabled()
+    cpu.prepare(environ := {})
+    assert environ == {} and torch.is_deterministic_algorithms_warn_only_enabled() == before
