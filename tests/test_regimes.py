@@ -108,3 +108,16 @@ def test_bf16_autocast_keeps_float32_gradients_close_to_float32(pos_encoding: st
         assert b.dtype == parameter.dtype == torch.float32, name
         # bf16 rounding; the absolute term covers gradients that vanish exactly (the key bias)
         assert float((a - b).norm()) <= 0.05 * float(a.norm()) + 0.01 * total, name
+
+
+@pytest.mark.parametrize("regime", ["standard", "myopic-state", "myopic-full"])
+def test_compiled_model_gives_the_eager_gradients(regime: str) -> None:
+    """``train.compile`` (GPU only) must trace the custom autograd functions: checked here without codegen."""
+    model, task = tiny_model("alibi"), tiny_task()
+    inputs, targets = tiny_batch()
+    eager = _weight_gradients(model, regime)
+    compiled = torch.compile(model, backend="aot_eager")
+    prediction, _ = compiled(inputs, REGIMES.get(regime))
+    traced = torch.autograd.grad(task.loss_per_position(prediction, targets).sum(), list(model.parameters()))
+    for a, b in zip(eager, traced, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
