@@ -18,7 +18,7 @@ How attention implements the routing cheaply is in ``analysis/models/gpt.py``;
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from .registry import Registry
 
@@ -29,6 +29,11 @@ PastGradient = Literal["everywhere", "weights", "nowhere"]
 class Regime:
     name: str
     past_gradient: PastGradient  # where gradient through an earlier position's key/value goes
+
+    def __post_init__(self) -> None:
+        allowed = get_args(PastGradient)
+        if self.past_gradient not in allowed:
+            raise ValueError(f"regime {self.name!r}: past_gradient {self.past_gradient!r} is not one of {', '.join(allowed)}")
 
     @property
     def myopic(self) -> bool:

@@ -121,3 +121,10 @@ def test_compiled_model_gives_the_eager_gradients(regime: str) -> None:
     traced = torch.autograd.grad(task.loss_per_position(prediction, targets).sum(), list(model.parameters()))
     for a, b in zip(eager, traced, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_a_regime_with_an_unknown_routing_is_refused() -> None:
+    from analysis.regimes import Regime
+
+    with pytest.raises(ValueError, match="past_gradient 'sometimes' is not one of everywhere, weights, nowhere"):
+        Regime("lazy", "sometimes")  # type: ignore[arg-type]
