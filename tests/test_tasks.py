@@ -53,3 +53,15 @@ def test_baseline_is_finite_and_above_the_optimum(name: str) -> None:
     optimum = task.optimal_loss(16)
     if optimum is not None:
         assert optimum < baseline
+
+
+def test_markov_stationary_distribution_is_a_normalised_fixed_point_of_the_sampled_chain() -> None:
+    """The stationary law is that of the chain ``_walk`` samples (float32 CDF, last entry 1), summing to 1."""
+    task = build_task({"name": "markov", "vocab": 16, "order": 2, "alpha": 0.3})
+    probs, pi = task.sampled_transitions, task.stationary.double()
+    torch.testing.assert_close(probs.sum(-1), torch.ones(probs.shape[0], dtype=torch.float64), rtol=0, atol=1e-12)
+    assert abs(float(pi.sum()) - 1.0) < 2e-8  # float32 round-off of 256 entries; the unnormalised iteration was off by 3e-7
+    states = task.vocab**task.order
+    successor = (torch.arange(states)[:, None] * task.vocab) % states + torch.arange(task.vocab)
+    moved = torch.zeros(states, dtype=torch.float64).index_add_(0, successor.flatten(), (pi[:, None] * probs).flatten())
+    torch.testing.assert_close(moved, pi, rtol=1e-6, atol=1e-9)
