@@ -4,7 +4,7 @@ Two profiles. ``exact``: on a CPU with the pinned packages a rerun is bit-identi
 seeds, ``torch.use_deterministic_algorithms``, one torch thread per job, tables written
 with the same number of digits), so any difference is a real change. ``cross-device``: a
 GPU or another CPU sums in another order, the difference of float32 round-off (~1e-7
-relative) grows over training, and bootstrap intervals and p-values inherit it; these
+relative) grows over training, and t intervals and p-values inherit it; these
 bounds are stated, not yet calibrated on two devices. ``make verify`` picks ``exact``
 when the archive and the rerun name the same device, else ``cross-device``.
 
@@ -33,7 +33,7 @@ KINDS: tuple[tuple[str, str], ...] = (
     ("tables/m*.csv", "measures"),  # per run and checkpoint: gradient norms, losses, coverage, probes
     ("tables/runs.csv", "training"),  # losses at init and end, per run
     ("tables/train_log.csv", "training"),
-    ("tables/*.csv", "statistics"),  # over seeds: means, bootstrap intervals, fits, p-values
+    ("tables/*.csv", "statistics"),  # over seeds: means, t intervals, fits, p-values
     ("paper_numbers.json", "paper"),  # the same statistics, formatted for the paper
 )
 

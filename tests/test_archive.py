@@ -118,12 +118,12 @@ def test_verify_fails_on_a_missing_table_row_or_column(smoke_results: Path, smok
 def test_verify_fails_on_another_config_and_on_changed_paper_numbers(smoke_results: Path, smoke_archive: Path, tmp_path: Path) -> None:
     rerun = rerun_copy(smoke_results, tmp_path / "results")
     config = (rerun / "config.json").read_text()
-    (rerun / "config.json").write_text(config.replace('"n_resamples": 200', '"n_resamples": 100'))
+    (rerun / "config.json").write_text(config.replace('"s_min": 1', '"s_min": 3'))
     numbers = (rerun / "paper_numbers.json").read_text()
     (rerun / "paper_numbers.json").write_text(numbers.replace('"profile": "smoke"', '"profile": "smoky"'))
     passed, report = verify(smoke_archive, rerun)
     assert not passed
-    assert "the rerun used another configuration" in report and "stats.n_resamples: published 200, rerun 100" in report
+    assert "the rerun used another configuration" in report and "stats.s_min: published 1, rerun 3" in report
     assert "profile: published 'smoke', rerun 'smoky'" in report
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.stats.bootstrap import bootstrap_mean
+from analysis.stats.inference import mean_interval
 from analysis.stats.distance import distance_profile, fit_power_law, position_profile
 
 
@@ -36,24 +36,37 @@ def test_last_layer_is_not_fitted() -> None:
     assert fit_power_law(profile, d_min=1, n_blocks={"c": 0}).empty
 
 
-def test_null_effect_interval_covers_zero_and_real_effect_does_not() -> None:
-    rng = np.random.default_rng(3)
-    null = bootstrap_mean(rng.normal(0.0, 1.0, 8), n_resamples=2000)
-    assert null.low < 0 < null.high
-    effect = bootstrap_mean(rng.normal(-2.0, 0.1, 5), n_resamples=2000)
-    assert effect.high < 0 and effect.low <= effect.estimate <= effect.high and effect.n == 5
+def test_t_interval_matches_a_worked_example() -> None:
+    # values 1, 2, 3, 4, 5: mean 3, sd sqrt(2.5), t(0.975, 4) = 2.7764451; half-width 1.9632432
+    interval = mean_interval(np.array([1.0, 2.0, 3.0, 4.0, 5.0]), 0.95)
+    assert interval.estimate == 3.0 and interval.n == 5
+    assert abs(interval.low - 1.0367568) < 1e-6 and abs(interval.high - 4.9632432) < 1e-6
+    # 90%: t(0.95, 4) = 2.1318468, half-width 1.5074433
+    narrower = mean_interval(np.array([1.0, 2.0, 3.0, 4.0, 5.0]), 0.90)
+    assert abs(narrower.high - 4.5074433) < 1e-6
 
 
-def test_columnwise_bootstrap_matches_the_one_column_version() -> None:
-    from analysis.stats.bootstrap import bootstrap_mean_columns
+def test_t_interval_over_three_seeds_is_wider_than_their_range() -> None:
+    # the old percentile bootstrap gave the seed range [1, 3]; the t interval is 2 +- 4.303 / sqrt(3)
+    interval = mean_interval(np.array([1.0, 2.0, 3.0]), 0.95)
+    assert abs(interval.low - (2 - 4.3026527 / np.sqrt(3))) < 1e-6 and interval.low < 1.0 and interval.high > 3.0
+
+
+def test_one_seed_has_no_interval() -> None:
+    interval = mean_interval(np.array([2.0, np.nan]), 0.95)
+    assert interval.estimate == 2.0 and interval.n == 1 and np.isnan(interval.low) and np.isnan(interval.high)
+
+
+def test_columnwise_interval_matches_the_one_column_version() -> None:
+    from analysis.stats.inference import mean_interval_columns
 
     rng = np.random.default_rng(5)
     values = rng.normal(1.0, 0.5, size=(6, 3))
-    mean, low, high = bootstrap_mean_columns(values, n_resamples=4000, seed=1)
+    mean, low, high = mean_interval_columns(values, 0.9)
     for column in range(3):
-        single = bootstrap_mean(values[:, column], n_resamples=4000, seed=1)
+        single = mean_interval(values[:, column], 0.9)
         assert mean[column] == single.estimate
-        assert abs(low[column] - single.low) < 0.08 and abs(high[column] - single.high) < 0.08
+        assert abs(low[column] - single.low) < 1e-12 and abs(high[column] - single.high) < 1e-12
 
 
 def test_position_profile_reads_fixed_distances_and_flags_first_positions() -> None:

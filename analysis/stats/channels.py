@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .bootstrap import bootstrap_mean
+from .inference import mean_interval
 from .precaching import at_final_step, with_factors
 
 
@@ -75,11 +75,11 @@ def summarize_ratios(ratios: pd.DataFrame, settings: dict) -> pd.DataFrame:
     for (condition, task, encoding, regime, scale), group in ratios.groupby(["condition", "task", "pos_encoding", "regime", "step_scale"]):
         row = {"condition": condition, "task": task, "pos_encoding": encoding, "regime": regime, "step_scale": scale, "eta": group["eta"].iloc[0]}
         for column in ("weight_channel", "context_channel"):
-            interval = bootstrap_mean(group[column].to_numpy(), settings["confidence"], settings["n_resamples"], settings["bootstrap_seed"])
+            interval = mean_interval(group[column].to_numpy(), settings["confidence"])
             row |= {f"{column}_mean": interval.estimate, f"{column}_low": interval.low, f"{column}_high": interval.high}
         positive = group["ratio"].to_numpy()
         positive = positive[positive > 0]
-        log_ratio = bootstrap_mean(np.log10(positive), settings["confidence"], settings["n_resamples"], settings["bootstrap_seed"])
+        log_ratio = mean_interval(np.log10(positive), settings["confidence"])
         row |= {"log10_ratio_mean": log_ratio.estimate, "log10_ratio_low": log_ratio.low, "log10_ratio_high": log_ratio.high, "n_seeds": log_ratio.n}
         rows.append(row)
     return pd.DataFrame(rows)

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .bootstrap import bootstrap_mean, bootstrap_mean_columns
+from .inference import mean_interval, mean_interval_columns
 from .inference import compare_to_zero
 
 RUN_KEYS = ["condition", "seed", "step", "layer"]
@@ -73,13 +73,13 @@ def fit_power_law(profile: pd.DataFrame, d_min: int, n_blocks: dict[str, int]) -
     return pd.DataFrame(rows)
 
 
-def summarize_slopes(fits: pd.DataFrame, confidence: float, n_resamples: int, seed: int) -> pd.DataFrame:
+def summarize_slopes(fits: pd.DataFrame, confidence: float) -> pd.DataFrame:
     """Per condition, step and layer over seeds: slope (interval, t-test vs 0, Cohen's d), exp rate, AIC."""
     rows = []
     for (condition, step, layer), group in fits.groupby(["condition", "step", "layer"]):
-        slope = compare_to_zero(group["slope"].to_numpy(), confidence, n_resamples, seed)
-        rate = bootstrap_mean(group["exp_rate"].to_numpy(), confidence, n_resamples, seed)
-        aic = bootstrap_mean(group["delta_aic"].to_numpy(), confidence, n_resamples, seed)
+        slope = compare_to_zero(group["slope"].to_numpy(), confidence)
+        rate = mean_interval(group["exp_rate"].to_numpy(), confidence)
+        aic = mean_interval(group["delta_aic"].to_numpy(), confidence)
         rows.append(
             {
                 "condition": condition,
@@ -104,8 +104,8 @@ def summarize_slopes(fits: pd.DataFrame, confidence: float, n_resamples: int, se
     return pd.DataFrame(rows)
 
 
-def summarize_profile(profile: pd.DataFrame, confidence: float, n_resamples: int, seed: int) -> pd.DataFrame:
-    """g^l(d) per condition, step, layer and distance: mean over seeds with a bootstrap interval.
+def summarize_profile(profile: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    """g^l(d) per condition, step, layer and distance: mean over seeds with a t interval.
 
     Bands are computed on the log scale (geometric mean over seeds), as profiles are
     plotted and fitted on log axes.
@@ -115,7 +115,7 @@ def summarize_profile(profile: pd.DataFrame, confidence: float, n_resamples: int
     rows = []
     for condition in wide.columns.get_level_values("condition").unique():
         block = wide[condition].dropna(axis=1)  # seeds that lack a point drop that column
-        mean, low, high = bootstrap_mean_columns(block.to_numpy(), confidence, n_resamples, seed)
+        mean, low, high = mean_interval_columns(block.to_numpy(), confidence)
         frame = block.columns.to_frame(index=False)
         frame.insert(0, "condition", condition)
         frame["profile_mean"], frame["profile_low"], frame["profile_high"] = np.exp(mean), np.exp(low), np.exp(high)
@@ -151,11 +151,11 @@ def first_position_ratio(m1: pd.DataFrame, s_min: int, value: str = "grad_norm_m
     return ratio.groupby(level=RUN_KEYS).mean().rename("first_position_ratio").reset_index()
 
 
-def summarize_first_position(ratios: pd.DataFrame, confidence: float, n_resamples: int, seed: int) -> pd.DataFrame:
-    """Mean first-position ratio over seeds with its bootstrap interval, per condition, step and layer."""
+def summarize_first_position(ratios: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    """Mean first-position ratio over seeds with its t interval, per condition, step and layer."""
     rows = []
     for (condition, step, layer), group in ratios.groupby(["condition", "step", "layer"]):
-        interval = bootstrap_mean(group["first_position_ratio"].to_numpy(), confidence, n_resamples, seed)
+        interval = mean_interval(group["first_position_ratio"].to_numpy(), confidence)
         rows.append({"condition": condition, "step": step, "layer": layer, "ratio_mean": interval.estimate,
                      "ratio_low": interval.low, "ratio_high": interval.high, "n_seeds": interval.n})
     return pd.DataFrame(rows)

@@ -1,14 +1,14 @@
 """C2 (pre-caching): the myopia gap (M4), the gradient decomposition (M3) and the probes (M6) over seeds.
 
 Every function takes aggregated measure tables plus the runs table and returns a
-tidy summary: the mean over seeds, its bootstrap interval, and for comparisons a
+tidy summary: the mean over seeds, its t interval, and for comparisons a
 paired t-test with Cohen's d_z and Holm-adjusted p-values within the family.
 """
 from __future__ import annotations
 
 import pandas as pd
 
-from .bootstrap import bootstrap_mean
+from .inference import mean_interval
 from .inference import compare_to_zero, holm
 
 
@@ -32,8 +32,8 @@ def summarize_gap(gap: pd.DataFrame, settings: dict) -> pd.DataFrame:
     final = overall[overall["step"] == overall["steps"]]
     rows = []
     for (condition, task, encoding, regime), group in final.groupby(["condition", "task", "pos_encoding", "regime"]):
-        result = compare_to_zero(group["gap"].to_numpy(), settings["confidence"], settings["n_resamples"], settings["bootstrap_seed"])
-        standard = bootstrap_mean(group["loss_standard"].to_numpy(), settings["confidence"], settings["n_resamples"], settings["bootstrap_seed"])
+        result = compare_to_zero(group["gap"].to_numpy(), settings["confidence"])
+        standard = mean_interval(group["loss_standard"].to_numpy(), settings["confidence"])
         rows.append(
             {"condition": condition, "task": task, "pos_encoding": encoding, "regime": regime,
              "loss_standard": standard.estimate, **{f"gap_{k}": v for k, v in result.as_dict().items()}}
@@ -50,7 +50,7 @@ def gap_by_position(gap: pd.DataFrame, settings: dict) -> pd.DataFrame:
     final = gap[(gap["t"] >= 0) & (gap["step"] == gap["steps"])]
     rows = []
     for (condition, task, regime, t), group in final.groupby(["condition", "task", "regime", "t"]):
-        interval = bootstrap_mean(group["gap"].to_numpy(), settings["confidence"], settings["n_resamples"], settings["bootstrap_seed"])
+        interval = mean_interval(group["gap"].to_numpy(), settings["confidence"])
         rows.append({"condition": condition, "task": task, "regime": regime, "t": t,
                      "gap_mean": interval.estimate, "gap_low": interval.low, "gap_high": interval.high,
                      "loss_myopic": group["loss_myopic"].mean(), "loss_standard": group["loss_standard"].mean()})
@@ -85,7 +85,7 @@ def summarize_shares(shares: pd.DataFrame, runs: pd.DataFrame, settings: dict) -
     ):
         row = {"condition": condition, "task": task, "pos_encoding": encoding, "regime": regime, "step": step, "layer": layer}
         for part in PARTS:
-            interval = bootstrap_mean(group[f"share_{part}"].to_numpy(), settings["confidence"], settings["n_resamples"], settings["bootstrap_seed"])
+            interval = mean_interval(group[f"share_{part}"].to_numpy(), settings["confidence"])
             row |= {f"{part}_mean": interval.estimate, f"{part}_low": interval.low, f"{part}_high": interval.high}
         row["n_seeds"] = len(group)
         rows.append(row)
@@ -102,7 +102,7 @@ def summarize_probes(probes: pd.DataFrame, runs: pd.DataFrame, settings: dict) -
             continue
         for regime in [r for r in by_regime.columns if r != "standard"]:
             paired = (by_regime["standard"] - by_regime[regime]).dropna().to_numpy()
-            result = compare_to_zero(paired, settings["confidence"], settings["n_resamples"], settings["bootstrap_seed"])
+            result = compare_to_zero(paired, settings["confidence"])
             rows.append(
                 {"task": task, "feature": feature, "pos_encoding": encoding, "layer": layer, "regime": regime,
                  "r2_standard": float(by_regime["standard"].mean()), "r2_myopic": float(by_regime[regime].mean()),

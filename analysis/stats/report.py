@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..provenance import git_commit
-from .bootstrap import Interval, bootstrap_mean
+from .inference import Interval, mean_interval
 
 MINUS = "\u2212"
 
@@ -57,7 +57,7 @@ def _condition_numbers(
     first = mine.iloc[0]
 
     def interval(values: np.ndarray) -> Interval:
-        return bootstrap_mean(values, settings["confidence"], settings["n_resamples"], settings["bootstrap_seed"])
+        return mean_interval(values, settings["confidence"])
 
     final = interval(mine["final_eval_loss"].to_numpy())
     slopes = summary[summary["condition"] == condition]
@@ -148,7 +148,6 @@ def paper_numbers(
         "profile": config["profile"],
         "experiments": ", ".join(config["paper"]["experiments"]),
         "confidence_pct": fmt(100 * stats["confidence"], 0),
-        "n_resamples": str(stats["n_resamples"]),
         "s_min": str(stats["s_min"]),
         "d_min": str(stats["d_min"]),
         "learned_margin_pct": fmt(100 * stats["learned_margin"], 0),

@@ -1,0 +1,106 @@
+"""The shape every claim's decision takes: inputs -> statistics tables, verdicts, and the numbers the paper prints.
+
+One module per claim (``c1.py`` ... ``c6.py``) registers a ``Claim``: the aggregated
+tables it reads, the tables it writes, its ``Rules`` (a frozen dataclass of the thresholds
+the verdict rule uses, with the defaults fixed before the confirmatory runs; a config may
+override them under ``stats.claims.<id>``) and ``decide``. Reading how a claim is decided
+means opening one file.
+
+A verdict is either a *finding* (an empirical question the data could answer either way)
+or a *structural check* (true by construction of the architecture or the training
+objective; tested, but not evidence about learning).
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+
+from ..registry import Registry
+
+SUPPORTED, REFUTED, MIXED = "supported", "refuted", "mixed"
+VERDICT_WORDS = (SUPPORTED, REFUTED, MIXED)
+FINDING, STRUCTURAL = "finding", "structural check"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    claim: str  # "C1", "C4a", ...
+    verdict: str  # one of VERDICT_WORDS
+    deciding: str  # the deciding number(s) with their intervals, in words
+    rule: str  # the rule that was applied, as the methods state it
+    kind: Literal["finding", "structural check"] = FINDING
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICT_WORDS:
+            raise ValueError(f"verdict {self.verdict!r} of {self.claim}: allowed values: {', '.join(VERDICT_WORDS)}")
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ClaimInputs:
+    """What a claim decides from: the aggregated tables by name, the runs table and the stats settings."""
+
+    tables: Mapping[str, pd.DataFrame]  # e.g. "m1_gradient_matrix", "m4_myopia_gap" (results/<profile>/tables/<name>.csv)
+    runs: pd.DataFrame  # one row per trained run (analysis.stats.runs.runs_table)
+    settings: Mapping[str, Any]  # config["stats"]: confidence, s_min, d_min, alpha, learned_margin, ...
+
+
+@dataclass
+class ClaimResult:
+    verdicts: list[Verdict]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # written as tables/<name>.csv
+    numbers: dict[str, Any] = field(default_factory=dict)  # paper_numbers.json: claims.<id>
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str  # lower case, as in the config: "c1"
+    inputs: tuple[str, ...]  # aggregated table names read (besides the runs table)
+    outputs: tuple[str, ...]  # table names written; ``decide`` must return exactly these
+    rules: type  # frozen dataclass of thresholds with defaults
+    decide: Callable[[ClaimInputs, Any], ClaimResult]
+
+    def run(self, inputs: ClaimInputs, overrides: Mapping[str, Any] | None = None) -> ClaimResult:
+        result = self.decide(inputs, self.rules(**(overrides or {})))
+        if set(result.tables) != set(self.outputs):
+            raise RuntimeError(f"claim {self.id} wrote tables {sorted(result.tables)}, declared {sorted(self.outputs)}")
+        return result
+
+
+CLAIMS: Registry[Claim] = Registry("claim")
+
+
+def register(claim: Claim) -> Claim:
+    return CLAIMS.register(claim.id)(claim)
+
+
+def rule_problems(claim_id: str, overrides: Mapping[str, Any]) -> list[str]:
+    """Config problems in ``stats.claims.<claim_id>``: unknown claims or keys, wrong types."""
+    if claim_id not in CLAIMS:
+        return [f"stats.claims.{claim_id}: unknown claim; allowed values: {', '.join(CLAIMS.names())}"]
+    rules = CLAIMS.get(claim_id).rules
+    allowed = {f.name: f for f in dataclasses.fields(rules)}
+    problems = []
+    for key, value in overrides.items():
+        if key not in allowed:
+            problems.append(f"unknown key 'stats.claims.{claim_id}.{key}'; allowed keys: {', '.join(allowed)}")
+            continue
+        default = allowed[key].default
+        if isinstance(default, bool) != isinstance(value, bool) or (
+            isinstance(default, int | float) and not isinstance(value, int | float)
+        ) or (isinstance(default, str) and not isinstance(value, str)):
+            problems.append(f"stats.claims.{claim_id}.{key}: expected {type(default).__name__}, got {value!r}")
+        elif isinstance(value, float) and value != value:
+            problems.append(f"stats.claims.{claim_id}.{key}: NaN is not allowed")
+    return problems
+
+
+def decide_all(inputs: ClaimInputs, overrides: Mapping[str, Mapping[str, Any]]) -> dict[str, ClaimResult]:
+    """Every registered claim, in order of its id."""
+    return {claim_id: CLAIMS.get(claim_id).run(inputs, overrides.get(claim_id)) for claim_id in CLAIMS.names()}
