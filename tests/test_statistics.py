@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.stats.inference import mean_interval
 from analysis.stats.distance import distance_profile, fit_power_law, position_profile
+from analysis.stats.inference import mean_interval
 
 
 def synthetic_m1(exponent: float, context: int = 24, seed: int = 0) -> pd.DataFrame:

@@ -12,8 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .inference import mean_interval, mean_interval_columns
-from .inference import compare_to_zero
+from .inference import compare_to_zero, mean_interval, mean_interval_columns
 
 RUN_KEYS = ["condition", "seed", "step", "layer"]
 

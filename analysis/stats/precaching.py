@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .inference import mean_interval
-from .inference import compare_to_zero, holm
+from .inference import compare_to_zero, holm, mean_interval
 
 
 def at_final_step(table: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
