@@ -27,6 +27,7 @@ from ..tasks import Batch, Task, build_task
 from ..training import evaluation_batch
 from .coverage import coverage_from_gradients
 from .decomposition import decomposition_table
+from .dependency import dependency_share, task_dependencies
 from .gradient_matrix import gradient_matrix
 from .myopia import position_loss_table
 from .parameters import SequenceGradients, sequence_gradients
@@ -47,6 +48,7 @@ class RunData:
 
     spec: RunSpec
     _gradients: tuple[GPT, SequenceGradients] | None = None
+    _matrix: tuple[GPT, torch.Tensor] | None = None
 
     @cached_property
     def task(self) -> Task:
@@ -69,6 +71,24 @@ class RunData:
     @cached_property
     def probe_splits(self) -> dict[str, Batch]:
         return {split: self.sample(f"probe-{split}", self.spec.measure["probe_sequences"]) for split in SPLITS}
+
+    @cached_property
+    def dependencies(self) -> torch.Tensor | None:
+        """(N, T, T) bool: which inputs each target of the gradient batch needs; None where unknown (text)."""
+        return task_dependencies(self.task, self.gradient_batch)
+
+    def gradient_matrix(self, model: GPT) -> torch.Tensor:
+        """M1 per sequence, (N, L+1, T, T) on the CPU, computed once per checkpoint (M1 and its dependency share)."""
+        if self._matrix is None or self._matrix[0] is not model:
+            batch, settings = self.gradient_batch, self.spec.measure
+            device = ComputeSettings.resolve(self.spec.train).device  # fp32 on the run's device (a GPU if it trained on one)
+            on_device = model if device.type == "cpu" else copy.deepcopy(model).to(device)
+            per_sequence = gradient_matrix(
+                on_device, batch.inputs.to(device), batch.targets.to(device), self.task.loss_per_position,
+                method=settings["method"], batch_size=settings["batch_size"], max_memory_mb=settings["max_memory_mb"],
+            ).cpu()
+            self._matrix = (model, per_sequence)
+        return self._matrix[1]
 
     def first(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.gradient_batch.inputs[:n], self.gradient_batch.targets[:n]
@@ -101,15 +121,9 @@ def register(measure: Measure) -> Measure:
 
 def _gradient_matrix(model: GPT, data: RunData) -> pd.DataFrame:
     """M1: one row per (layer, t, s <= t) with mean and median over sequences."""
-    batch, settings = data.gradient_batch, data.spec.measure
-    device = ComputeSettings.resolve(data.spec.train).device  # fp32 on the run's device (a GPU if it trained on one)
-    on_device = model if device.type == "cpu" else copy.deepcopy(model).to(device)
-    per_sequence = gradient_matrix(
-        on_device, batch.inputs.to(device), batch.targets.to(device), data.task.loss_per_position,
-        method=settings["method"], batch_size=settings["batch_size"], max_memory_mb=settings["max_memory_mb"],
-    ).cpu()  # (N, L+1, T, T)
+    per_sequence = data.gradient_matrix(model)  # (N, L+1, T, T)
     mean, median = per_sequence.mean(0), per_sequence.median(0).values
-    length = batch.targets.shape[1]
+    length = per_sequence.shape[-1]
     t_index, s_index = torch.tril_indices(length, length)
     return pd.concat(
         [
@@ -130,6 +144,14 @@ def _gradient_matrix(model: GPT, data: RunData) -> pd.DataFrame:
 
 
 register(Measure("m1_gradient_matrix", _gradient_matrix))
+register(
+    Measure(
+        "m1_dependency_share",
+        lambda model, data: dependency_share(data.gradient_matrix(model), data.dependencies),
+        applies=lambda data: data.dependencies is not None,  # tasks whose needed positions are known (not text)
+        ends_only=True,  # architecture (initialisation) against trained; M1 itself keeps every checkpoint
+    )
+)
 register(
     Measure(
         "m3_decomposition",
