@@ -1,14 +1,22 @@
 """The recall and text tasks generate what their definitions say, and their reference losses are right."""
 from __future__ import annotations
 
+import hashlib
 import math
+import sys
+import types
+from importlib import resources
+from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from analysis.tasks import build_task
 from analysis.tasks import text as text_module
 from analysis.tasks.text import VOCAB, byte_to_id_table, decode
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def recall_tokens(batch) -> torch.Tensor:
@@ -111,6 +119,60 @@ def test_text_corpus_is_english_and_fingerprinted() -> None:
     assert build_task({"name": "text"}).corpus_sha256 == first
     assert task.describe()["corpus_sha256"] == first and len(first) == 64
     assert build_task({"name": "text", "max_bytes": 1000}).corpus_sha256 != first
+
+
+def test_text_corpus_is_the_shipped_file_not_the_running_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bytes come from the package's corpus file, found by package path, whatever pydoc_data holds."""
+    shipped = (resources.files("analysis.tasks") / "corpus" / text_module.CORPUS_FILE.name).read_bytes()
+    fake = types.ModuleType("pydoc_data.topics")
+    fake.topics = {"a": "not the corpus"}  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "pydoc_data.topics", fake)
+    text_module.corpus_bytes.cache_clear()
+    text_module.corpus_sha256.cache_clear()
+    task = build_task({"name": "text"})
+    assert text_module.corpus_bytes(task.max_bytes) == shipped[: task.max_bytes]
+    assert text_module.corpus_bytes(1000) == shipped[:1000]
+    assert task.corpus_sha256 == hashlib.sha256(shipped[: task.max_bytes]).hexdigest()
+    description = task.describe()
+    assert description["version"] == 2 and description["corpus_file"] == text_module.CORPUS_FILE.name
+    assert description["corpus_bytes"] == len(shipped) and not any("python" in k for k in description)
+    assert len(shipped) < 1_500_000 and (text_module.CORPUS_FILE.parent / "LICENSE-PSF.txt").is_file()
+
+
+@pytest.mark.parametrize("config", sorted((REPO / "workflow" / "config").rglob("*.yaml")), ids=lambda p: p.name)
+def test_every_config_pins_the_text_corpus(config: Path) -> None:
+    """Each text task in a config carries expected_sha256, equal to the SHA-256 of the shipped bytes it reads."""
+    tasks = (yaml.safe_load(config.read_text()) or {}).get("tasks", {})
+    for label, params in tasks.items():
+        if params.get("name") == "text":
+            max_bytes = params.get("max_bytes", text_module.TextTask.max_bytes)
+            expected = hashlib.sha256(text_module.CORPUS_FILE.read_bytes()[:max_bytes]).hexdigest()
+            assert params.get("expected_sha256") == expected, f"{config.name}: tasks.{label}.expected_sha256"
+            build_task(params)  # the pin is accepted
+
+
+def test_text_refuses_a_changed_corpus_naming_both_fingerprints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    changed = tmp_path / text_module.CORPUS_FILE.name
+    changed.write_bytes(text_module.CORPUS_FILE.read_bytes()[:5000].replace(b"the", b"teh"))
+    pinned = hashlib.sha256(text_module.CORPUS_FILE.read_bytes()[:5000]).hexdigest()
+    found = hashlib.sha256(changed.read_bytes()).hexdigest()
+    build_task({"name": "text", "max_bytes": 5000, "expected_sha256": pinned})  # the shipped file passes its pin
+    monkeypatch.setattr(text_module, "CORPUS_FILE", changed)
+    text_module.corpus_bytes.cache_clear()
+    text_module.corpus_sha256.cache_clear()
+    try:
+        with pytest.raises(ValueError) as caught:
+            build_task({"name": "text", "max_bytes": 5000, "expected_sha256": pinned})
+        message = str(caught.value)
+        assert f"expected_sha256 is {pinned}" in message and f"has SHA-256 {found}" in message
+        assert changed.name in message and "retrain" in message
+        monkeypatch.setattr(text_module, "CORPUS_FILE", tmp_path / "absent.txt")
+        text_module.corpus_bytes.cache_clear()
+        with pytest.raises(FileNotFoundError, match="absent.txt is missing"):
+            text_module.corpus_bytes(10)
+    finally:
+        text_module.corpus_bytes.cache_clear()
+        text_module.corpus_sha256.cache_clear()
 
 
 def test_text_vocabulary_mapping() -> None:

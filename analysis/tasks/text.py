@@ -1,9 +1,10 @@
-"""Byte-level language modelling of real English prose that ships with Python, read offline.
+"""Byte-level language modelling of real English prose, read offline from a file in the repository.
 
-Corpus: the values of ``pydoc_data.topics.topics`` (the Python documentation
-topics behind ``help()``), joined in sorted-key order with a blank line
-between them, encoded as UTF-8 and truncated to ``max_bytes`` bytes. The text
-differs between Python releases, so ``describe()`` records its SHA-256 and size.
+Corpus: ``corpus/python-3.11.7-pydoc-topics.txt`` (the Python documentation topics
+behind ``help()``, frozen from CPython 3.11.7; source and PSF licence in
+``corpus/README.md``), truncated to ``max_bytes`` bytes. It ships with the package,
+so every machine and every Python reads the same bytes; ``describe()`` records the
+file name, size and SHA-256.
 
 Vocabulary (97 ids), byte by byte:
     bytes 32..126 (printable ASCII)  -> ids 0..94   (byte - 32)
@@ -11,7 +12,7 @@ Vocabulary (97 ids), byte by byte:
     every other byte (incl. each byte of a multi-byte character) -> id 96 ("other")
 
 ``expected_sha256`` (optional) pins the corpus: a config that sets it is rejected, before any
-job starts, when the bytes read differ (a corpus that changed is named, never silently used).
+job starts, when the bytes read differ (an edited or damaged corpus file is named, never silently used).
 
 Held-out data: the last ``holdout_fraction`` of the corpus is never sampled by
 the default ``split="train"``; ``split="heldout"`` samples only from it, and
@@ -23,9 +24,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
-import platform
 from dataclasses import dataclass
 from functools import cache, cached_property
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -38,6 +39,7 @@ VOCAB = 97
 NEWLINE_ID = 95
 OTHER_ID = 96
 SPLITS = ("train", "heldout")
+CORPUS_FILE = Path(__file__).with_name("corpus") / "python-3.11.7-pydoc-topics.txt"
 
 
 def byte_to_id_table() -> Tensor:
@@ -55,11 +57,14 @@ def decode(ids: Tensor) -> str:
 
 @cache
 def corpus_bytes(max_bytes: int) -> bytes:
-    """The exact byte corpus: documentation topics in sorted-key order, blank-line separated."""
-    from pydoc_data.topics import topics
-
-    text = "\n\n".join(topics[key] for key in sorted(topics))
-    return text.encode("utf-8")[:max_bytes]
+    """The first ``max_bytes`` bytes of the shipped corpus file, exactly as stored."""
+    try:
+        return CORPUS_FILE.read_bytes()[:max_bytes]
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"text: the corpus file {CORPUS_FILE} is missing; it ships with the repository "
+            "(analysis/tasks/corpus/): restore it from git, or install the package with its data"
+        ) from None
 
 
 @cache
@@ -80,10 +85,10 @@ class TextTask(Task):
     max_bytes: int = 2_000_000
     holdout_fraction: float = 0.1
     split: str = "train"
-    expected_sha256: str = ""  # optional pin: refuse to run if the corpus bytes differ (another Python release)
+    expected_sha256: str = ""  # optional pin: refuse to run if the corpus bytes differ
 
     name: ClassVar[str] = "text"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2  # 2: the corpus is a file in the repository, not the running Python's pydoc_data
     baseline_description: ClassVar[str] = (
         "unigram predictor: the byte-id frequencies of the training part of the corpus (add-one smoothed)"
     )
@@ -99,9 +104,10 @@ class TextTask(Task):
             raise ValueError("text: split 'heldout' needs holdout_fraction > 0")
         if self.expected_sha256 and self.expected_sha256 != self.corpus_sha256:
             raise ValueError(
-                f"text: expected_sha256 is {self.expected_sha256}, but the corpus read now (pydoc_data of Python "
-                f"{platform.python_version()}, {self.max_bytes} bytes at most) has SHA-256 {self.corpus_sha256}; "
-                "run under the Python release the pin was made with, or change expected_sha256 (and retrain)"
+                f"text: expected_sha256 is {self.expected_sha256}, but the corpus read now (the file "
+                f"{CORPUS_FILE.name}, {self.max_bytes} bytes at most) has SHA-256 {self.corpus_sha256}; "
+                "restore the file from git (analysis/tasks/corpus/), or, if the change is intended, set "
+                "expected_sha256 to the new SHA-256 in every config and retrain"
             )
 
     def held_out(self) -> TextTask:
@@ -162,5 +168,5 @@ class TextTask(Task):
             **super().describe(),
             "corpus_sha256": self.corpus_sha256,
             "corpus_bytes": len(corpus_bytes(self.max_bytes)),
-            "corpus_source": f"pydoc_data.topics (Python {platform.python_version()})",
+            "corpus_file": CORPUS_FILE.name,
         }
