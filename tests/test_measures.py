@@ -11,11 +11,18 @@ import torch
 from conftest import ENCODINGS, tiny_batch, tiny_model, tiny_task
 from references import own_position_losses, prefix_losses
 
-from analysis.measures.coverage import RELATIVE_THRESHOLD, coverage_table
 from analysis.measures.decomposition import decompose, decomposition_table
 from analysis.measures.myopia import myopia_gap, position_loss_table
 from analysis.measures.parameters import PER_TARGET_METHODS, named_parameters, parameter_group, per_target_gradients
 from analysis.measures.probes import fit_ridge, probe_table, r_squared, select_and_score
+from analysis.measures.reachability import (
+    INPUT_DEPENDENT,
+    INVARIANCE,
+    POSITION_INDEXED,
+    REASONS,
+    reachability_table,
+    structural_reach,
+)
 from analysis.measures.weight_channel import (
     context_channel_table,
     shuffle_before,
@@ -133,46 +140,96 @@ def test_per_target_gradients_match_one_backward_per_target(method: str) -> None
         torch.testing.assert_close(grads[t], torch.cat([g.flatten() for g in expected.values()]), rtol=1e-9, atol=1e-13)
 
 
-def test_coverage_matches_a_brute_force_count() -> None:
-    model, task = tiny_model("alibi"), tiny_task()
-    inputs, targets = tiny_batch(n=2)
-    table = coverage_table(model, inputs, targets, task.loss_per_position).set_index(["parameter", "t"])
+def _generic_point(model, seed: int):
+    """The model with every weight redrawn from N(0, 0.5^2): a generic point (no zero biases, no unit LayerNorm)."""
+    generic = copy.deepcopy(model)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in generic.parameters():
+            parameter.copy_(0.5 * torch.randn(parameter.shape, generator=generator, dtype=parameter.dtype))
+    return generic
+
+
+def _jacrev_gradients(model, inputs, targets, loss_fn, t: int) -> dict[str, torch.Tensor]:
+    """dL_t/dtheta by torch.func.jacrev of a functional call on the whole sequence (the causal mask is under test too)."""
+    params = {n: p.detach() for n, p in named_parameters(model)}
+
+    def loss(weights):
+        prediction, _ = torch.func.functional_call(model, weights, (inputs,))
+        return loss_fn(prediction, targets)[0, t]
+
+    return torch.func.jacrev(loss)(params)
+
+
+REACH_CASES = [(encoding, "markov") for encoding in ENCODINGS] + [("learned", "sine")]
+
+
+@pytest.mark.parametrize(("pos_encoding", "task_kind"), REACH_CASES)
+def test_reachability_rule_matches_autograd_at_two_generic_points(pos_encoding: str, task_kind: str) -> None:
+    """Unreachable by the rule: float64 round-off at both points (exactly 0 unless by an invariance); reachable: clearly non-zero."""
+    model, task = tiny_model(pos_encoding, task_kind), tiny_task(task_kind)
+    inputs, targets = tiny_batch(task_kind, n=1)
+    if task_kind == "markov":
+        inputs = torch.tensor([[0, 3, 3, 4, 1, 4]])  # tokens 2 never seen; 1 only from t = 4
+    else:
+        inputs[0, :, 1] = torch.tensor([0.0, 0.0, 1.0, 0.0, 1.0, 1.0], dtype=inputs.dtype)  # z = 0 up to t = 1
+    points = [_generic_point(model, seed) for seed in (11, 12)]
     for t in range(inputs.shape[1]):
-        fractions: dict[str, float] = {}
-        for i in range(2):
-            prediction, _ = model(inputs[i : i + 1, : t + 1])
-            grads = _grads(task.loss_per_position(prediction, targets[i : i + 1, : t + 1])[0, t], model)
-            largest = max(float(g.abs().max()) for g in grads.values())
-            for name, grad in grads.items():
-                covered = grad.abs() > RELATIVE_THRESHOLD * largest
-                fractions[name] = fractions.get(name, 0.0) + float(covered.double().mean()) / 2
-        for name, expected in fractions.items():
-            assert table.loc[(name, t), "coverage"] == pytest.approx(expected), (name, t)
+        grads = [_jacrev_gradients(point, inputs, targets, task.loss_per_position, t) for point in points]
+        scales = [max(float(g.abs().max()) for g in grad.values()) for grad in grads]
+        for name, parameter in named_parameters(model):
+            reach = structural_reach(name, parameter, model, inputs[0], t)
+            for grad, scale in zip(grads, scales, strict=True):
+                missed = grad[name][~reach.mask].abs()
+                bound = 0.0 if reach.kind in (POSITION_INDEXED, INPUT_DEPENDENT) else 1e-13 * scale
+                assert missed.numel() == 0 or float(missed.max()) <= bound, (name, t, reach.reason)
+            reached = torch.stack([grad[name].abs() / scale for grad, scale in zip(grads, scales, strict=True)]).amax(0)
+            assert (reached[reach.mask] > 1e-9).all(), (name, t)
 
 
-def test_coverage_is_full_for_shared_weights_and_t_plus_one_over_T_for_a_position_table() -> None:
-    model, task = tiny_model("learned", context=6), tiny_task()
-    inputs, targets = tiny_batch(n=3, context=6)
-    table = coverage_table(model, inputs, targets, task.loss_per_position)
-    positions = table[table["parameter"] == "positions.table"]
-    np.testing.assert_allclose(positions["coverage"], (positions["t"] + 1) / 6)
-    shared = table[table["parameter"].str.contains(r"(?:value|out|up|down)\.weight$|^head\.weight$")]
-    assert len(shared) == 9 * 6 and (shared["coverage"] == 1.0).all()
-    query = table[table["parameter"].str.endswith("query.weight")]
-    assert (query[query["t"] >= 1]["coverage"] == 1.0).all()
-    assert (query[query["t"] == 0]["coverage"] == 0.0).all()  # softmax over one key: no gradient
-    key_bias = table[table["parameter"].str.endswith("key.bias")]  # softmax ignores a shared shift
-    assert (key_bias["coverage"] == 0.0).all()
+def test_reachability_counts_are_the_hand_worked_ones() -> None:
+    """T = 6, vocab 5, x = 0 3 3 4 1 4, d_model 8, 2 heads (d_head 4): t in {0, 2, 5}."""
+    model, task = tiny_model("learned"), tiny_task()
+    inputs = torch.tensor([[0, 3, 3, 4, 1, 4]])
+    _, targets = tiny_batch(n=1)
+    table = reachability_table(model, inputs, targets, task.loss_per_position)
+    assert sorted(table["t"].unique()) == [0, 2, 5]
+    row = table.set_index(["t", "parameter", "head"])
+    for t, positions, tokens in [(0, 1 / 6, 1 / 5), (2, 3 / 6, 2 / 5), (5, 1.0, 4 / 5)]:
+        assert row.loc[(t, "positions.table", -1), "fraction_reachable"] == positions
+        assert row.loc[(t, "read_in.weight", -1), "fraction_reachable"] == tokens
+        for layer in (0, 1):
+            for sub in ("query", "key"):
+                expected = 0.0 if t == 0 else 1.0
+                assert row.loc[(t, f"blocks.{layer}.attn.{sub}.weight", 1), "fraction_reachable"] == expected
+            assert row.loc[(t, f"blocks.{layer}.attn.key.bias", 0), "kind"] == INVARIANCE
+            assert row.loc[(t, f"blocks.{layer}.attn.key.bias", 0), "n_reachable"] == 0
+    assert row.loc[(2, "blocks.0.attn.query.weight", 0), "n_entries"] == 4 * 8  # a head's rows
+    assert row.loc[(2, "blocks.0.attn.out.weight", 1), "n_entries"] == 8 * 4  # a head's columns
+    assert row.loc[(2, "blocks.0.attn.query.bias", 1), "n_entries"] == 4
+    assert row.loc[(2, "blocks.0.attn.out.bias", -1), "n_entries"] == 8
+    assert row.loc[(2, "read_in.weight", -1), "reason"] == REASONS["absent_tokens"]
+    assert row.loc[(5, "positions.table", -1), "reason"] == ""
+    assert set(table[table["t"] == 2].query("fraction_reachable < 1")["parameter"]) == {
+        "read_in.weight", "positions.table", "blocks.0.attn.key.bias", "blocks.1.attn.key.bias"
+    }
+    assert (table["n_reachable_zero"] == 0).all() and table["largest_unreachable_gradient"].max() < 1e-13
 
 
-def test_embedding_coverage_counts_the_distinct_tokens_seen() -> None:
-    model, task = tiny_model(), tiny_task()
+def test_rope_keys_are_rotated_by_position_so_their_bias_is_reached() -> None:
+    model, task = tiny_model("rope"), tiny_task()
     inputs, targets = tiny_batch(n=1)
-    table = coverage_table(model, inputs, targets, task.loss_per_position)
-    rows = table[table["parameter"] == "read_in.weight"].set_index("t")["coverage"]
-    vocab = task.input_spec.size
-    for t in range(inputs.shape[1]):
-        assert rows[t] == pytest.approx(len(set(inputs[0, : t + 1].tolist())) / vocab)
+    table = reachability_table(model, inputs, targets, task.loss_per_position)
+    key_bias = table[table["parameter"].str.endswith("key.bias")]
+    assert (key_bias["kind"] == "shared").all()
+    assert (key_bias[key_bias["t"] > 0]["fraction_reachable"] == 1.0).all()
+    assert (key_bias[key_bias["t"] == 0]["reason"] == REASONS["single_key"]).all()
+
+
+def test_a_parameter_without_a_rule_is_refused() -> None:
+    model = tiny_model()
+    with pytest.raises(ValueError, match="no reachability rule for parameter 'positions.scale'"):
+        structural_reach("positions.scale", torch.zeros(3), model, torch.tensor([0, 1]), 1)
 
 
 # M6 ---------------------------------------------------------------------------------------------

@@ -25,13 +25,13 @@ from ..registry import Registry
 from ..seeding import EVALUATION_SEED, generator
 from ..tasks import Batch, Task, build_task
 from ..training import evaluation_batch
-from .coverage import coverage_from_gradients
 from .decomposition import decomposition_table
 from .dependency import dependency_share, task_dependencies
 from .gradient_matrix import gradient_matrix
 from .myopia import position_loss_table
 from .parameters import SequenceGradients, sequence_gradients
 from .probes import SPLITS, probe_table
+from .reachability import reachability_table
 from .weight_channel import context_channel_table, weight_channel_from_gradients
 
 
@@ -170,8 +170,11 @@ register(
 )
 register(
     Measure(
-        "m5_coverage",
-        lambda model, data: coverage_from_gradients(data.weight_gradients(model, data.spec.measure["coverage_sequences"])),
+        "m5_reachability",
+        lambda model, data: reachability_table(
+            model, *data.first(data.spec.measure["coverage_sequences"]), data.task.loss_per_position
+        ),
+        ends_only=True,  # structural: the same at every checkpoint; the end points check it against the weights
     )
 )
 register(
