@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from analysis.tasks import TASKS, build_task
+from analysis.tasks.base import Batch
 
 
 def test_sine_targets_follow_the_definition() -> None:
@@ -65,3 +66,85 @@ def test_markov_stationary_distribution_is_a_normalised_fixed_point_of_the_sampl
     successor = (torch.arange(states)[:, None] * task.vocab) % states + torch.arange(task.vocab)
     moved = torch.zeros(states, dtype=torch.float64).index_add_(0, successor.flatten(), (pi[:, None] * probs).flatten())
     torch.testing.assert_close(moved, pi, rtol=1e-6, atol=1e-9)
+
+
+def matrix(rows: list[str]) -> torch.Tensor:
+    """A (T, T) bool matrix from strings of 0/1, one per target row t (columns are sources s)."""
+    return torch.tensor([[c == "1" for c in row] for row in rows])
+
+
+def test_dependencies_default_to_unknown() -> None:
+    batch = build_task({"name": "text", "max_bytes": 1000}).sample(2, 5, torch.Generator().manual_seed(0))
+    assert build_task({"name": "text", "max_bytes": 1000}).dependencies(batch) is None
+
+
+def test_markov_dependencies_are_the_last_order_tokens_clipped_at_the_start() -> None:
+    task = build_task({"name": "markov", "vocab": 4, "order": 3})
+    batch = task.sample(2, 6, torch.Generator().manual_seed(0))
+    expected = matrix(["100000", "110000", "111000", "011100", "001110", "000111"])
+    deps = task.dependencies(batch)
+    assert deps.dtype == torch.bool and deps.shape == (2, 6, 6)
+    assert torch.equal(deps[0], expected) and torch.equal(deps[1], expected)
+    first_order = build_task({"name": "markov", "vocab": 4, "order": 1}).dependencies(batch)
+    assert torch.equal(first_order[0], torch.eye(6, dtype=torch.bool))
+
+
+def test_sine_dependencies_hand_built() -> None:
+    """Shift 1, K 2: rows with z = 1 need t-2 and t-1 (clipped) and t; rows with z = 0 only t."""
+    x = torch.zeros(1, 5)
+    z = torch.tensor([[1.0, 1.0, 0.0, 1.0, 1.0]])
+    inputs = torch.stack([x, z], dim=-1)
+    shift1 = build_task({"name": "sine", "shift": 1, "K": 2}).dependencies(Batch(inputs, torch.zeros(1, 5)))
+    assert torch.equal(shift1[0], matrix(["10000", "11000", "00100", "01110", "00111"]))
+    shift0 = build_task({"name": "sine", "shift": 0, "K": 2}).dependencies(Batch(inputs, torch.zeros(1, 5)))
+    assert torch.equal(shift0[0], matrix(["10000", "11000", "00100", "00110", "00011"]))
+
+
+@pytest.mark.parametrize("shift", [0, 1])
+def test_sine_dependencies_match_brute_force_perturbation(shift: int) -> None:
+    """A source is a dependency iff changing its x or z changes the target (targets from the definition, by loops)."""
+    K, freq = 3, 2.0
+
+    def target(x: list[float], z: list[float], t: int) -> float:
+        lagged = sum(math.sin(freq * x[t - i]) for i in range(shift, shift + K) if t - i >= 0)
+        return z[t] * lagged + (1 - z[t]) * x[t]
+
+    task = build_task({"name": "sine", "shift": shift, "K": K, "freq": freq, "p": 0.5})
+    batch = task.sample(3, 9, torch.Generator().manual_seed(4))
+    deps = task.dependencies(batch)
+    for b in range(3):
+        x, z = batch.inputs[b, :, 0].tolist(), batch.inputs[b, :, 1].tolist()
+        for t in range(9):
+            for s in range(9):
+                moved_x = [v + 0.7 if i == s else v for i, v in enumerate(x)]
+                moved_z = [1 - v if i == s else v for i, v in enumerate(z)]
+                changes = target(moved_x, z, t) != target(x, z, t) or target(x, moved_z, t) != target(x, z, t)
+                assert bool(deps[b, t, s]) == changes, (b, t, s)
+
+
+def test_recall_dependencies_hand_built() -> None:
+    """Keys 0-2, values 3-5. Row t = 4 repeats key 0 (pair at 0, 1); t = 6 repeats key 0 again; t = 8 repeats key 1."""
+    tokens = torch.tensor([[0, 3, 1, 4, 0, 3, 0, 3, 1, 4]])
+    deps = build_task({"name": "recall", "n_keys": 3, "n_values": 3}).dependencies(Batch(tokens, tokens))
+    expected = matrix([
+        "1000000000",  # key 0, first time: nothing in context helps
+        "0100000000",  # value: a fresh key comes next
+        "0010000000",  # key 1, first time
+        "0001000000",
+        "1100100000",  # key 0 again: the pair (0, 1)
+        "0000010000",
+        "1100111000",  # key 0 a third time: both earlier pairs
+        "0000000100",
+        "0011000010",  # key 1 again: the pair (2, 3)
+        "0000000001",
+    ])
+    assert torch.equal(deps[0], expected)
+
+
+@pytest.mark.parametrize("name", ["markov", "recall", "sine", "lag"])
+def test_dependencies_are_causal_bool_and_include_a_source_in_every_row(name: str) -> None:
+    task = build_task({"name": name})
+    batch = task.sample(4, 12, torch.Generator().manual_seed(5))
+    deps = task.dependencies(batch)
+    assert deps.dtype == torch.bool and deps.shape == (4, 12, 12)
+    assert not deps.triu(1).any() and deps.any(-1).all()

@@ -8,7 +8,7 @@ from .base import Batch, IOSpec, ProbeTarget, Task
 
 TASKS: Registry[type[Task]] = Registry("task")
 
-from . import markov, recall, sine, text  # noqa: E402,F401  (registration happens on import)
+from . import lag, markov, recall, sine, text  # noqa: E402,F401  (registration happens on import)
 
 
 def build_task(params: dict[str, Any]) -> Task:

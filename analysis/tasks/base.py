@@ -84,6 +84,15 @@ class Task(ABC):
         """Bayes-optimal loss where it is known in closed form (None otherwise)."""
         return None
 
+    def dependencies(self, batch: Batch) -> Tensor | None:
+        """Which inputs each target needs: bool (B, T, T), [b, t, s] True iff target t is a function of input s.
+
+        Only s <= t can be True (the diagonal when the own input is needed). The C1 analysis
+        compares the gradient mass on these sources with what uniform spreading would give;
+        None (the default) means the dependencies are unknown, as for natural text.
+        """
+        return None
+
     def probe_features(self, batch: Batch) -> dict[str, ProbeTarget]:
         """Features of position s that only later positions need (M6 probes them); none by default."""
         return {}
@@ -99,6 +108,12 @@ class Task(ABC):
     def describe(self) -> dict[str, Any]:
         """Name, version and parameters: what a result needs to say which task it used."""
         return {"name": self.name, "version": self.version, **dataclasses.asdict(self)}
+
+
+def band_dependencies(n: int, context: int, nearest: int, farthest: int) -> Tensor:
+    """(n, T, T) bool: target t needs sources t - farthest .. t - nearest (clipped at 0), the same in every sequence."""
+    distance = torch.arange(context)[:, None] - torch.arange(context)[None, :]  # [t, s] = t - s
+    return ((distance >= nearest) & (distance <= farthest)).expand(n, context, context).clone()
 
 
 def cross_entropy_per_position(logits: Tensor, targets: Tensor) -> Tensor:

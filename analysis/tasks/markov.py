@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from . import TASKS
-from .base import Batch, IOSpec, Task, cross_entropy_per_position
+from .base import Batch, IOSpec, Task, band_dependencies, cross_entropy_per_position
 
 
 @TASKS.register("markov")
@@ -105,6 +105,15 @@ class MarkovTask(Task):
 
     def loss_per_position(self, prediction: Tensor, targets: Tensor) -> Tensor:
         return cross_entropy_per_position(prediction, targets)
+
+    def dependencies(self, batch: Batch) -> Tensor:
+        """Target x_{t+1} is drawn given the last ``order`` tokens: sources t - order + 1 .. t.
+
+        Rows t < order - 1 start inside the stationary initial state, whose law couples
+        x_{t+1} to every earlier token of the sequence; the band clipped at 0 says just that.
+        """
+        n, context = batch.inputs.shape
+        return band_dependencies(n, context, 0, self.order - 1)
 
     @cached_property
     def unigram(self) -> Tensor:

@@ -104,6 +104,23 @@ class RecallTask(Task):
     def loss_per_position(self, prediction: Tensor, targets: Tensor) -> Tensor:
         return cross_entropy_per_position(prediction, targets)
 
+    def dependencies(self, batch: Batch) -> Tensor:
+        """The own input always (its type says whether a key or a value comes next); at a key, every earlier pair with that key.
+
+        A position holding key k predicts k's value. Every earlier occurrence of k at s holds
+        the answer in its (key s, value s + 1) pair; any one of them suffices, so all count.
+        A key seen for the first time, and every key target (a fresh uniform key), need
+        nothing beyond the own input. Read from ``inputs`` alone.
+        """
+        tokens = batch.inputs
+        context = tokens.shape[1]
+        earlier = torch.ones(context, context, dtype=torch.bool).tril(-1)  # [t, s]: s < t
+        is_key = tokens < self.n_keys
+        same_key = (tokens[:, :, None] == tokens[:, None, :]) & is_key[:, :, None] & earlier  # [b, t, s]: key at s repeats at t
+        value_of = torch.nn.functional.pad(same_key[:, :, :-1], (1, 0))  # [b, t, s + 1]: the value after that key
+        own = torch.eye(context, dtype=torch.bool).expand_as(same_key)
+        return own | same_key | value_of
+
     def context_free_prediction(self, batch: Batch) -> Tensor:
         """Uniform over the token type that must come next; the input's type fixes it without context."""
         is_key = torch.arange(self.vocab) < self.n_keys

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from . import TASKS
-from .base import Batch, IOSpec, ProbeTarget, Task
+from .base import Batch, IOSpec, ProbeTarget, Task, band_dependencies
 
 
 @TASKS.register("sine")
@@ -63,6 +63,18 @@ class SineTask(Task):
         return torch.nn.functional.huber_loss(
             prediction.squeeze(-1), targets, reduction="none", delta=self.huber_delta
         )
+
+    def dependencies(self, batch: Batch) -> Tensor:
+        """s = t always (z_t chooses the branch; x_t is the target when z_t = 0); sources t - shift - K + 1 .. t - shift when z_t = 1.
+
+        When z_t = 0 the target is x_t, a function of position t alone, so the lagged sources
+        count only in rows with z_t = 1 (sources before the start are x = 0 and not inputs).
+        """
+        n, context = batch.inputs.shape[:2]
+        lagged = band_dependencies(n, context, self.shift, self.shift + self.K - 1)
+        own = torch.eye(context, dtype=torch.bool).expand(n, context, context)
+        gate = batch.inputs[..., 1].bool().unsqueeze(-1)  # (B, T, 1): z_t
+        return own | (lagged & gate)
 
     def context_free_prediction(self, batch: Batch) -> Tensor:
         x, z = batch.inputs[..., 0], batch.inputs[..., 1]
