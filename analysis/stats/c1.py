@@ -1,0 +1,331 @@
+"""C1: "the gradient of each token prediction does flow back into all the earlier tokens whose information was integrated".
+
+Two verdicts, kept apart because only one of them is evidence:
+
+* **C1a, structural check.** Every earlier position receives non-zero gradient from a later
+  loss at every layer below the last (M1). Softmax attention weights are never exactly 0,
+  so this holds by construction in a standard model; it verifies the measurement.
+* **C1b, finding.** Does a later loss's gradient *concentrate* on the positions whose
+  information it needs? On tasks whose dependencies are known (``m1_dependency_share``),
+  the per-run statistic is the *enrichment*
+
+      E = mean over (target row, sequence) of (share_t - uniform_t),
+
+  the excess of the row's earlier-source gradient mass on the needed positions over what an
+  even spread would put there. A difference, not a log ratio: it is the mass moved onto the
+  needed positions, bounded in [-1, 1], defined when the share is 0, and its mean over rows
+  weights every row by its mass, whereas a log ratio is dominated by late rows whose uniform
+  share is tiny. Decided at layer 0 (the input stream: the gradient each input token receives),
+  on trained standard runs of conditions that learned their task; initialisation (the
+  architecture alone) and the trained - initial difference, paired by seed, are reported beside.
+
+Rule (C1b), with Holm's correction over the deciding conditions in each family:
+supported if in every deciding condition E > 0 (one-sided t over seeds, Holm p < alpha) with
+mean E >= ``min_excess``; refuted if in every deciding condition E < ``min_excess`` (one-sided
+t, Holm p < alpha: the concentration is shown to be smaller than the stated margin, not merely
+undetected); mixed otherwise, and when no condition decides.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .claims import MIXED, REFUTED, STRUCTURAL, SUPPORTED, Claim, ClaimInputs, ClaimResult, Verdict, register
+from .inference import Interval, SeedTest, compare_to_zero, holm, mean_interval
+from .report import fmt, fmt_interval
+
+STANDARD = "standard"
+RUN_KEYS = ["condition", "seed", "step"]
+CONCENTRATES, FALLS_SHORT, UNDECIDED, NOT_LEARNED = "concentrates", "falls short", "undecided", "not learned"
+
+
+@dataclass(frozen=True)
+class Rules:
+    min_excess: float = 0.1  # smallest mean enrichment (share on needed positions minus uniform share) that counts as concentrating
+    layer: int = 0  # residual-stream layer the finding is decided at (0: the input stream)
+    tasks: str = "markov,recall,lag"  # task names (runs.task_name) whose standard conditions decide C1b, comma-separated
+    min_fraction: float = 1.0  # C1a: smallest fraction of earlier positions that must receive non-zero gradient
+
+
+# --- compute ---------------------------------------------------------------------------------
+
+
+def learned_conditions(runs: pd.DataFrame) -> pd.Series:
+    """Per condition: did it learn its task (the runs table's ``learned``; all count where the column is absent)."""
+    if "learned" not in runs.columns:
+        return pd.Series(True, index=pd.Index(runs["condition"].unique(), name="condition"))
+    return runs.groupby("condition")["learned"].all().astype(bool)
+
+
+def reach_table(m1: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """Per standard run, checkpoint and layer below the last: the fraction of (t, s < t) pairs with non-zero gradient."""
+    columns = [*RUN_KEYS, "layer", "fraction_reached", "smallest_gradient", "n_pairs"]
+    standard = runs[runs["regime"] == STANDARD]
+    if m1.empty or standard.empty:
+        return pd.DataFrame(columns=columns)
+    n_layer = standard.drop_duplicates("condition").set_index("condition")["n_layer"]
+    earlier = m1[(m1["s"] < m1["t"]) & m1["condition"].isin(n_layer.index)]
+    earlier = earlier[earlier["layer"] < earlier["condition"].map(n_layer)]
+    grouped = earlier.assign(reached=earlier["grad_norm_mean"] > 0).groupby([*RUN_KEYS, "layer"])
+    table = grouped.agg(
+        fraction_reached=("reached", "mean"), smallest_gradient=("grad_norm_mean", "min"), n_pairs=("reached", "size")
+    )
+    return table.reset_index()[columns]
+
+
+def _stage(table: pd.DataFrame, runs: pd.DataFrame) -> pd.Series:
+    """'init' at step 0, 'trained' at the run's last step, else NaN (intermediate checkpoints are not used)."""
+    steps = table.merge(runs[["condition", "seed", "steps"]], on=["condition", "seed"], how="left")["steps"].to_numpy()
+    stage = np.where(table["step"].to_numpy() == 0, "init", np.where(table["step"].to_numpy() == steps, "trained", None))
+    return pd.Series(stage, index=table.index)
+
+
+def enrichment_runs(share: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """Per run, stage and layer: share, uniform share and enrichment, each a mean over (row, sequence) pairs."""
+    columns = [*RUN_KEYS, "stage", "layer", "share", "uniform", "enrichment", "n_rows"]
+    if share.empty or "share" not in share.columns:
+        return pd.DataFrame(columns=columns)
+    weighted = share.assign(
+        w_share=share["share"] * share["n_sequences"], w_uniform=share["uniform"] * share["n_sequences"]
+    )
+    sums = weighted.groupby([*RUN_KEYS, "layer"], as_index=False).agg(
+        w_share=("w_share", "sum"), w_uniform=("w_uniform", "sum"), weight=("n_sequences", "sum"), n_rows=("t", "size")
+    )
+    table = sums.assign(share=sums["w_share"] / sums["weight"], uniform=sums["w_uniform"] / sums["weight"])
+    table = table.assign(enrichment=table["share"] - table["uniform"], stage=_stage(table, runs))
+    return table.dropna(subset=["stage"])[columns].reset_index(drop=True)
+
+
+def enrichment_summary(per_run: pd.DataFrame, runs: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    """Per condition, stage and layer: enrichment over seeds with its Student t interval, and the mean shares."""
+    rows = []
+    factors = runs.drop_duplicates("condition").set_index("condition")
+    for (condition, stage, layer), group in per_run.groupby(["condition", "stage", "layer"], sort=True):
+        interval = mean_interval(group["enrichment"].to_numpy(), confidence)
+        rows.append(
+            {
+                "condition": condition,
+                "task_name": factors.loc[condition, "task_name"],
+                "pos_encoding": factors.loc[condition, "pos_encoding"],
+                "regime": factors.loc[condition, "regime"],
+                "stage": stage,
+                "layer": int(layer),
+                "enrichment_mean": interval.estimate,
+                "enrichment_low": interval.low,
+                "enrichment_high": interval.high,
+                "share_mean": float(group["share"].mean()),
+                "uniform_mean": float(group["uniform"].mean()),
+                "n_seeds": interval.n,
+            }
+        )
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+SUMMARY_COLUMNS = [
+    "condition", "task_name", "pos_encoding", "regime", "stage", "layer",
+    "enrichment_mean", "enrichment_low", "enrichment_high", "share_mean", "uniform_mean", "n_seeds",
+]
+TEST_COLUMNS = [
+    "condition", "task_name", "pos_encoding", "learned", "n_seeds",
+    "trained_mean", "trained_low", "trained_high", "effect_size", "p_above_zero", "p_above_zero_holm",
+    "p_below_margin", "p_below_margin_holm", "init_mean", "init_low", "init_high",
+    "change_mean", "change_low", "change_high", "change_p", "status",
+]
+
+
+def _seed_values(per_run: pd.DataFrame, condition: str, stage: str, layer: int) -> pd.Series:
+    mine = per_run[(per_run["condition"] == condition) & (per_run["stage"] == stage) & (per_run["layer"] == layer)]
+    return mine.set_index("seed")["enrichment"].astype(float)
+
+
+def deciding_conditions(per_run: pd.DataFrame, runs: pd.DataFrame, rules: Rules) -> list[str]:
+    """Standard conditions of the rule's tasks with a trained dependency share at the deciding layer."""
+    tasks = {name.strip() for name in rules.tasks.split(",") if name.strip()}
+    factors = runs.drop_duplicates("condition").set_index("condition")
+    trained = per_run[(per_run["stage"] == "trained") & (per_run["layer"] == rules.layer)]
+    return [
+        c for c in sorted(trained["condition"].unique())
+        if c in factors.index and factors.loc[c, "regime"] == STANDARD and factors.loc[c, "task_name"] in tasks
+    ]
+
+
+def condition_tests(per_run: pd.DataFrame, runs: pd.DataFrame, rules: Rules, settings: dict[str, Any]) -> pd.DataFrame:
+    """Per deciding condition: the trained layer-0 tests (Holm over the learned conditions), init and the paired change."""
+    confidence, alpha = settings["confidence"], settings["alpha"]
+    learned = learned_conditions(runs)
+    factors = runs.drop_duplicates("condition").set_index("condition")
+    rows = []
+    for condition in deciding_conditions(per_run, runs, rules):
+        trained = _seed_values(per_run, condition, "trained", rules.layer)
+        init = _seed_values(per_run, condition, "init", rules.layer)
+        above = compare_to_zero(trained.to_numpy(), confidence, alternative="greater")
+        below = compare_to_zero(trained.to_numpy() - rules.min_excess, confidence, alternative="less")
+        paired = trained.to_frame("trained").join(init.rename("init"), how="inner")
+        change = compare_to_zero((paired["trained"] - paired["init"]).to_numpy(), confidence)
+        start = mean_interval(init.to_numpy(), confidence)
+        rows.append(_test_row(condition, factors.loc[condition], bool(learned.get(condition, True)), above, below, start, change))
+    table = pd.DataFrame(rows, columns=TEST_COLUMNS).astype({"learned": bool})
+    counted = table["learned"].to_numpy(dtype=bool)
+    for family in ("p_above_zero", "p_below_margin"):
+        adjusted = np.full(len(table), np.nan)
+        adjusted[counted] = holm(table.loc[counted, family].to_numpy(dtype=float))
+        table[f"{family}_holm"] = adjusted
+    table["status"] = [_status(row, rules, alpha) for row in table.itertuples()]
+    return table
+
+
+def _test_row(condition: str, factors: pd.Series, learned: bool, above: SeedTest, below: SeedTest, start: Interval, change: SeedTest) -> dict:
+    return {
+        "condition": condition, "task_name": factors["task_name"], "pos_encoding": factors["pos_encoding"],
+        "learned": learned, "n_seeds": above.n,
+        "trained_mean": above.estimate, "trained_low": above.low, "trained_high": above.high,
+        "effect_size": above.effect_size, "p_above_zero": above.p, "p_above_zero_holm": np.nan,
+        "p_below_margin": below.p, "p_below_margin_holm": np.nan,
+        "init_mean": start.estimate, "init_low": start.low, "init_high": start.high,
+        "change_mean": change.estimate, "change_low": change.low, "change_high": change.high, "change_p": change.p,
+        "status": "",
+    }
+
+
+def _status(row: Any, rules: Rules, alpha: float) -> str:
+    if not row.learned:
+        return NOT_LEARNED
+    if row.p_above_zero_holm < alpha and row.trained_mean >= rules.min_excess:
+        return CONCENTRATES
+    if row.p_below_margin_holm < alpha:
+        return FALLS_SHORT
+    return UNDECIDED
+
+
+# --- verdicts ---------------------------------------------------------------------------------
+
+
+def structural_verdict(reach: pd.DataFrame, rules: Rules) -> Verdict:
+    """C1a: in every standard run, checkpoint and layer below the last, every earlier position gets gradient."""
+    per_run = reach.groupby(["condition", "seed"])["fraction_reached"].min() if len(reach) else pd.Series(dtype=float)
+    passing = int((per_run >= rules.min_fraction).sum())
+    if per_run.empty:
+        verdict = MIXED
+    else:
+        verdict = SUPPORTED if passing == len(per_run) else REFUTED if passing == 0 else MIXED
+    smallest = float(per_run.min()) if len(per_run) else float("nan")
+    return Verdict(
+        "C1a", verdict,
+        f"smallest fraction of earlier positions reached: {fmt(smallest, 3)}; {passing} of {len(per_run)} standard runs "
+        f"reach at least {fmt(rules.min_fraction, 3)} at every checkpoint and layer below the last",
+        f"supported if every standard run sends non-zero gradient to at least {fmt(100 * rules.min_fraction, 0)}% of "
+        "earlier positions at every checkpoint and layer below the last, refuted if none does, mixed otherwise "
+        "(structural: softmax attention weights are never exactly 0)",
+        kind=STRUCTURAL,
+    )
+
+
+def finding_verdict(tests: pd.DataFrame, rules: Rules, alpha: float) -> Verdict:
+    """C1b from the per-condition tests (see the module docstring for the rule)."""
+    counted = tests[tests["learned"]]
+    n, concentrates = len(counted), int((counted["status"] == CONCENTRATES).sum())
+    short = int((counted["status"] == FALLS_SHORT).sum())
+    verdict = MIXED if n == 0 else SUPPORTED if concentrates == n else REFUTED if short == n else MIXED
+    if n:
+        weakest = counted.loc[counted["trained_mean"].idxmin()]
+        where = f"{weakest['task_name']}, {weakest['pos_encoding']}"
+        deciding = (
+            f"smallest trained layer-{rules.layer} enrichment {fmt(weakest['trained_mean'])} "
+            f"[{fmt(weakest['trained_low'])}, {fmt(weakest['trained_high'])}] ({where}); concentrates in {concentrates}, "
+            f"falls short in {short} of {n} learned conditions"
+        )
+    else:
+        deciding = "no learned standard condition of a task with known dependencies"
+    return Verdict(
+        "C1b", verdict, deciding + f" ({len(tests) - n} not learned, reported apart)",
+        f"supported if in every learned standard condition of {rules.tasks.replace(',', ', ')} the trained layer-{rules.layer} "
+        f"enrichment (gradient share on the needed earlier positions minus the uniform share) exceeds 0 (one-sided t over "
+        f"seeds, Holm p < {alpha}) with mean at least {fmt(rules.min_excess)}; refuted if in every such condition it is "
+        f"below {fmt(rules.min_excess)} (one-sided t, Holm p < {alpha}); mixed otherwise",
+    )
+
+
+# --- numbers ----------------------------------------------------------------------------------
+
+
+def _p(value: float) -> str:
+    return "n/a" if not np.isfinite(value) else "< 0.001" if value < 0.001 else fmt(value, 3)
+
+
+def _ci(mean: float, low: float, high: float) -> dict[str, str]:
+    return {"mean": fmt(mean), "low": fmt(low), "high": fmt(high)}
+
+
+def paper_numbers(
+    verdicts: list[Verdict], reach: pd.DataFrame, tests: pd.DataFrame, summary: pd.DataFrame, rules: Rules, settings: dict
+) -> dict[str, Any]:
+    check, finding = verdicts
+    trained = summary[summary["stage"] == "trained"]
+    return {
+        "check": check.as_dict(),
+        "finding": finding.as_dict(),
+        "min_excess": fmt(rules.min_excess),
+        "min_fraction_pct": fmt(100 * rules.min_fraction, 0),
+        "layer": str(rules.layer),
+        "tasks": rules.tasks.replace(",", ", "),
+        "alpha": str(settings["alpha"]),
+        "confidence_pct": fmt(100 * settings["confidence"], 0),
+        "reach_min": fmt(float(reach["fraction_reached"].min()) if len(reach) else None, 3),
+        "reach_runs": str(reach[["condition", "seed"]].drop_duplicates().shape[0]),
+        "n_deciding": str(int(tests["learned"].sum())),
+        "n_not_learned": str(int((~tests["learned"]).sum())),
+        "n_concentrates": str(int((tests["status"] == CONCENTRATES).sum())),
+        "n_falls_short": str(int((tests["status"] == FALLS_SHORT).sum())),
+        "rows": [
+            {
+                "task": str(r.task_name), "pos_encoding": str(r.pos_encoding), "n_seeds": str(int(r.n_seeds)),
+                "init": _ci(r.init_mean, r.init_low, r.init_high),
+                "trained": _ci(r.trained_mean, r.trained_low, r.trained_high),
+                "change": _ci(r.change_mean, r.change_low, r.change_high),
+                "p_holm": _p(r.p_above_zero_holm), "effect_size": fmt(r.effect_size), "status": str(r.status),
+            }
+            for r in tests.itertuples()
+        ],
+        "layers": [
+            {
+                "task": str(r.task_name), "pos_encoding": str(r.pos_encoding), "layer": str(r.layer),
+                "enrichment": fmt_interval(Interval(r.enrichment_mean, r.enrichment_low, r.enrichment_high, int(r.n_seeds))), "share": fmt(r.share_mean), "uniform": fmt(r.uniform_mean),
+            }
+            for r in trained[trained["regime"] == STANDARD].itertuples()
+        ],
+    }
+
+
+# --- the claim --------------------------------------------------------------------------------
+
+
+RUN_COLUMNS = ["condition", "seed", "task_name", "pos_encoding", "regime", "n_layer", "steps"]
+
+
+def decide(inputs: ClaimInputs, rules: Rules) -> ClaimResult:
+    settings = dict(inputs.settings)
+    runs = pd.DataFrame(columns=RUN_COLUMNS) if inputs.runs.empty else inputs.runs
+    reach = reach_table(inputs.tables.get("m1_gradient_matrix", pd.DataFrame()), runs)
+    per_run = enrichment_runs(inputs.tables.get("m1_dependency_share", pd.DataFrame()), runs)
+    summary = enrichment_summary(per_run, runs, settings["confidence"])
+    tests = condition_tests(per_run, runs, rules, settings)
+    verdicts = [structural_verdict(reach, rules), finding_verdict(tests, rules, settings["alpha"])]
+    return ClaimResult(
+        verdicts=verdicts,
+        tables={"c1_reach": reach, "c1_enrichment_runs": per_run, "c1_enrichment": summary, "c1_tests": tests},
+        numbers=paper_numbers(verdicts, reach, tests, summary, rules, settings),
+    )
+
+
+CLAIM = register(
+    Claim(
+        id="c1",
+        inputs=("m1_gradient_matrix", "m1_dependency_share"),
+        outputs=("c1_reach", "c1_enrichment_runs", "c1_enrichment", "c1_tests"),
+        rules=Rules,
+        decide=decide,
+    )
+)

@@ -1,0 +1,192 @@
+"""C1 on planted tables: every verdict word of the structural check (C1a) and the finding (C1b), the boundary, empty input."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from analysis.stats import c1
+from analysis.stats.claims import CLAIMS, ClaimInputs, rule_problems
+
+SETTINGS = {"confidence": 0.95, "alpha": 0.05}
+STEPS = 100
+SEEDS = [0, 1, 2, 3, 4]
+SPREAD = [-0.03125, -0.015625, 0.0, 0.015625, 0.03125]  # exact in binary; mean 0, sd 0.0247
+UNIFORM = 0.25
+
+
+def runs_table(conditions: dict[str, tuple[str, str, bool]], seeds=SEEDS, n_layer: int = 1) -> pd.DataFrame:
+    """conditions: name -> (task_name, regime, learned)."""
+    rows = [
+        {"condition": name, "seed": seed, "task": task, "task_name": task, "pos_encoding": "learned", "regime": regime,
+         "n_layer": n_layer, "steps": STEPS, "learned": learned}
+        for name, (task, regime, learned) in conditions.items() for seed in seeds
+    ]
+    return pd.DataFrame(rows)
+
+
+def share_rows(condition: str, enrichment: dict[str, list[float]], layers=(0,)) -> pd.DataFrame:
+    """One dependency-share row per seed, stage and layer with share = uniform + the planted enrichment."""
+    rows = []
+    for stage, values in enrichment.items():
+        step = 0 if stage == "init" else STEPS
+        for seed, value in enumerate(values):
+            for layer in layers:
+                rows.append({"condition": condition, "seed": seed, "step": step, "layer": layer, "t": 5,
+                             "share": UNIFORM + value, "uniform": UNIFORM, "n_sequences": 4})
+    return pd.DataFrame(rows)
+
+
+def planted(mean: float, init: float = 0.0, spread=SPREAD) -> dict[str, list[float]]:
+    return {"init": [init + d for d in spread], "trained": [mean + d for d in spread]}
+
+
+def decide(runs: pd.DataFrame, share: pd.DataFrame, m1: pd.DataFrame | None = None, **overrides):
+    tables = {"m1_dependency_share": share, "m1_gradient_matrix": m1 if m1 is not None else pd.DataFrame()}
+    return CLAIMS.get("c1").run(ClaimInputs(tables, runs, SETTINGS), overrides)
+
+
+def finding(result):
+    return next(v for v in result.verdicts if v.claim == "C1b")
+
+
+TWO = {"markov": ("markov", "standard", True), "recall": ("recall", "standard", True)}
+
+
+def test_concentration_in_every_learned_condition_is_supported() -> None:
+    share = pd.concat([share_rows("markov", planted(0.5)), share_rows("recall", planted(0.375))])
+    result = decide(runs_table(TWO), share)
+    assert finding(result).verdict == "supported" and finding(result).kind == "finding"
+    tests = result.tables["c1_tests"].set_index("condition")
+    assert tests.loc["markov", "trained_mean"] == pytest.approx(0.5)
+    assert list(tests["status"]) == ["concentrates", "concentrates"]
+    assert result.numbers["n_concentrates"] == "2" and result.numbers["finding"]["verdict"] == "supported"
+
+
+def test_no_excess_anywhere_is_refuted() -> None:
+    share = pd.concat([share_rows("markov", planted(0.0)), share_rows("recall", planted(-0.0625))])
+    result = decide(runs_table(TWO), share)
+    assert finding(result).verdict == "refuted"
+    assert list(result.tables["c1_tests"]["status"]) == ["falls short", "falls short"]
+
+
+def test_one_condition_each_way_is_mixed() -> None:
+    share = pd.concat([share_rows("markov", planted(0.5)), share_rows("recall", planted(0.0))])
+    assert finding(decide(runs_table(TWO), share)).verdict == "mixed"
+
+
+def test_noise_that_decides_neither_way_is_mixed() -> None:
+    noisy = [-0.5, 0.5, 0.0, 0.25, -0.125]  # mean 0.025, sd 0.39: neither above 0 nor below the margin
+    share = pd.concat([share_rows("markov", planted(0.0, spread=noisy)), share_rows("recall", planted(0.0, spread=noisy))])
+    result = decide(runs_table(TWO), share)
+    assert finding(result).verdict == "mixed"
+    assert set(result.tables["c1_tests"]["status"]) == {"undecided"}
+
+
+def test_threshold_boundary_mean_equal_to_the_margin_counts() -> None:
+    """Trained enrichment mean exactly 0.125 (binary-exact): supported at min_excess = 0.125, not just above it."""
+    share = share_rows("markov", planted(0.125, spread=[-0.015625, 0.0, 0.015625]))
+    runs = runs_table({"markov": ("markov", "standard", True)}, seeds=[0, 1, 2])
+    assert finding(decide(runs, share, min_excess=0.125)).verdict == "supported"
+    above = decide(runs, share, min_excess=0.125 + 2**-20)
+    assert finding(above).verdict == "mixed"
+    assert above.tables["c1_tests"]["status"].item() == "undecided"
+
+
+def test_holm_counts_only_learned_conditions_and_others_are_reported_apart() -> None:
+    conditions = {**TWO, "lag": ("lag", "standard", False), "sine": ("sine", "standard", True),
+                  "markov-myopic": ("markov", "myopic-state", True)}
+    share = pd.concat([
+        share_rows("markov", planted(0.5)), share_rows("recall", planted(0.25, spread=[-0.25, 0.125, 0.0, 0.0625, 0.0625])),
+        share_rows("lag", planted(0.0)), share_rows("sine", planted(0.0)), share_rows("markov-myopic", planted(0.0)),
+    ])
+    result = decide(runs_table(conditions), share)
+    tests = result.tables["c1_tests"].set_index("condition")
+    assert sorted(tests.index) == ["lag", "markov", "recall"]  # sine is not a deciding task; myopic not standard
+    assert tests.loc["lag", "status"] == "not learned" and np.isnan(tests.loc["lag", "p_above_zero_holm"])
+    raw = {c: stats.ttest_1samp(np.array(planted(m, spread=s)["trained"]), 0.0, alternative="greater").pvalue
+           for c, m, s in [("markov", 0.5, SPREAD), ("recall", 0.25, [-0.25, 0.125, 0.0, 0.0625, 0.0625])]}
+    low, high = sorted(raw.values())
+    expected = {c: (min(1, 2 * low) if p == low else max(min(1, 2 * low), high)) for c, p in raw.items()}  # Holm, m = 2
+    for condition, value in expected.items():
+        assert tests.loc[condition, "p_above_zero_holm"] == pytest.approx(value, rel=1e-9)
+    assert finding(result).verdict == "supported"
+    assert result.numbers["n_not_learned"] == "1" and "1 not learned" in finding(result).deciding
+
+
+def test_without_a_learned_column_every_condition_counts() -> None:
+    share = pd.concat([share_rows("markov", planted(0.5)), share_rows("recall", planted(0.5))])
+    runs = runs_table(TWO).drop(columns="learned")
+    assert finding(decide(runs, share)).verdict == "supported"
+
+
+def test_init_and_the_paired_change_are_reported() -> None:
+    share = share_rows("markov", planted(0.5, init=0.125), layers=(0, 1))
+    result = decide(runs_table({"markov": ("markov", "standard", True)}, n_layer=2), share)
+    row = result.tables["c1_tests"].iloc[0]
+    assert row["init_mean"] == pytest.approx(0.125) and row["change_mean"] == pytest.approx(0.375)
+    assert row["change_low"] == pytest.approx(row["change_high"])  # same spread at both stages: the change has none
+    summary = result.tables["c1_enrichment"]
+    assert set(zip(summary["stage"], summary["layer"], strict=True)) == {("init", 0), ("init", 1), ("trained", 0), ("trained", 1)}
+    assert result.numbers["rows"][0]["init"]["mean"] == "0.12" and result.numbers["rows"][0]["trained"]["mean"] == "0.50"
+
+
+def test_enrichment_weights_rows_by_their_sequences() -> None:
+    """Row 1: share 0.5, uniform 0.25, 3 sequences; row 2: share = uniform = 0.25, 1 sequence -> (3 x 0.25 + 0) / 4."""
+    share = pd.DataFrame({"condition": "m", "seed": 0, "step": STEPS, "layer": 0, "t": [3, 4],
+                          "share": [0.5, 0.25], "uniform": [0.25, 0.25], "n_sequences": [3, 1]})
+    runs = runs_table({"m": ("markov", "standard", True)}, seeds=[0])
+    got = c1.enrichment_runs(share, runs).iloc[0]
+    assert got["enrichment"] == pytest.approx(0.1875) and got["share"] == pytest.approx(0.4375) and got["stage"] == "trained"
+
+
+def gradient_rows(condition: str, seed: int, zero_at: tuple[int, int] | None = None, n_layer: int = 1) -> pd.DataFrame:
+    """M1 rows for T = 3 with every entry 1 except the last layer's s < t (exactly 0) and an optional planted zero."""
+    rows = []
+    for layer in range(n_layer + 1):
+        for t in range(3):
+            for s in range(t + 1):
+                value = 0.0 if (layer == n_layer and s < t) or (layer == 0 and (t, s) == zero_at) else 1.0
+                rows.append({"condition": condition, "seed": seed, "step": STEPS, "layer": layer, "t": t, "s": s,
+                             "grad_norm_mean": value})
+    return pd.DataFrame(rows)
+
+
+def structural(result):
+    return next(v for v in result.verdicts if v.claim == "C1a")
+
+
+def test_structural_check_gives_each_word() -> None:
+    runs = runs_table({"a": ("markov", "standard", True), "b": ("recall", "standard", True),
+                       "my": ("recall", "myopic-state", True)}, seeds=[0])
+    everywhere = pd.concat([gradient_rows("a", 0), gradient_rows("b", 0), gradient_rows("my", 0, zero_at=(1, 0))])
+    result = decide(runs, pd.DataFrame(), everywhere)
+    assert structural(result).verdict == "supported" and structural(result).kind == "structural check"
+    one_gap = pd.concat([gradient_rows("a", 0), gradient_rows("b", 0, zero_at=(2, 1))])
+    assert structural(decide(runs, pd.DataFrame(), one_gap)).verdict == "mixed"
+    both = pd.concat([gradient_rows("a", 0, zero_at=(1, 0)), gradient_rows("b", 0, zero_at=(2, 1))])
+    result = decide(runs, pd.DataFrame(), both)
+    assert structural(result).verdict == "refuted"
+    assert result.tables["c1_reach"]["fraction_reached"].min() == pytest.approx(2 / 3)  # 2 of the 3 pairs s < t
+
+
+def test_structural_threshold_boundary() -> None:
+    runs = runs_table({"a": ("markov", "standard", True)}, seeds=[0])
+    gap = gradient_rows("a", 0, zero_at=(1, 0))  # 2 of 3 earlier pairs reached
+    assert structural(decide(runs, pd.DataFrame(), gap, min_fraction=2 / 3)).verdict == "supported"
+    assert structural(decide(runs, pd.DataFrame(), gap, min_fraction=0.67)).verdict == "refuted"
+
+
+def test_empty_input_gives_mixed_with_the_declared_tables() -> None:
+    result = decide(runs_table({}), pd.DataFrame({"step": []}))
+    assert [v.verdict for v in result.verdicts] == ["mixed", "mixed"]
+    assert "no learned standard condition" in finding(result).deciding
+    assert set(result.tables) == set(c1.CLAIM.outputs)
+    assert result.numbers["rows"] == [] and result.numbers["reach_min"] == "n/a"
+
+
+def test_rules_are_checked_against_config_overrides() -> None:
+    assert rule_problems("c1", {"min_excess": 0.2, "tasks": "markov"}) == []
+    assert rule_problems("c1", {"min_exces": 0.2})
+    assert rule_problems("c1", {"tasks": 3})
