@@ -18,21 +18,11 @@ there G[t, s < t] is exactly 0 (teacher forcing, C5).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pandas as pd
 import torch
 from torch import Tensor
 
-from ..tasks import Batch, Task
-
 COLUMNS = ["layer", "t", "share", "uniform", "n_sequences"]
-
-
-def task_dependencies(task: Task, batch: Batch) -> Tensor | None:
-    """The task's (B, T, T) dependency mask for ``batch``, or None where the task does not know it (text)."""
-    dependencies: Callable[[Batch], Tensor | None] = getattr(task, "dependencies", lambda batch: None)
-    return dependencies(batch)
 
 
 def dependency_share(matrix: Tensor, dependencies: Tensor) -> pd.DataFrame:

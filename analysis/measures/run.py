@@ -26,7 +26,7 @@ from ..seeding import EVALUATION_SEED, generator
 from ..tasks import Batch, Task, build_task
 from ..training import evaluation_batch
 from .decomposition import decomposition_table
-from .dependency import dependency_share, task_dependencies
+from .dependency import dependency_share
 from .gradient_matrix import gradient_matrix
 from .myopia import position_loss_table
 from .parameters import SequenceGradients, sequence_gradients
@@ -75,7 +75,7 @@ class RunData:
     @cached_property
     def dependencies(self) -> torch.Tensor | None:
         """(N, T, T) bool: which inputs each target of the gradient batch needs; None where unknown (text)."""
-        return task_dependencies(self.task, self.gradient_batch)
+        return self.task.dependencies(self.gradient_batch)
 
     def gradient_matrix(self, model: GPT) -> torch.Tensor:
         """M1 per sequence, (N, L+1, T, T) on the CPU, computed once per checkpoint (M1 and its dependency share)."""
