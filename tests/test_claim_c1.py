@@ -16,12 +16,12 @@ SPREAD = [-0.03125, -0.015625, 0.0, 0.015625, 0.03125]  # exact in binary; mean 
 UNIFORM = 0.25
 
 
-def runs_table(conditions: dict[str, tuple[str, str, bool]], seeds=SEEDS, n_layer: int = 1) -> pd.DataFrame:
-    """conditions: name -> (task_name, regime, learned)."""
+def runs_table(conditions: dict[str, tuple], seeds=SEEDS, n_layer: int = 1) -> pd.DataFrame:
+    """conditions: name -> (task_name, regime, learned[, pos_encoding])."""
     rows = [
-        {"condition": name, "seed": seed, "task": task, "task_name": task, "pos_encoding": "learned", "regime": regime,
-         "n_layer": n_layer, "steps": STEPS, "learned": learned}
-        for name, (task, regime, learned) in conditions.items() for seed in seeds
+        {"condition": name, "seed": seed, "task": spec[0], "task_name": spec[0], "pos_encoding": (*spec, "learned")[3],
+         "regime": spec[1], "n_layer": n_layer, "steps": STEPS, "learned": spec[2]}
+        for name, spec in conditions.items() for seed in seeds
     ]
     return pd.DataFrame(rows)
 
@@ -96,15 +96,18 @@ def test_threshold_boundary_mean_equal_to_the_margin_counts() -> None:
 
 def test_holm_counts_only_learned_conditions_and_others_are_reported_apart() -> None:
     conditions = {**TWO, "lag": ("lag", "standard", False), "sine": ("sine", "standard", True),
-                  "markov-myopic": ("markov", "myopic-state", True)}
+                  "markov-myopic": ("markov", "myopic-state", True), "markov-rope": ("markov", "standard", True, "rope")}
     share = pd.concat([
         share_rows("markov", planted(0.5)), share_rows("recall", planted(0.25, spread=[-0.25, 0.125, 0.0, 0.0625, 0.0625])),
         share_rows("lag", planted(0.0)), share_rows("sine", planted(0.0)), share_rows("markov-myopic", planted(0.0)),
+        share_rows("markov-rope", planted(0.0)),
     ])
     result = decide(runs_table(conditions), share)
     tests = result.tables["c1_tests"].set_index("condition")
-    assert sorted(tests.index) == ["lag", "markov", "recall"]  # sine is not a deciding task; myopic not standard
+    assert sorted(tests.index) == ["lag", "markov", "markov-rope", "recall"]  # sine: not a deciding task; myopic: not standard
     assert tests.loc["lag", "status"] == "not learned" and np.isnan(tests.loc["lag", "p_above_zero_holm"])
+    assert tests.loc["markov-rope", "status"] == "descriptive" and np.isnan(tests.loc["markov-rope", "p_above_zero_holm"])
+    assert tests.loc["markov-rope", "trained_mean"] == pytest.approx(0.0)  # reported all the same
     raw = {c: stats.ttest_1samp(np.array(planted(m, spread=s)["trained"]), 0.0, alternative="greater").pvalue
            for c, m, s in [("markov", 0.5, SPREAD), ("recall", 0.25, [-0.25, 0.125, 0.0, 0.0625, 0.0625])]}
     low, high = sorted(raw.values())
@@ -112,7 +115,10 @@ def test_holm_counts_only_learned_conditions_and_others_are_reported_apart() -> 
     for condition, value in expected.items():
         assert tests.loc[condition, "p_above_zero_holm"] == pytest.approx(value, rel=1e-9)
     assert finding(result).verdict == "supported"
-    assert result.numbers["n_not_learned"] == "1" and "1 not learned" in finding(result).deciding
+    assert result.numbers["n_not_learned"] == "1" and result.numbers["n_descriptive"] == "1"
+    assert "1 not learned and 1 descriptive" in finding(result).deciding
+    assert decide(runs_table(conditions), share, pos_encodings="learned,rope").tables["c1_tests"].set_index(
+        "condition").loc["markov-rope", "status"] == "falls short"  # deciding once its encoding is named
 
 
 def test_without_a_learned_column_every_condition_counts() -> None:
@@ -181,7 +187,7 @@ def test_structural_threshold_boundary() -> None:
 def test_empty_input_gives_mixed_with_the_declared_tables() -> None:
     result = decide(runs_table({}), pd.DataFrame({"step": []}))
     assert [v.verdict for v in result.verdicts] == ["mixed", "mixed"]
-    assert "no learned standard condition" in finding(result).deciding
+    assert "no deciding condition" in finding(result).deciding
     assert set(result.tables) == set(c1.CLAIM.outputs)
     assert result.numbers["rows"] == [] and result.numbers["reach_min"] == "n/a"
 

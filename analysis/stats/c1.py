@@ -13,12 +13,15 @@ Two verdicts, kept apart because only one of them is evidence:
 
   the excess of the row's earlier-source gradient mass on the needed positions over what an
   even spread would put there. A difference, not a log ratio: it is the mass moved onto the
-  needed positions, bounded in [-1, 1], defined when the share is 0, and its mean over rows
-  weights every row by its mass, whereas a log ratio is dominated by late rows whose uniform
-  share is tiny. Decided at layer 0 (the input stream: the gradient each input token receives),
-  on trained standard runs of conditions that learned their task; initialisation (the
-  architecture alone) and the trained - initial difference, paired by seed, are reported beside.
+  needed positions, bounded in [-1, 1], defined when the share is 0, and on one scale for every
+  row, whereas a log ratio is dominated by late rows whose uniform share is tiny (and is
+  undefined at share 0). Decided at layer 0 (the input stream: the gradient each input token
+  receives) on the trained runs; initialisation (the architecture alone) and the trained -
+  initial difference, paired by seed, are reported beside.
 
+Deciding conditions: standard regime, a task in ``Rules.tasks``, an encoding in
+``Rules.pos_encodings`` (the others are descriptive breadth with fewer seeds) and a condition
+that learned its task (``runs.learned``); the rest are reported with their status.
 Rule (C1b), with Holm's correction over the deciding conditions in each family:
 supported if in every deciding condition E > 0 (one-sided t over seeds, Holm p < alpha) with
 mean E >= ``min_excess``; refuted if in every deciding condition E < ``min_excess`` (one-sided
@@ -39,7 +42,8 @@ from .report import fmt, fmt_interval
 
 STANDARD = "standard"
 RUN_KEYS = ["condition", "seed", "step"]
-CONCENTRATES, FALLS_SHORT, UNDECIDED, NOT_LEARNED = "concentrates", "falls short", "undecided", "not learned"
+CONCENTRATES, FALLS_SHORT, UNDECIDED = "concentrates", "falls short", "undecided"
+NOT_LEARNED, DESCRIPTIVE = "not learned", "descriptive"
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class Rules:
     min_excess: float = 0.1  # smallest mean enrichment (share on needed positions minus uniform share) that counts as concentrating
     layer: int = 0  # residual-stream layer the finding is decided at (0: the input stream)
     tasks: str = "markov,recall,lag"  # task names (runs.task_name) whose standard conditions decide C1b, comma-separated
+    pos_encodings: str = "learned"  # encodings whose conditions decide; the others are descriptive breadth, reported apart
     min_fraction: float = 1.0  # C1a: smallest fraction of earlier positions that must receive non-zero gradient
 
 
@@ -129,7 +134,7 @@ SUMMARY_COLUMNS = [
     "enrichment_mean", "enrichment_low", "enrichment_high", "share_mean", "uniform_mean", "n_seeds",
 ]
 TEST_COLUMNS = [
-    "condition", "task_name", "pos_encoding", "learned", "n_seeds",
+    "condition", "task_name", "pos_encoding", "deciding", "learned", "n_seeds",
     "trained_mean", "trained_low", "trained_high", "effect_size", "p_above_zero", "p_above_zero_holm",
     "p_below_margin", "p_below_margin_holm", "init_mean", "init_low", "init_high",
     "change_mean", "change_low", "change_high", "change_p", "status",
@@ -141,14 +146,17 @@ def _seed_values(per_run: pd.DataFrame, condition: str, stage: str, layer: int) 
     return mine.set_index("seed")["enrichment"].astype(float)
 
 
-def deciding_conditions(per_run: pd.DataFrame, runs: pd.DataFrame, rules: Rules) -> list[str]:
-    """Standard conditions of the rule's tasks with a trained dependency share at the deciding layer."""
-    tasks = {name.strip() for name in rules.tasks.split(",") if name.strip()}
+def _names(text: str) -> set[str]:
+    return {name.strip() for name in text.split(",") if name.strip()}
+
+
+def tested_conditions(per_run: pd.DataFrame, runs: pd.DataFrame, rules: Rules) -> list[str]:
+    """Standard conditions of the rule's tasks with a trained dependency share at the deciding layer (any encoding)."""
     factors = runs.drop_duplicates("condition").set_index("condition")
     trained = per_run[(per_run["stage"] == "trained") & (per_run["layer"] == rules.layer)]
     return [
         c for c in sorted(trained["condition"].unique())
-        if c in factors.index and factors.loc[c, "regime"] == STANDARD and factors.loc[c, "task_name"] in tasks
+        if c in factors.index and factors.loc[c, "regime"] == STANDARD and factors.loc[c, "task_name"] in _names(rules.tasks)
     ]
 
 
@@ -158,7 +166,7 @@ def condition_tests(per_run: pd.DataFrame, runs: pd.DataFrame, rules: Rules, set
     learned = learned_conditions(runs)
     factors = runs.drop_duplicates("condition").set_index("condition")
     rows = []
-    for condition in deciding_conditions(per_run, runs, rules):
+    for condition in tested_conditions(per_run, runs, rules):
         trained = _seed_values(per_run, condition, "trained", rules.layer)
         init = _seed_values(per_run, condition, "init", rules.layer)
         above = compare_to_zero(trained.to_numpy(), confidence, alternative="greater")
@@ -168,7 +176,8 @@ def condition_tests(per_run: pd.DataFrame, runs: pd.DataFrame, rules: Rules, set
         start = mean_interval(init.to_numpy(), confidence)
         rows.append(_test_row(condition, factors.loc[condition], bool(learned.get(condition, True)), above, below, start, change))
     table = pd.DataFrame(rows, columns=TEST_COLUMNS).astype({"learned": bool})
-    counted = table["learned"].to_numpy(dtype=bool)
+    table["deciding"] = table["pos_encoding"].isin(_names(rules.pos_encodings)).astype(bool)
+    counted = (table["deciding"] & table["learned"]).to_numpy(dtype=bool)
     for family in ("p_above_zero", "p_below_margin"):
         adjusted = np.full(len(table), np.nan)
         adjusted[counted] = holm(table.loc[counted, family].to_numpy(dtype=float))
@@ -180,7 +189,7 @@ def condition_tests(per_run: pd.DataFrame, runs: pd.DataFrame, rules: Rules, set
 def _test_row(condition: str, factors: pd.Series, learned: bool, above: SeedTest, below: SeedTest, start: Interval, change: SeedTest) -> dict:
     return {
         "condition": condition, "task_name": factors["task_name"], "pos_encoding": factors["pos_encoding"],
-        "learned": learned, "n_seeds": above.n,
+        "deciding": False, "learned": learned, "n_seeds": above.n,
         "trained_mean": above.estimate, "trained_low": above.low, "trained_high": above.high,
         "effect_size": above.effect_size, "p_above_zero": above.p, "p_above_zero_holm": np.nan,
         "p_below_margin": below.p, "p_below_margin_holm": np.nan,
@@ -191,6 +200,8 @@ def _test_row(condition: str, factors: pd.Series, learned: bool, above: SeedTest
 
 
 def _status(row: Any, rules: Rules, alpha: float) -> str:
+    if not row.deciding:
+        return DESCRIPTIVE
     if not row.learned:
         return NOT_LEARNED
     if row.p_above_zero_holm < alpha and row.trained_mean >= rules.min_excess:
@@ -225,7 +236,7 @@ def structural_verdict(reach: pd.DataFrame, rules: Rules) -> Verdict:
 
 def finding_verdict(tests: pd.DataFrame, rules: Rules, alpha: float) -> Verdict:
     """C1b from the per-condition tests (see the module docstring for the rule)."""
-    counted = tests[tests["learned"]]
+    counted = tests[tests["deciding"] & tests["learned"]]
     n, concentrates = len(counted), int((counted["status"] == CONCENTRATES).sum())
     short = int((counted["status"] == FALLS_SHORT).sum())
     verdict = MIXED if n == 0 else SUPPORTED if concentrates == n else REFUTED if short == n else MIXED
@@ -235,13 +246,15 @@ def finding_verdict(tests: pd.DataFrame, rules: Rules, alpha: float) -> Verdict:
         deciding = (
             f"smallest trained layer-{rules.layer} enrichment {fmt(weakest['trained_mean'])} "
             f"[{fmt(weakest['trained_low'])}, {fmt(weakest['trained_high'])}] ({where}); concentrates in {concentrates}, "
-            f"falls short in {short} of {n} learned conditions"
+            f"falls short in {short} of {n} deciding conditions"
         )
     else:
-        deciding = "no learned standard condition of a task with known dependencies"
+        deciding = "no deciding condition (learned, standard, a task with known dependencies)"
+    not_learned, descriptive = int((tests["status"] == NOT_LEARNED).sum()), int((tests["status"] == DESCRIPTIVE).sum())
     return Verdict(
-        "C1b", verdict, deciding + f" ({len(tests) - n} not learned, reported apart)",
-        f"supported if in every learned standard condition of {rules.tasks.replace(',', ', ')} the trained layer-{rules.layer} "
+        "C1b", verdict, deciding + f" ({not_learned} not learned and {descriptive} descriptive, reported apart)",
+        f"supported if in every standard condition of {rules.tasks.replace(',', ', ')} with {rules.pos_encodings.replace(',', ', ')} "
+        f"positions that learned its task the trained layer-{rules.layer} "
         f"enrichment (gradient share on the needed earlier positions minus the uniform share) exceeds 0 (one-sided t over "
         f"seeds, Holm p < {alpha}) with mean at least {fmt(rules.min_excess)}; refuted if in every such condition it is "
         f"below {fmt(rules.min_excess)} (one-sided t, Holm p < {alpha}); mixed otherwise",
@@ -275,8 +288,10 @@ def paper_numbers(
         "confidence_pct": fmt(100 * settings["confidence"], 0),
         "reach_min": fmt(float(reach["fraction_reached"].min()) if len(reach) else None, 3),
         "reach_runs": str(reach[["condition", "seed"]].drop_duplicates().shape[0]),
-        "n_deciding": str(int(tests["learned"].sum())),
-        "n_not_learned": str(int((~tests["learned"]).sum())),
+        "pos_encodings": rules.pos_encodings.replace(",", ", "),
+        "n_deciding": str(int((tests["deciding"] & tests["learned"]).sum())),
+        "n_not_learned": str(int((tests["status"] == NOT_LEARNED).sum())),
+        "n_descriptive": str(int((tests["status"] == DESCRIPTIVE).sum())),
         "n_concentrates": str(int((tests["status"] == CONCENTRATES).sum())),
         "n_falls_short": str(int((tests["status"] == FALLS_SHORT).sum())),
         "rows": [
