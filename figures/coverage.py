@@ -1,9 +1,10 @@
-"""Figure (C3): weight coverage, the fraction of each weight group a single token's loss L_t reaches.
+"""Figure (C3): the fraction of each kind of weight a single token's loss L_t can reach at all.
 
-Coverage against the relative position (t + 1) / T after training (standard, learned
-positions). Shared weight matrices are reached in full from t = 1 on; a learned
-position table is reached up to row t, so its coverage is (t + 1) / T; embedding rows
-only for tokens seen so far.
+Structural reachability (M5) at t = 0, T/2 - 1 and T - 1 against the relative position
+(t + 1) / T, trained standard runs with learned positions, one panel per task. Shared
+tensors are reached in full from t = 1 on (at t = 0 queries and keys meet a single key);
+the learned position table follows (t + 1) / T, the grey diagonal; embedding rows only
+for tokens seen so far; key biases never (softmax shift invariance).
 """
 import sys
 from pathlib import Path
@@ -15,33 +16,45 @@ import seaborn as sns
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import style  # noqa: E402
 
-GROUP_ORDER = ["attn_q", "attn_k", "attn_v", "attn_o", "mlp", "attn_ln", "mlp_ln", "embedding", "positions", "readout"]
+KIND_ORDER = ["shared", "position-indexed", "input-dependent", "invariance", "all weights"]
 
 
-def plot(coverage: pd.DataFrame) -> plt.Figure:
-    data = coverage[(coverage["regime"] == "standard") & (coverage["pos_encoding"] == "learned")]
-    tasks = list(dict.fromkeys(data["task"]))
-    groups = [g for g in GROUP_ORDER if g in set(data["group"])]
-    colours = dict(zip(groups, sns.color_palette(style.PALETTE, len(groups)), strict=True))
-    columns = min(3, max(len(tasks), 1))
-    rows = -(-max(len(tasks), 1) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=style.sized(2.3 * columns + 1.4, 2.0 * rows), squeeze=False,
+def final_standard_learned(reachability: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the last checkpoint of each standard run with learned positions."""
+    data = reachability[(reachability["regime"] == "standard") & (reachability["pos_encoding"] == "learned")]
+    last = data.groupby(["condition", "seed"])["step"].transform("max")
+    return data[data["step"] == last]
+
+
+def plot(reachability: pd.DataFrame) -> plt.Figure:
+    data = final_standard_learned(reachability)
+    tasks = list(dict.fromkeys(data["task"])) or ["(no run)"]
+    kinds = [k for k in KIND_ORDER if k in set(data["kind"])]
+    colours = dict(zip(KIND_ORDER, sns.color_palette(style.PALETTE, len(KIND_ORDER)), strict=True))
+    columns = min(3, len(tasks))
+    rows = -(-len(tasks) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=style.sized(2.3 * columns + 1.6, 2.0 * rows), squeeze=False,
                                 sharey=True, layout="constrained")
     for ax in list(axes.flat)[len(tasks):]:
         ax.set_visible(False)
     for ax, task in zip(axes.flat, tasks, strict=False):
+        ax.plot([0, 1], [0, 1], color="0.75", linewidth=style.line(0.8), zorder=0)
+        ax.axvline(0.5, color="0.85", linewidth=style.line(0.8), zorder=0)
         panel = data[data["task"] == task]
-        for group in groups:
-            curve = panel[panel["group"] == group].sort_values("position")
-            ax.plot(curve["position"], curve["coverage"], color=colours[group], label=group if task == tasks[0] else None,
-                    linewidth=style.line(1.3), linestyle="--" if group in ("embedding", "positions") else "-")
-        ax.set(title=task, xlabel="relative position (t + 1) / T", ylabel="coverage", ylim=(-0.03, 1.03))
+        for kind in kinds:
+            curve = panel[panel["kind"] == kind].groupby("position", as_index=False)["fraction"].mean()
+            ax.plot(curve["position"], curve["fraction"], marker="o", markersize=style.line(3), color=colours[kind],
+                    label=kind if task == tasks[0] else None, linewidth=style.line(1.3),
+                    linestyle="-" if kind in ("shared", "all weights") else "--")
+        ax.set(title=task, xlabel="relative position (t + 1) / T", xlim=(0, 1.03), ylim=(-0.03, 1.03))
+    for ax in axes[:, 0]:
+        ax.set_ylabel("fraction reachable")
     figure.legend(loc="outside right upper", frameon=False)
     return figure
 
 
-def main(coverage_path: str, pdf: str, png: str) -> None:
-    style.save(plot(pd.read_csv(coverage_path)), pdf, png)
+def main(reachability_path: str, pdf: str, png: str) -> None:
+    style.save(plot(pd.read_csv(reachability_path)), pdf, png)
 
 
 if "snakemake" in globals():

@@ -69,7 +69,7 @@ def kind_fractions(table: pd.DataFrame) -> pd.DataFrame:
 
 def run_summary(table: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     """Per run and checkpoint at t = T/2 - 1: the shared, position, input and all-weights fractions, and the checks."""
-    columns = [*RUN_KEYS, *FACTORS, "t", "shared_min", "shared_pooled", "positions", "positions_expected",
+    columns = [*RUN_KEYS, *FACTORS, "t", "shared_min", "shared_pooled", "positions", "relative_position",
                "input_dependent", "all_weights", "n_unexplained", "n_reachable_zero"]
     middle = table[table["t"] == table["t_mid"]]
     if middle.empty:
@@ -78,7 +78,7 @@ def run_summary(table: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     shared = middle[middle["kind"] == SHARED].groupby(RUN_KEYS)["fraction_reachable"].min().rename("shared_min")
     checks = middle.assign(unexplained=middle["largest_unreachable_gradient"] > rules.roundoff).groupby(RUN_KEYS).agg(
         n_unexplained=("unexplained", "sum"), n_reachable_zero=("n_reachable_zero", "sum"),
-        positions_expected=("position", "first"))
+        relative_position=("position", "first"))
     summary = fractions.reset_index().merge(shared.reset_index(), on=RUN_KEYS, how="left").merge(checks.reset_index(), on=RUN_KEYS)
     summary = summary.rename(columns={SHARED: "shared_pooled", POSITION_INDEXED: "positions", INPUT_DEPENDENT: "input_dependent", ALL: "all_weights"})
     for column in columns:
@@ -127,8 +127,7 @@ def verdict(summary: pd.DataFrame, rules: Rules) -> Verdict:
     n_runs = summary[["condition", "seed"]].drop_duplicates().shape[0]
     deciding = (
         f"smallest reached fraction of any shared tensor at t = T/2 − 1: {fmt(smallest, 3)} over {n_runs} runs "
-        f"({len(summary)} checkpoints); all weights pooled: {fmt(float(summary['all_weights'].min()), 3)}–"
-        f"{fmt(float(summary['all_weights'].max()), 3)}; {unexplained} unexplained tensors"
+        f"({len(summary)} checkpoints); all weights pooled: {_span(summary['all_weights'])}; {unexplained} unexplained tensors"
     )
     return Verdict("C3", word, deciding, rule, kind=STRUCTURAL)
 
@@ -172,8 +171,8 @@ def paper_numbers(result: Verdict, summary: pd.DataFrame, table: pd.DataFrame, s
         "shared_pooled": _span(summary["shared_pooled"]),
         "all_weights": _span(summary["all_weights"]),
         "positions": _span(learned["positions"]),
-        "positions_expected": _span(learned["positions_expected"]),
-        "positions_exact": str(bool(len(learned)) and bool((learned["positions"] == learned["positions_expected"]).all())).lower(),
+        "relative_position": _span(learned["relative_position"]),
+        "positions_exact": str(bool(len(learned)) and bool((learned["positions"] == learned["relative_position"]).all())).lower(),
         "n_learned_runs": str(learned[["condition", "seed"]].drop_duplicates().shape[0]),
         "embedding": embedding,
         "exceptions": exceptions,
