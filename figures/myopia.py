@@ -1,9 +1,11 @@
-"""Figure (C2): the myopia gap per task and regime, and the held-out loss per position, standard vs myopic.
+"""Figure (C2): the myopia gap along training, as a difference-in-differences, and the loss by position.
 
-Top: gap = myopic minus standard held-out loss, paired by seed (same initialisation
-and data order), mean over positions, with bootstrap intervals. Bottom: loss by
-position after training; where the myopic curve rises above standard, earlier
-positions would have had to pre-compute something for that position.
+Top, one panel per myopic regime: against the training step, the gap (myopic minus standard
+held-out loss, paired by seed) on the task that needs pre-caching (sine shift 1), on the
+control (shift 0), and their difference (DiD), each a mean over seeds with its Student t
+interval from the statistics stage. A DiD that opens early and closes later is slower
+learning; one that stays open is a worse end point. Bottom: held-out loss by position after
+training, standard vs myopic, per task.
 """
 import sys
 from pathlib import Path
@@ -16,42 +18,56 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import style  # noqa: E402
 
 REGIMES = ["standard", "myopic-state", "myopic-full"]
+SERIES = {"gap_treated": ("gap, shift 1", "-"), "gap_control": ("gap, shift 0 (control)", "--"), "did": ("DiD", "-")}
 
 
-def plot(gap: pd.DataFrame, by_position: pd.DataFrame) -> plt.Figure:
-    colours = dict(zip(REGIMES, sns.color_palette(style.PALETTE, len(REGIMES)), strict=True))
-    tasks = list(dict.fromkeys(gap["task"]))
-    figure, axes = plt.subplots(2, max(len(tasks), 1), figsize=style.sized(2.0 * max(len(tasks), 1) + 1.2, 4.4), squeeze=False, layout="constrained")
-    for col, task in enumerate(tasks):
-        ax = axes[0, col]
-        mine = gap[gap["task"] == task]
-        for i, row in enumerate(mine.itertuples()):
-            ax.errorbar(i, row.gap_estimate, yerr=[[row.gap_estimate - row.gap_low], [row.gap_high - row.gap_estimate]],
-                        fmt="o", color=colours[row.regime], capsize=3)
-        ax.axhline(0, color="0.5", linestyle="--", linewidth=style.line(0.8))
-        # Short tick labels ("state", "full"); the legend names the regimes in full.
-        ticks = [r.removeprefix("myopic-") + (f"\n({e})" if e != "learned" else "") for r, e in zip(mine["regime"], mine["pos_encoding"], strict=True)]
-        ax.set_xticks(range(len(mine)), ticks)
-        ax.set_xlim(-0.5, len(mine) - 0.5)
-        ax.set(title=task, ylabel="gap (myopic − standard)" if col == 0 else "")
-        ax = axes[1, col]
-        positions = by_position[by_position["task"] == task]
-        first = positions[positions["regime"] == positions["regime"].iloc[0]].sort_values("t")
-        ax.plot(first["t"], first["loss_standard"], color=colours["standard"], label="standard" if col == 0 else None)
-        for regime, curve in positions.groupby("regime"):
-            curve = curve.sort_values("t")
-            ax.plot(curve["t"], curve["loss_myopic"], color=colours[regime], label=regime if col == 0 else None)
-        ax.set(xlabel="position t", ylabel="held-out loss" if col == 0 else "")
+def plot_along(ax: plt.Axes, along: pd.DataFrame, regime: str, colours: dict, first: bool) -> None:
+    curve = along[along["regime"] == regime].sort_values("step")
+    for (column, (label, dash)), colour in zip(SERIES.items(), colours["series"], strict=True):
+        style.band(ax, curve["step"], curve[f"{column}_mean"], curve[f"{column}_low"], curve[f"{column}_high"], colour, dash,
+                   label if first else None)
+    ax.axhline(0, color="0.5", linestyle=":", linewidth=style.line(0.8))
+    ax.set_xscale("symlog", linthresh=10)  # checkpoints are log-spaced and include step 0
+    ax.set_xlim(0, curve["step"].max())
+    ax.set(title=regime, xlabel="training step", ylabel="held-out loss difference" if first else "")
+
+
+def plot_positions(ax: plt.Axes, positions: pd.DataFrame, task: str, colours: dict, first: bool) -> None:
+    mine = positions[positions["task"] == task]
+    reference = mine[mine["regime"] == mine["regime"].iloc[0]].sort_values("t")
+    ax.plot(reference["t"], reference["loss_standard"], color=colours["standard"], label="standard" if first else None)
+    for regime, curve in mine.groupby("regime"):
+        curve = curve.sort_values("t")
+        ax.plot(curve["t"], curve["loss_myopic"], color=colours[regime], label=regime if first else None)
+    ax.set(title=task, xlabel="position t", ylabel="held-out loss (final)" if first else "")
+
+
+def plot(along: pd.DataFrame, positions: pd.DataFrame) -> plt.Figure:
+    palette = sns.color_palette(style.PALETTE, 10)
+    colours = dict(zip(REGIMES, palette, strict=False)) | {"series": [palette[3], palette[7], "black"]}
+    regimes = [r for r in REGIMES[1:] if not along.empty and r in set(along["regime"])]
+    tasks = list(dict.fromkeys(positions["task"])) if not positions.empty else []
+    columns = max(len(regimes), len(tasks), 1)
+    figure, axes = plt.subplots(2, columns, figsize=style.sized(2.2 * columns + 1.6, 4.6), squeeze=False, layout="constrained")
+    for col in range(columns):
+        if col < len(regimes):
+            plot_along(axes[0, col], along, regimes[col], colours, col == 0)
+        else:
+            axes[0, col].set_axis_off()
+        if col < len(tasks):
+            plot_positions(axes[1, col], positions, tasks[col], colours, col == 0)
+        else:
+            axes[1, col].set_axis_off()
     figure.legend(loc="outside right upper", frameon=False)
     return figure
 
 
-def main(gap_path: str, position_path: str, pdf: str, png: str) -> None:
-    style.save(plot(pd.read_csv(gap_path), pd.read_csv(position_path)), pdf, png)
+def main(along_path: str, position_path: str, pdf: str, png: str) -> None:
+    style.save(plot(pd.read_csv(along_path), pd.read_csv(position_path)), pdf, png)
 
 
 if "snakemake" in globals():
     from analysis.logs import log_to
 
     with log_to(snakemake.log[0]):  # noqa: F821
-        main(snakemake.input.gap, snakemake.input.by_position, snakemake.output.pdf, snakemake.output.png)  # noqa: F821
+        main(snakemake.input.along, snakemake.input.by_position, snakemake.output.pdf, snakemake.output.png)  # noqa: F821

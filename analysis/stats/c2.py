@@ -30,11 +30,11 @@ import pandas as pd
 from .claims import MIXED, REFUTED, SUPPORTED, Claim, ClaimInputs, ClaimResult, Verdict, register
 from .inference import compare_to_zero, equivalence_test, holm, mean_interval
 from .learning import with_learning
-from .precaching import PARTS, layer_shares
+from .precaching import PARTS, gap_by_position, layer_shares
 from .report import fmt
 
 CELL = ["pos_encoding", "n_layer", "d_model", "n_head", "context", "steps"]  # what a treated/control pair shares
-TABLES = ("c2_did", "c2_did_by_step", "c2_probes", "c2_shares")
+TABLES = ("c2_did", "c2_did_by_step", "c2_gap_by_position", "c2_probes", "c2_shares")
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def _cell_verdict(row: dict[str, Any], rules: Rules, alpha: float) -> str:
 def did_tables(gap: pd.DataFrame, runs: pd.DataFrame, rules: Rules, settings: Mapping[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(final-checkpoint DiD per cell and regime with the verdict, DiD at every checkpoint)."""
     final_rows, step_rows = [], []
-    gap = gap[gap["task"].isin([rules.treated_task, rules.control_task])]
+    gap = gap[gap["task"].isin([rules.treated_task, rules.control_task]) & (gap["t"] == -1)]
     for cell, in_cell in gap.groupby(CELL, sort=True):
         cell_values = dict(zip(CELL, cell, strict=True))
         span = _span(runs, cell, rules)
@@ -283,11 +283,13 @@ def decide(inputs: ClaimInputs, rules: Rules) -> ClaimResult:
     runs = inputs.runs if "learned" in inputs.runs else with_learning(inputs.runs, inputs.settings)
     gap = inputs.tables.get("m4_myopia_gap", pd.DataFrame())
     final, by_step = did_tables(gap, runs, rules, inputs.settings) if not gap.empty else (pd.DataFrame(), pd.DataFrame())
+    positions = gap_by_position(gap, inputs.settings) if not gap.empty else pd.DataFrame()
     probes = probe_table(inputs.tables.get("m6_probes", pd.DataFrame()), runs, rules, inputs.settings)
     shares = share_table(inputs.tables.get("m3_decomposition", pd.DataFrame()), runs, rules, inputs.settings)
     verdict = _claim_verdict(final, rules, inputs.settings["alpha"])
     numbers = _numbers(final, by_step, probes, shares, verdict, rules, inputs.settings["alpha"])
-    return ClaimResult([verdict], {"c2_did": final, "c2_did_by_step": by_step, "c2_probes": probes, "c2_shares": shares}, numbers)
+    tables = {"c2_did": final, "c2_did_by_step": by_step, "c2_gap_by_position": positions, "c2_probes": probes, "c2_shares": shares}
+    return ClaimResult([verdict], tables, numbers)
 
 
 CLAIM = register(Claim("c2", ("m4_myopia_gap", "m6_probes", "m3_decomposition"), TABLES, Rules, decide))
