@@ -1,0 +1,379 @@
+"""Reference tests for the glue that turns measured tensors into result tables.
+
+Each test plants known values (or recomputes one entry by a slow loop) and checks that the
+table row for a specific index reports exactly that value: which (layer, t, s) an M1 row
+holds, which seed an M4 gap pairs, which layer a probe row reads, at which position the
+shuffled-context loss is read, which (t, t+k) pair an M7 row reports, and what each column
+of the runs table holds. Expected values are hand-worked, never the function under test.
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from conftest import tiny_batch, tiny_model, tiny_task
+
+from analysis.measures import run as run_module
+from analysis.measures.myopia import myopia_gap
+from analysis.measures.parameters import named_parameters
+from analysis.measures.probes import probe_table
+from analysis.measures.weight_channel import context_channel_table, shuffle_before, weight_channel_table
+from analysis.registry import Registry
+from analysis.stats.runs import CorpusMismatchError, check_same_corpus, runs_table
+from analysis.tasks.base import Batch, ProbeTarget
+
+# M1: per-sequence tensor -> m1_gradient_matrix rows ---------------------------------------------
+
+
+def planted_gradient_tensor() -> torch.Tensor:
+    """(N=3, L+1=2, T=4, T=4) with hand-chosen entries; the upper triangle is planted non-zero on purpose."""
+    tensor = torch.arange(3 * 2 * 4 * 4, dtype=torch.float32).view(3, 2, 4, 4) / 100.0
+    tensor[:, 1, 3, 1] = torch.tensor([1.0, 2.0, 9.0])  # mean 4, median 2
+    tensor[:, 0, 2, 2] = torch.tensor([8.0, 5.0, 5.0])  # diagonal: mean 6, median 5
+    tensor[:, 0, 0, 3] = torch.tensor([7.0, 7.0, 7.0])  # s > t: must not appear
+    return tensor
+
+
+def m1_table(monkeypatch: pytest.MonkeyPatch, tensor: torch.Tensor) -> tuple[pd.DataFrame, dict]:
+    """M1's table from a planted per-sequence tensor, through RunData's cached per-checkpoint matrix."""
+    calls: dict = {"count": 0}
+
+    def fake_gradient_matrix(model, inputs, targets, loss_fn, **kwargs):
+        calls.update(kwargs, inputs=inputs, loss_fn=loss_fn, count=calls["count"] + 1)
+        return tensor
+
+    monkeypatch.setattr(run_module, "gradient_matrix", fake_gradient_matrix)
+    spec = SimpleNamespace(measure={"method": "loop", "batch_size": 7, "max_memory_mb": 11.0}, train={"device": "cpu"})
+    data = run_module.RunData(spec)
+    data.__dict__["gradient_batch"] = Batch(torch.zeros(3, 4, dtype=torch.long), torch.zeros(3, 4, dtype=torch.long))
+    data.__dict__["task"] = SimpleNamespace(loss_per_position="the task's loss")
+    model = torch.nn.Linear(1, 1)
+    table = run_module._gradient_matrix(model, data)
+    calls["again"] = data.gradient_matrix(model) is tensor
+    return table, calls
+
+
+def test_m1_row_holds_the_mean_and_median_over_sequences_of_its_own_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    table, _ = m1_table(monkeypatch, planted_gradient_tensor())
+    row = table[(table["layer"] == 1) & (table["t"] == 3) & (table["s"] == 1)]
+    assert len(row) == 1
+    assert row["grad_norm_mean"].item() == pytest.approx(4.0)
+    assert row["grad_norm_median"].item() == pytest.approx(2.0)
+    assert row["distance"].item() == 2
+
+
+def test_m1_keeps_the_diagonal_and_drops_every_entry_above_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    table, _ = m1_table(monkeypatch, planted_gradient_tensor())
+    diagonal = table[(table["layer"] == 0) & (table["t"] == 2) & (table["s"] == 2)]
+    assert diagonal["grad_norm_mean"].item() == pytest.approx(6.0)
+    assert diagonal["grad_norm_median"].item() == pytest.approx(5.0)
+    assert diagonal["distance"].item() == 0
+    assert len(table) == 2 * (4 * 5 // 2)  # layers x pairs s <= t
+    assert (table["s"] <= table["t"]).all()
+    assert (table["distance"] == table["t"] - table["s"]).all()
+    assert sorted(set(table["layer"])) == [0, 1]
+    assert list(table.columns) == ["layer", "t", "s", "distance", "grad_norm_mean", "grad_norm_median"]
+
+
+def test_m1_every_row_matches_a_loop_over_the_tensor(monkeypatch: pytest.MonkeyPatch) -> None:
+    tensor = torch.rand(3, 2, 4, 4, generator=torch.Generator().manual_seed(3))
+    table, _ = m1_table(monkeypatch, tensor)
+    for row in table.itertuples():
+        values = sorted(float(tensor[i, row.layer, row.t, row.s]) for i in range(3))
+        assert row.grad_norm_mean == pytest.approx(sum(values) / 3, rel=1e-6)
+        assert row.grad_norm_median == pytest.approx(values[1], rel=1e-6)
+
+
+def test_m1_passes_the_configured_method_and_sizes_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, calls = m1_table(monkeypatch, planted_gradient_tensor())
+    assert calls["method"] == "loop" and calls["batch_size"] == 7 and calls["max_memory_mb"] == 11.0
+    assert calls["loss_fn"] == "the task's loss"
+    assert calls["count"] == 1 and calls["again"]  # computed once per checkpoint, then reused
+
+
+# Every measure table gets its run's condition, seed and step ----------------------------------------
+
+
+def test_measure_checkpoints_labels_rows_and_keeps_end_only_measures_to_the_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    registry: Registry = Registry("measure")
+    registry.register("every")(run_module.Measure("every", lambda model, data: pd.DataFrame({"value": [model, model + 1]})))
+    registry.register("ends")(run_module.Measure("ends", lambda model, data: pd.DataFrame({"value": [model]}), ends_only=True))
+    registry.register("never")(run_module.Measure("never", lambda model, data: pd.DataFrame({"value": [0]}),
+                                                  applies=lambda data: False))
+    monkeypatch.setattr(run_module, "MEASURES", registry)
+    monkeypatch.setattr(run_module, "RunData", lambda spec: None)
+    monkeypatch.setattr(run_module, "load_model", lambda path: 10 * int(path))  # the "model" is a number
+    spec = SimpleNamespace(seed=4, condition="sine-learned")
+    tables, seconds = run_module.measure_checkpoints(spec, {50: "5", 0: "0", 100: "10"})
+    every = tables["every"]
+    assert list(every.columns) == ["condition", "seed", "step", "value"]
+    assert every["step"].tolist() == [0, 0, 50, 50, 100, 100]
+    assert every["value"].tolist() == [0, 1, 50, 51, 100, 101]
+    assert (every["seed"] == 4).all() and (every["condition"] == "sine-learned").all()
+    assert tables["ends"]["step"].tolist() == [0, 100]
+    assert tables["ends"]["value"].tolist() == [0, 100]
+    assert len(tables["never"]) == 0 and list(tables["never"].columns) == ["condition", "seed", "step"]
+    assert set(seconds) == {"every", "ends", "never"} and seconds["never"] == 0.0 and seconds["every"] > 0.0
+
+
+# M4: the gap is myopic minus standard of the same seed, step, position and factors -----------------------
+
+
+def gap_inputs() -> tuple[pd.DataFrame, pd.DataFrame]:
+    base = {"pos_encoding": "learned", "n_layer": 2, "d_model": 8, "n_head": 2, "context": 2, "steps": 10}
+    runs = pd.DataFrame(
+        [
+            {"condition": f"{task}-{regime}", "seed": seed, "regime": regime, "task": task, **base}
+            for task in ("sine", "markov")
+            for regime in ("standard", "myopic-state")
+            for seed in (0, 1)
+        ]
+    )
+    losses = {  # (task, regime, seed, step, t) -> loss; hand-chosen, no pattern a mix-up could reproduce
+        ("sine", "standard", 0, 10, 0): 1.0, ("sine", "standard", 0, 10, 1): 2.0,
+        ("sine", "standard", 1, 10, 0): 4.0, ("sine", "standard", 1, 10, 1): 8.0,
+        ("sine", "myopic-state", 0, 10, 0): 1.5, ("sine", "myopic-state", 0, 10, 1): 3.0,
+        ("sine", "myopic-state", 1, 10, 0): 4.25, ("sine", "myopic-state", 1, 10, 1): 9.0,
+        ("markov", "standard", 0, 10, 0): 100.0, ("markov", "standard", 0, 10, 1): 200.0,
+        ("markov", "standard", 1, 10, 0): 300.0, ("markov", "standard", 1, 10, 1): 400.0,
+        ("markov", "myopic-state", 0, 10, 0): 101.0, ("markov", "myopic-state", 0, 10, 1): 203.0,
+        ("markov", "myopic-state", 1, 10, 0): 307.0, ("markov", "myopic-state", 1, 10, 1): 415.0,
+    }
+    rows = [{"condition": f"{task}-{regime}", "seed": seed, "step": step, "t": t, "loss_mean": value}
+            for (task, regime, seed, step, t), value in losses.items()]
+    return pd.DataFrame(rows), runs
+
+
+def test_myopia_gap_is_myopic_minus_standard_of_the_same_seed_task_and_position() -> None:
+    gap = myopia_gap(*gap_inputs()).set_index(["condition", "seed", "t"])
+    expected = {  # hand-worked: myopic - standard
+        ("sine-myopic-state", 0, 0): 0.5, ("sine-myopic-state", 0, 1): 1.0,
+        ("sine-myopic-state", 1, 0): 0.25, ("sine-myopic-state", 1, 1): 1.0,
+        ("sine-myopic-state", 0, -1): (1.5 + 3.0) / 2 - (1.0 + 2.0) / 2,
+        ("sine-myopic-state", 1, -1): (4.25 + 9.0) / 2 - (4.0 + 8.0) / 2,
+        ("markov-myopic-state", 0, 0): 1.0, ("markov-myopic-state", 0, 1): 3.0,
+        ("markov-myopic-state", 1, 0): 7.0, ("markov-myopic-state", 1, 1): 15.0,
+        ("markov-myopic-state", 1, -1): (307.0 + 415.0) / 2 - (300.0 + 400.0) / 2,
+    }
+    for key, value in expected.items():
+        assert gap.loc[key, "gap"] == pytest.approx(value), key
+    assert gap.loc[("sine-myopic-state", 1, 1), "loss_myopic"] == 9.0
+    assert gap.loc[("sine-myopic-state", 1, 1), "loss_standard"] == 8.0
+    assert gap.loc[("markov-myopic-state", 0, 0), "standard_condition"] == "markov-standard"
+    assert len(gap) == 2 * 2 * 3  # myopic conditions x seeds x (two positions and the mean)
+    assert (gap.reset_index()["step"] == 10).all()
+
+
+def test_myopia_gap_table_is_sorted_and_has_its_columns() -> None:
+    gap = myopia_gap(*gap_inputs())
+    assert list(gap.columns[:3]) == ["condition", "standard_condition", "regime"]
+    assert list(gap.columns[-3:]) == ["loss_myopic", "loss_standard", "gap"]
+    assert list(gap.index) == list(range(len(gap)))
+    keys = list(zip(gap["condition"], gap["seed"], gap["step"], gap["t"], strict=True))
+    assert keys == sorted(keys)
+
+
+def test_myopia_gap_refuses_a_run_listed_twice() -> None:
+    losses, runs = gap_inputs()
+    with pytest.raises(pd.errors.MergeError):
+        myopia_gap(losses, pd.concat([runs, runs.iloc[:1]], ignore_index=True))
+
+
+def test_myopia_gap_refuses_two_standard_runs_for_one_myopic_run() -> None:
+    losses, runs = gap_inputs()
+    twin = runs[runs["condition"] == "sine-standard"].assign(condition="sine-standard-twin")
+    losses = pd.concat([losses, losses[losses["condition"] == "sine-standard"].assign(condition="sine-standard-twin")])
+    with pytest.raises(pd.errors.MergeError):
+        myopia_gap(losses, pd.concat([runs, twin], ignore_index=True))
+
+
+# M6: a probe row reads its own layer, masked positions only --------------------------------------------
+
+
+class PlantedStreams(torch.nn.Module):
+    """Residual streams from planted inputs (B, T, 3): h^0 noise, h^1 carries feature a, h^2 carries feature b."""
+
+    def forward(self, inputs, regime=None, return_residuals=False):
+        noise = torch.sin(37.0 * inputs[..., 2:3] + 3.0 * torch.arange(inputs.shape[1])[None, :, None])
+        streams = [
+            torch.cat([noise, torch.cos(11.0 * inputs[..., 2:3])], dim=-1),
+            torch.cat([2.0 * inputs[..., 0:1] + 1.0, noise], dim=-1),
+            torch.cat([noise, -3.0 * inputs[..., 1:2]], dim=-1),
+        ]
+        return None, streams
+
+
+class PlantedProbeTask:
+    def probe_features(self, batch: Batch) -> dict[str, ProbeTarget]:
+        mask = batch.inputs[..., 2] > -0.5  # about 3/4 of the positions
+        junk = 1000.0 * torch.rand(batch.inputs.shape[:2], generator=torch.Generator().manual_seed(9))
+        # off the mask the values are junk: a probe fitted there could not reach R^2 near 1
+        a = torch.where(mask, batch.inputs[..., 0], junk)
+        b = torch.where(mask, batch.inputs[..., 1], junk)
+        return {"a": ProbeTarget(mask, a[..., None]), "b": ProbeTarget(mask, b[..., None])}
+
+
+def probe_splits() -> dict[str, Batch]:
+    generator = torch.Generator().manual_seed(5)
+    sizes = {"fit": 40, "select": 20, "score": 30}
+    return {
+        split: Batch(inputs=2 * torch.rand(n, 6, 3, generator=generator, dtype=torch.float64) - 1,
+                     targets=torch.zeros(n, 6))
+        for split, n in sizes.items()
+    }
+
+
+def test_probe_row_reads_the_layer_that_carries_the_feature() -> None:
+    splits = probe_splits()
+    table = probe_table(PlantedStreams(), PlantedProbeTask(), splits).set_index(["feature", "layer"])
+    assert sorted(table.index) == [("a", 0), ("a", 1), ("a", 2), ("b", 0), ("b", 1), ("b", 2)]
+    assert table.loc[("a", 1), "r2"] > 1 - 1e-6  # exact linear copy: R^2 = 1 up to the ridge shrinkage
+    assert table.loc[("b", 2), "r2"] > 1 - 1e-6
+    for key in [("a", 0), ("a", 2), ("b", 0), ("b", 1)]:
+        assert table.loc[key, "r2"] < 0.5, key  # the other layers do not carry the feature
+    masks = {split: int((batch.inputs[..., 2] > -0.5).sum()) for split, batch in splits.items()}
+    assert (table["n_fit"] == masks["fit"]).all() and (table["n_score"] == masks["score"]).all()
+    assert masks["fit"] != masks["score"]
+
+
+def test_probe_on_an_exact_copy_chooses_the_smallest_penalty() -> None:
+    table = probe_table(PlantedStreams(), PlantedProbeTask(), probe_splits()).set_index(["feature", "layer"])
+    assert table.loc[("a", 1), "alpha"] == 1e-4
+
+
+# M7 context channel: the shuffled loss is read at the copy's own position --------------------------------
+
+
+def test_shuffled_context_loss_at_each_position_matches_one_forward_per_copy() -> None:
+    model, task = tiny_model(), tiny_task()
+    inputs, targets = tiny_batch(n=2)
+    table = context_channel_table(model, inputs, targets, task.loss_per_position, torch.Generator().manual_seed(4))
+    copies, position = shuffle_before(inputs, torch.Generator().manual_seed(4))  # the same permutations
+    n, length = inputs.shape
+    with torch.no_grad():
+        for p in range(length):
+            losses = []
+            for i in range(n):
+                row = i * length + p
+                assert int(position[row]) == p
+                prediction = model(copies[row : row + 1, : p + 1])[0]
+                losses.append(float(task.loss_per_position(prediction[:, p : p + 1], targets[i : i + 1, p : p + 1])))
+            assert table.loc[p, "loss_shuffled"] == pytest.approx(sum(losses) / n, rel=1e-9), p
+            full = task.loss_per_position(model(inputs[:, : p + 1])[0][:, p : p + 1], targets[:, p : p + 1]).mean()
+            assert table.loc[p, "loss_full"] == pytest.approx(float(full), rel=1e-9)
+    assert table["t"].tolist() == list(range(length))
+    # the shuffle changes the loss somewhere after position 1 (else the test above could not tell positions apart)
+    assert not np.allclose(table["loss_shuffled"].iloc[2:], table["loss_full"].iloc[2:])
+
+
+# M7 weight channel: a row (t, k) reports the change of L_{t+k} after a step on L_t ---------------------------
+
+
+def hand_step_change(model, inputs, targets, loss_fn, t: int, u: int, eta: float) -> tuple[float, float]:
+    """(exact, first order) change of L_u of one sequence after an SGD step of size eta on L_t alone."""
+    params = [p for _, p in named_parameters(model)]
+    losses = loss_fn(model(inputs)[0], targets)[0]
+    g_t = torch.autograd.grad(losses[t], params, retain_graph=True)
+    g_u = torch.autograd.grad(losses[u], params)
+    first = -eta * sum(float((a * b).sum()) for a, b in zip(g_t, g_u, strict=True))
+    with torch.no_grad():
+        saved = [p.clone() for p in params]
+        for p, g in zip(params, g_t, strict=True):
+            p.sub_(eta * g)
+        after = float(loss_fn(model(inputs)[0], targets)[0, u])
+        for p, s in zip(params, saved, strict=True):
+            p.copy_(s)
+    return after - float(losses[u].detach()), first
+
+
+def test_weight_channel_row_reports_the_later_loss_after_a_step_on_the_earlier_one() -> None:
+    model, task = tiny_model(), tiny_task()
+    inputs, targets = tiny_batch(n=2)
+    lr, tokens = 0.05, 10
+    table = weight_channel_table(model, inputs, targets, task.loss_per_position, lr=lr, tokens_per_step=tokens)
+    if "optimizer" in table:
+        table = table[table["optimizer"] == "sgd"]
+    for t, k in [(1, 2), (3, 0), (0, 4)]:
+        hand = [hand_step_change(model, inputs[i : i + 1], targets[i : i + 1], task.loss_per_position, t, t + k, lr)
+                for i in range(2)]
+        row = table[(table["step_scale"] == "full") & (table["t"] == t) & (table["k"] == k)]
+        assert len(row) == 1, (t, k)
+        assert row["eta"].item() == lr
+        assert row["exact_change"].item() == pytest.approx(sum(h[0] for h in hand) / 2, rel=1e-6, abs=1e-12), (t, k)
+        assert row["first_order_change"].item() == pytest.approx(sum(h[1] for h in hand) / 2, rel=1e-9), (t, k)
+        share = table[(table["step_scale"] == "token_share") & (table["t"] == t) & (table["k"] == k)]
+        assert share["first_order_change"].item() == pytest.approx(sum(h[1] for h in hand) / 2 / tokens, rel=1e-9)
+    # the exact change of the reverse pair differs (a transposed index would report it)
+    back = hand_step_change(model, inputs[:1], targets[:1], task.loss_per_position, 3, 1, lr)[0]
+    assert back != pytest.approx(hand_step_change(model, inputs[:1], targets[:1], task.loss_per_position, 1, 3, lr)[0])
+
+
+def test_weight_channel_rows_cover_exactly_the_pairs_inside_the_context() -> None:
+    model, task = tiny_model(), tiny_task()
+    inputs, targets = tiny_batch(n=1)
+    table = weight_channel_table(model, inputs, targets, task.loss_per_position, lr=0.01, tokens_per_step=4,
+                                 distances=(0, 2, 5, 6))
+    for scale, rows in table.groupby(["optimizer", "step_scale"] if "optimizer" in table else "step_scale"):
+        pairs = sorted(zip(rows["t"], rows["k"], strict=True))
+        assert pairs == sorted((t, k) for k in (0, 2, 5) for t in range(6 - k)), scale  # k = 6 does not fit
+
+
+# runs table: each column holds its own field of the run record ------------------------------------------
+
+
+def run_record(condition: str, seed: int, sha: str = "") -> dict:
+    return {
+        "run_id": f"{condition}/seed{seed}",
+        "spec": {
+            "condition": condition, "seed": seed, "task_label": "sine-s1",
+            "task": {"name": "sine"},
+            "model": {"pos_encoding": "rope", "n_layer": 3, "d_model": 16, "n_head": 4, "context": 32},
+            "train": {"regime": "myopic-state", "steps": 500},
+        },
+        "parameters": 1234,
+        "eval_loss": {"0": 2.5, "250": 1.5, "500": 1.0},
+        "final_eval_loss": 0.75,
+        "baseline_loss": 2.0,
+        "optimal_loss": 0.5,
+        "wall_time_s": 12.0,
+        "task_description": {"version": 2, "corpus_sha256": sha} if sha else {"version": 2},
+        "git_commit": "abc123",
+        "device": "cpu",
+    }
+
+
+def test_runs_table_reads_each_field_from_its_place_in_the_record() -> None:
+    records = [run_record("b-cond", 1), run_record("a-cond", 7), run_record("b-cond", 0)]
+    timings = [{"m1_s": 1.0, "m4_s": 2.5}, {"m1_s": 4.0}, {}]
+    table = runs_table(records, timings)
+    assert list(zip(table["condition"], table["seed"], strict=True)) == [("a-cond", 7), ("b-cond", 0), ("b-cond", 1)]
+    row = table.iloc[2].to_dict()
+    expected = {
+        "condition": "b-cond", "seed": 1, "task": "sine-s1", "task_name": "sine", "pos_encoding": "rope",
+        "regime": "myopic-state", "n_layer": 3, "d_model": 16, "n_head": 4, "context": 32, "steps": 500,
+        "parameters": 1234, "init_eval_loss": 2.5, "final_eval_loss": 0.75, "baseline_loss": 2.0,
+        "optimal_loss": 0.5, "train_wall_time_s": 12.0, "measure_wall_time_s": 3.5, "task_version": 2,
+        "corpus_sha256": "", "git_commit": "abc123", "device": "cpu",
+    }
+    assert row == expected
+    assert table.iloc[0]["measure_wall_time_s"] == 4.0 and table.iloc[1]["measure_wall_time_s"] == 0.0
+    assert list(table.index) == [0, 1, 2]
+
+
+def test_runs_table_needs_one_timing_per_record() -> None:
+    with pytest.raises(ValueError):
+        runs_table([run_record("a", 0)], [])
+
+
+def test_corpus_check_refuses_one_task_on_two_corpora_and_names_the_runs() -> None:
+    check_same_corpus([run_record("a", 0, "f" * 64), run_record("a", 1, "f" * 64), run_record("a", 2)])
+    other_task = run_record("c", 0, "e" * 64)
+    other_task["spec"]["task_label"] = "text"
+    check_same_corpus([run_record("a", 0, "f" * 64), other_task])  # two tasks, two corpora: fine
+    with pytest.raises(CorpusMismatchError, match="sine-s1") as error:
+        check_same_corpus([run_record("a", 0, "f" * 64), run_record("b", 1, "e" * 64)])
+    assert "a/seed0" in str(error.value) and "b/seed1" in str(error.value)
+    assert "eeeeeeeeeeee: b/seed1; ffffffffffff: a/seed0" in str(error.value)
