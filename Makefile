@@ -9,10 +9,13 @@ TOLERANCE ?= auto
 CORES ?= 2
 # cffconvert gets its own environment: it needs jsonschema<4 (see requirements-cffconvert.lock).
 CFF_VENV := .venv-cffconvert
+# mutmut gets its own environment layered over .venv (see requirements-mutants.lock).
+MUT_VENV := .venv-mutants
+MUTANT_CORES ?= 1
 SNAKEMAKE := $(BIN)/snakemake --snakefile workflow/Snakefile --workflow-profile workflow/profiles/default \
 	--configfile workflow/config/$(PROFILE).yaml --cores $(CORES)
 
-.PHONY: study test dag clean-results lint readme bench profile-step gpu-check report test-slurm cite archive verify unlock
+.PHONY: study test dag clean-results lint readme bench profile-step gpu-check report test-slurm cite archive verify unlock mutants
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH, or set PYTHON=..."; exit 1; }
@@ -26,6 +29,16 @@ $(CFF_VENV)/bin/.installed: requirements-cffconvert.lock
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH, or set PYTHON=..."; exit 1; }
 	test -x $(CFF_VENV)/bin/python || $(PYTHON) -m venv $(CFF_VENV)
 	$(CFF_VENV)/bin/python -m pip install --quiet -r requirements-cffconvert.lock
+	touch $@
+
+# The .pth file makes .venv's packages (torch, pandas, pytest, the project) importable in .venv-mutants;
+# it is removed while pip runs so pip never sees, or touches, .venv's packages.
+$(MUT_VENV)/bin/.installed: requirements-mutants.lock $(BIN)/.installed
+	test -x $(MUT_VENV)/bin/python || $(PYTHON) -m venv $(MUT_VENV)
+	site=$$($(MUT_VENV)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])") && \
+		rm -f "$$site/gradflow-venv.pth" && \
+		$(MUT_VENV)/bin/python -m pip install --quiet --no-deps -r requirements-mutants.lock && \
+		$(BIN)/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" > "$$site/gradflow-venv.pth"
 	touch $@
 
 study: $(BIN)/.installed
@@ -76,6 +89,12 @@ test-slurm: $(BIN)/.installed
 
 clean-results:
 	rm -rf results/$(PROFILE)
+
+# Mutation testing of analysis/stats/ and the measures' table-building functions against the fast unit
+# tests (docs/mutation.md): about 30 min on one core (MUTANT_CORES=2 to use both); not part of `make test`.
+# Report of the survivors and the kill rate: results/mutants/report.txt and report.json.
+mutants: $(MUT_VENV)/bin/.installed
+	$(MUT_VENV)/bin/python tools/mutants.py --max-children $(MUTANT_CORES)
 
 # Copy the headline table of the last run and the last benchmark into README.md (between their markers).
 readme: $(BIN)/.installed

@@ -1,0 +1,264 @@
+"""Mutation testing of the layer that turns gradients into conclusions (``make mutants``; docs/mutation.md).
+
+mutmut plants one small bug at a time (a flipped comparison, a changed constant, a dropped
+argument) in the statistics (``analysis/stats/``) and in the functions that turn measured
+tensors into result tables, and runs the fast unit tests against each. A mutant no test
+notices ("survived") marks a place where a wrong number or verdict would go unseen.
+
+The run happens in a scratch copy (``results/mutants/work``) so the working tree is never
+touched; the report (``results/mutants/report.json`` and ``report.txt``) gives the kill rate
+per module and overall and every survivor with its diff, marked equivalent where
+``tools/mutants_equivalent.json`` says why no test can tell it from the original.
+"""
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+# What is mutated: every function of these modules ...
+WHOLE_MODULES = ("analysis/stats/*.py",)
+# ... and the table-building functions of the measures (their numerical cores have references of their own).
+TABLE_FUNCTIONS = {
+    "analysis/measures/run.py": ("_gradient_matrix", "measure_checkpoints"),
+    "analysis/measures/myopia.py": ("position_loss_table", "myopia_gap"),
+    "analysis/measures/weight_channel.py": ("weight_channel_from_gradients", "shuffle_before", "context_channel_table"),
+    "analysis/measures/probes.py": ("probe_table", "select_and_score"),
+}
+# The fast unit tests: test files that import the mutated packages, less the slow end-to-end ones.
+TESTED_IMPORTS = ("analysis.stats", "analysis.measures")
+SLOW_TESTS = ("test_workflow*.py", "test_faults.py", "test_archive.py", "test_tutorial.py", "test_paper.py")
+KILLED = {"killed", "timeout", "caught by type check"}
+NOT_RUN = {"skipped", "not checked"}
+EQUIVALENTS = REPO / "tools" / "mutants_equivalent.json"
+# mutmut leaves decorated functions alone; these decorators are moved below the function in the copy.
+MOVABLE_DECORATOR = re.compile(r"^@torch\.no_grad\(\)\s*$")
+
+
+def mutated_files(root: Path) -> list[str]:
+    """Paths (relative to ``root``) of the modules mutated, whole or in part."""
+    whole = sorted(str(p.relative_to(root)) for pattern in WHOLE_MODULES for p in root.glob(pattern))
+    return whole + [path for path in TABLE_FUNCTIONS if (root / path).exists()]
+
+
+def mutant_patterns(root: Path) -> list[str]:
+    """mutmut mutant-name globs: all of each whole module, the named functions of the others."""
+    patterns = [module_name(path) + ".*" for path in mutated_files(root) if path not in TABLE_FUNCTIONS]
+    for path, functions in TABLE_FUNCTIONS.items():
+        if (root / path).exists():
+            patterns += [f"{module_name(path)}.x_{name}__mutmut_*" for name in functions]
+    return patterns
+
+
+def module_name(path: str) -> str:
+    return path.removesuffix(".py").replace("/", ".")
+
+
+def selected_tests(tests: Path) -> list[Path]:
+    """Test files importing the mutated packages, without the slow end-to-end ones."""
+    chosen = []
+    for path in sorted(tests.glob("test_*.py")):
+        if any(fnmatch.fnmatch(path.name, pattern) for pattern in SLOW_TESTS):
+            continue
+        if any(name in path.read_text() for name in TESTED_IMPORTS):
+            chosen.append(path)
+    return chosen
+
+
+def undecorate(source: str) -> str:
+    """Move ``@torch.no_grad()`` from a top-level def to a rebinding after its body (same behaviour, mutable)."""
+    lines, out = source.splitlines(), []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if MOVABLE_DECORATOR.match(line) and i + 1 < len(lines) and lines[i + 1].startswith("def "):
+            name = lines[i + 1][4:].split("(")[0]
+            out.append(lines[i + 1])
+            i += 2
+            while i < len(lines) and (not lines[i] or lines[i][0] in " \t)#"):
+                out.append(lines[i])
+                i += 1
+            out.append(f"{name} = torch.no_grad()({name})")
+            continue
+        out.append(line)
+        i += 1
+    return "\n".join(out) + "\n"
+
+
+def copy_tree(source: Path, work: Path) -> list[str]:
+    """Scratch copy: the package, this checkout's pyproject.toml, the test helpers and the selected tests; returns the test files."""
+    if work.exists():
+        shutil.rmtree(work)
+    (work / "tests").mkdir(parents=True)
+    shutil.copytree(source / "analysis", work / "analysis", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(REPO / "pyproject.toml", work / "pyproject.toml")  # the tool's settings, whatever the ref
+    for helper in (source / "tests").glob("*.py"):
+        if not helper.name.startswith("test_"):
+            shutil.copy2(helper, work / "tests" / helper.name)
+    tests = selected_tests(source / "tests")
+    for path in tests:
+        shutil.copy2(path, work / "tests" / path.name)
+    for path in mutated_files(work):
+        file = work / path
+        file.write_text(undecorate(file.read_text()))
+    return [path.name for path in tests]
+
+
+def export_ref(ref: str, into: Path) -> Path:
+    """The tree of a git commit (``--ref``), for a run on committed code only."""
+    if into.exists():
+        shutil.rmtree(into)
+    into.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", ref, "analysis", "tests"],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
+
+
+def statuses(work: Path, patterns: list[str]) -> dict[str, str]:
+    """Status of every in-scope mutant, from mutmut's per-file ``.meta`` records."""
+    sys.path.insert(0, str(work))
+    from mutmut.stats import status_by_exit_code
+
+    result = {}
+    for meta in sorted((work / "mutants").rglob("*.py.meta")):
+        for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+            if any(fnmatch.fnmatch(name, pattern) for pattern in patterns):
+                result[name] = status_by_exit_code[code]
+    return result
+
+
+def diff_of(work: Path, name: str) -> str:
+    """The unified diff of one mutant against the original function (``mutmut show``)."""
+    shown = subprocess.run([str(Path(sys.executable).parent / "mutmut"), "show", name], cwd=work,
+                           capture_output=True, text=True)
+    return shown.stdout.strip() or shown.stderr.strip()
+
+
+def changed_lines(diff: str) -> list[str]:
+    return [line[0] + line[1:].strip() for line in diff.splitlines()
+            if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+
+
+def function_of(name: str) -> str:
+    """``analysis.stats.x.x_f__mutmut_3`` -> ``analysis.stats.x.f`` (methods: ``xǁClassǁm`` -> ``Class.m``)."""
+    module, _, mangled = name.rpartition(".")
+    mangled = mangled.split("__mutmut_")[0]
+    mangled = mangled[1:] if mangled.startswith("x") else mangled
+    return f"{module}.{mangled.strip('_ǁ').replace('ǁ', '.')}"
+
+
+def equivalent_reason(function: str, diff: str, known: list[dict]) -> str | None:
+    """The recorded reason if this mutant (function and changed lines) is listed as equivalent."""
+    lines = changed_lines(diff)
+    for entry in known:
+        if entry["function"] == function and [line[0] + line[1:].strip() for line in entry["change"]] == lines:
+            return entry["reason"]
+    return None
+
+
+def kill_rate(counts: Counter) -> float | None:
+    """Killed / tested; mutants with no covering test count as survivors (no test would notice them)."""
+    tested = sum(n for status, n in counts.items() if status not in NOT_RUN)
+    killed = sum(n for status, n in counts.items() if status in KILLED)
+    return killed / tested if tested else None
+
+
+def report(work: Path, patterns: list[str], tests: list[str], seconds: float, source: str) -> dict:
+    known = json.loads(EQUIVALENTS.read_text()) if EQUIVALENTS.exists() else []
+    status = statuses(work, patterns)
+    by_module: dict[str, Counter] = {}
+    survivors = []
+    for name, state in sorted(status.items(), key=lambda item: (function_of(item[0]), int(item[0].rsplit("_", 1)[1]))):
+        module = name.rpartition(".")[0]
+        by_module.setdefault(module, Counter())[state] += 1
+        if state in KILLED or state in NOT_RUN:
+            continue
+        diff = diff_of(work, name)
+        reason = equivalent_reason(function_of(name), diff, known)
+        survivors.append({"mutant": name, "function": function_of(name), "status": state, "equivalent": reason,
+                          "diff": diff})
+    total = sum(by_module.values(), Counter())
+    equivalent = sum(1 for s in survivors if s["equivalent"])
+    tested = sum(n for state, n in total.items() if state not in NOT_RUN)
+    killed = sum(n for state, n in total.items() if state in KILLED)
+    return {
+        "source": source,
+        "seconds": round(seconds, 1),
+        "tests": tests,
+        "scope": patterns,
+        "kill_rate": kill_rate(total),
+        "kill_rate_without_equivalent": killed / (tested - equivalent) if tested > equivalent else None,
+        "counts": dict(total),
+        "modules": {module: {"kill_rate": kill_rate(c), "counts": dict(c)} for module, c in sorted(by_module.items())},
+        "survivors": survivors,
+    }
+
+
+def as_text(result: dict) -> str:
+    def rate(value: float | None) -> str:
+        return "n/a" if value is None else f"{100 * value:.1f}%"
+
+    lines = [
+        f"mutation testing of {result['source']} in {result['seconds']:.0f} s",
+        f"kill rate {rate(result['kill_rate'])} overall; {rate(result['kill_rate_without_equivalent'])} with the "
+        f"listed equivalent mutants left out; counts {result['counts']}",
+        "",
+        "per module:",
+    ]
+    for module, entry in result["modules"].items():
+        lines.append(f"  {module:45s} {rate(entry['kill_rate']):>7s}  {entry['counts']}")
+    open_survivors = [s for s in result["survivors"] if not s["equivalent"]]
+    lines += ["", f"survivors not listed as equivalent ({len(open_survivors)}):"]
+    for survivor in open_survivors:
+        lines += ["", f"## {survivor['mutant']} ({survivor['status']})", survivor["diff"]]
+    lines += ["", "equivalent (tools/mutants_equivalent.json):"]
+    lines += [f"  {s['mutant']}: {s['equivalent']}" for s in result["survivors"] if s["equivalent"]]
+    return "\n".join(lines) + "\n"
+
+
+def run_mutmut(work: Path, patterns: list[str], max_children: int, log: Path) -> None:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    command = [str(Path(sys.executable).parent / "mutmut"), "run", "--max-children", str(max_children), *patterns]
+    with log.open("w") as handle:
+        finished = subprocess.run(command, cwd=work, env=env, stdout=handle, stderr=subprocess.STDOUT)
+    if finished.returncode != 0:
+        raise SystemExit(f"mutmut failed (exit {finished.returncode}); see {log}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=REPO / "results" / "mutants")
+    parser.add_argument("--ref", help="mutate this git commit instead of the working tree")
+    parser.add_argument("--max-children", type=int, default=1, help="parallel mutant workers (default 1 core)")
+    parser.add_argument("--only", nargs="*", help="mutant-name globs narrowing the scope (e.g. 'analysis.stats.runs.*')")
+    args = parser.parse_args()
+    out = args.out.resolve()
+    source = export_ref(args.ref, out / "source") if args.ref else REPO
+    work = out / "work"
+    tests = copy_tree(source, work)
+    patterns = mutant_patterns(work)
+    if args.only:
+        patterns = args.only
+    started = time.perf_counter()
+    run_mutmut(work, patterns, args.max_children, out / "mutmut.log")
+    result = report(work, patterns, tests, time.perf_counter() - started, args.ref or "the working tree")
+    (out / "report.json").write_text(json.dumps(result, indent=2) + "\n")
+    text = as_text(result)
+    (out / "report.txt").write_text(text)
+    print("\n".join(text.splitlines()[:3 + len(result["modules"]) + 1]))
+    print(f"report: {out / 'report.txt'} (survivors with diffs), {out / 'report.json'}")
+
+
+if __name__ == "__main__":
+    main()
