@@ -24,6 +24,7 @@ from analysis.measures.reachability import (
     structural_reach,
 )
 from analysis.measures.weight_channel import (
+    ADAM_EPS,
     context_channel_table,
     shuffle_before,
     weight_channel_pairs,
@@ -291,35 +292,46 @@ def test_recall_probe_reads_the_key_bound_to_each_value() -> None:
 # M7 ---------------------------------------------------------------------------------------------
 
 
-def test_weight_channel_exact_change_matches_a_step_taken_by_hand() -> None:
+def _step_by_hand(model, task, inputs, targets, t: int, lr: float, optimizer: str):
+    """A copy of the model after one real torch optimiser step on L_t of the first sequence."""
+    stepped = copy.deepcopy(model)
+    make = {"sgd": lambda p: torch.optim.SGD(p, lr=lr), "adam": lambda p: torch.optim.AdamW(
+        p, lr=lr, betas=(0.9, 0.95), eps=ADAM_EPS, weight_decay=0.0)}[optimizer]
+    step = make(list(stepped.parameters()))
+    task.loss_per_position(stepped(inputs[:1])[0], targets[:1])[0, t].backward()
+    step.step()
+    return stepped
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_weight_channel_exact_change_matches_a_real_optimiser_step(optimizer: str) -> None:
+    """Adam's first step from a fresh state is the reference for the ``adam`` direction (torch.optim.AdamW)."""
     model, task = tiny_model(), tiny_task()
-    inputs, targets = tiny_batch(n=1)
+    inputs, targets = tiny_batch(n=2)
     lr = 0.05
-    exact, first = weight_channel_pairs(model, inputs, targets, task.loss_per_position, [lr, 1.0])
-    exact = exact[0]
-    before = task.loss_per_position(model(inputs)[0], targets)[0]
+    own, other = (inputs[:1], targets[:1]), (inputs[1:], targets[1:])
+    exact, _, exact_other = weight_channel_pairs(model, *own, task.loss_per_position, [lr, 1.0], None, optimizer, other)
+    with torch.no_grad():
+        before = task.loss_per_position(model(inputs)[0], targets)
     for t in range(inputs.shape[1]):
-        stepped = copy.deepcopy(model)
-        loss_t = task.loss_per_position(stepped(inputs)[0], targets)[0, t]
-        grads = torch.autograd.grad(loss_t, list(stepped.parameters()))
+        stepped = _step_by_hand(model, task, inputs, targets, t, lr, optimizer)
         with torch.no_grad():
-            for parameter, grad in zip(stepped.parameters(), grads, strict=True):
-                parameter -= lr * grad
-            after = task.loss_per_position(stepped(inputs)[0], targets)[0]
-        torch.testing.assert_close(exact[t], after - before, rtol=1e-9, atol=1e-12)
+            after = task.loss_per_position(stepped(inputs)[0], targets)
+        torch.testing.assert_close(exact[0, t], after[0] - before[0], rtol=1e-9, atol=1e-12)
+        torch.testing.assert_close(exact_other[0, t], after[1] - before[1], rtol=1e-9, atol=1e-12)
 
 
-def test_weight_channel_first_order_term_matches_finite_differences() -> None:
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_weight_channel_first_order_term_matches_finite_differences(optimizer: str) -> None:
     model, task = tiny_model(), tiny_task()
     inputs, targets = tiny_batch(n=1)
     lr = 1e-3
-    _, first = weight_channel_pairs(model, inputs, targets, task.loss_per_position, [lr])
-    first = first[0]
+    _, first, _ = weight_channel_pairs(model, inputs, targets, task.loss_per_position, [lr], optimizer=optimizer)
     grads, _ = per_target_gradients(model, inputs, targets, task.loss_per_position)
     epsilon = 1e-5
     parameters = [p for _, p in named_parameters(model)]
     for t in (0, 2, 4):
-        direction = grads[t]
+        direction = grads[t] if optimizer == "sgd" else grads[t] / (grads[t].abs() + ADAM_EPS)
         losses = []
         for sign in (1.0, -1.0):
             with torch.no_grad():
@@ -332,27 +344,56 @@ def test_weight_channel_first_order_term_matches_finite_differences() -> None:
                 for p in parameters:
                     p -= sign * epsilon * direction[offset : offset + p.numel()].view_as(p)
                     offset += p.numel()
-        directional = (losses[0] - losses[1]) / (2 * epsilon)  # <g_t, g_u> for every u
-        torch.testing.assert_close(first[t], -lr * directional, rtol=1e-6, atol=1e-12)
+        directional = (losses[0] - losses[1]) / (2 * epsilon)  # <d_t, g_u> for every u
+        torch.testing.assert_close(first[0, t], -lr * directional, rtol=1e-6, atol=1e-12)
 
 
-def test_small_steps_make_the_exact_change_first_order() -> None:
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_small_steps_make_the_exact_change_first_order(optimizer: str) -> None:
     model, task = tiny_model(), tiny_task()
     inputs, targets = tiny_batch(n=1)
-    exact, first = weight_channel_pairs(model, inputs, targets, task.loss_per_position, [1e-6, 1e-8])
+    lrs = [1e-6, 1e-8] if optimizer == "sgd" else [1e-8, 1e-9]  # Adam's direction has entries of size 1: |d| = sqrt(P)
+    exact, first, _ = weight_channel_pairs(model, inputs, targets, task.loss_per_position, lrs, optimizer=optimizer)
     torch.testing.assert_close(exact, first, rtol=1e-3, atol=1e-16)
 
 
-def test_weight_channel_table_reports_both_step_scales() -> None:
+def test_weight_channel_table_sweeps_step_sizes_and_separates_sign_from_magnitude() -> None:
     model, task = tiny_model(), tiny_task()
     inputs, targets = tiny_batch(n=2)
-    table = weight_channel_table(model, inputs, targets, task.loss_per_position, lr=0.01, tokens_per_step=100)
-    assert set(table["step_scale"]) == {"full", "token_share"}
+    others = tiny_batch(n=4)
+    table = weight_channel_table(
+        model, inputs, targets, task.loss_per_position, lr=0.01, tokens_per_step=100, others=(others[0][2:], others[1][2:])
+    )
+    assert set(table["optimizer"]) == {"sgd", "adam"}
     eta = table.groupby("step_scale")["eta"].first()
-    assert eta["full"] == 0.01 and eta["token_share"] == pytest.approx(1e-4)
-    first = table.pivot_table(index=["t", "k"], columns="step_scale", values="first_order_change")
-    np.testing.assert_allclose(first["token_share"], first["full"] / 100, rtol=1e-12)
-    assert len(table) == 2 * sum(6 - k for k in (0, 1, 2, 4))  # distances that fit in a context of 6
+    assert eta["full"] == 0.01 and eta["token_share"] == pytest.approx(1e-4) and eta["10 lr"] == pytest.approx(0.1)
+    assert set(table["eta_factor"].round(12)) == {0.001, 0.01, 0.1, 1.0, 10.0}  # the token share is 1/100 here
+    for _, rows in table.groupby("optimizer"):
+        first = rows.pivot_table(index=["t", "k"], columns="step_scale", values="first_order_change")
+        np.testing.assert_allclose(first["token_share"], first["full"] / 100, rtol=1e-12)  # linear in eta
+        np.testing.assert_allclose(first["10 lr"], first["full"] * 10, rtol=1e-12)
+    full = table[table["step_scale"] == "full"]
+    assert full[["exact_change", "exact_abs_change", "exact_change_other"]].notna().all().all()
+    assert table.loc[table["step_scale"] != "full", ["exact_change", "exact_change_other"]].isna().all().all()
+    # the mean of |change| is at least |mean change|, with equality only where both sequences agree in sign
+    assert (full["exact_abs_change"] >= full["exact_change"].abs() - 1e-15).all()
+    assert (table["first_order_abs_change"] >= table["first_order_change"].abs() - 1e-15).all()
+    assert len(table) == 2 * 6 * sum(6 - k for k in (0, 1, 2, 4))  # optimisers x step sizes x (t, k) that fit
+
+
+def test_weight_channel_table_means_match_the_pairs_of_each_sequence() -> None:
+    model, task = tiny_model(), tiny_task()
+    inputs, targets = tiny_batch(n=2)
+    table = weight_channel_table(model, inputs, targets, task.loss_per_position, lr=0.02, tokens_per_step=10)
+    row = table[(table["optimizer"] == "adam") & (table["step_scale"] == "full") & (table["t"] == 1) & (table["k"] == 2)]
+    changes = [
+        float(weight_channel_pairs(model, inputs[i : i + 1], targets[i : i + 1], task.loss_per_position, [0.02],
+                                   optimizer="adam")[0][0, 1, 3])
+        for i in range(2)
+    ]
+    assert float(row["exact_change"].iloc[0]) == pytest.approx(sum(changes) / 2, rel=1e-9)
+    assert float(row["exact_abs_change"].iloc[0]) == pytest.approx(sum(abs(c) for c in changes) / 2, rel=1e-9)
+    assert row["exact_change_other"].isna().all()  # no comparison sequences given
 
 
 def test_shuffle_keeps_the_token_and_everything_after_it_in_place() -> None:

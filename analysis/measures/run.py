@@ -25,6 +25,7 @@ from ..registry import Registry
 from ..seeding import EVALUATION_SEED, generator
 from ..tasks import Batch, Task, build_task
 from ..training import evaluation_batch
+from .context_distance import context_distance_table
 from .decomposition import decomposition_table
 from .dependency import dependency_share
 from .gradient_matrix import gradient_matrix
@@ -184,13 +185,23 @@ register(
         applies=lambda data: bool(data.task.probe_features(data.sample("probe-check", 1))),
     )
 )
+
+
+def _weight_channel(model: GPT, data: RunData) -> pd.DataFrame:
+    """M7 weight channel on the first sequences, each step also scored on a held-out comparison sequence."""
+    n = data.spec.measure["weight_sequences"]
+    other = data.sample("weight-channel-other", n)
+    return weight_channel_from_gradients(
+        data.weight_gradients(model, n), data.task.loss_per_position,
+        lr=data.spec.train["lr"], tokens_per_step=data.spec.train["batch_size"] * data.spec.model["context"],
+        others=(other.inputs, other.targets),
+    )
+
+
 register(
     Measure(
         "m7_weight_channel",
-        lambda model, data: weight_channel_from_gradients(
-            data.weight_gradients(model, data.spec.measure["weight_sequences"]), data.task.loss_per_position,
-            lr=data.spec.train["lr"], tokens_per_step=data.spec.train["batch_size"] * data.spec.model["context"],
-        ),
+        _weight_channel,
         ends_only=True,  # "on a trained model" (STUDY.md), with initialisation as the control
     )
 )
@@ -200,6 +211,16 @@ register(
         lambda model, data: context_channel_table(
             model, *data.first(data.spec.measure["weight_sequences"]), data.task.loss_per_position,
             generator(EVALUATION_SEED, f"shuffle:{data.spec.task_label}"),
+        ),
+        ends_only=True,
+    )
+)
+register(
+    Measure(
+        "m7_context_distance",  # C4's information half: loss with the context beyond distance D removed or shuffled
+        lambda model, data: context_distance_table(
+            model, *data.first(data.spec.measure["weight_sequences"]), data.task.loss_per_position,
+            generator(EVALUATION_SEED, f"shuffle-distance:{data.spec.task_label}"),
         ),
         ends_only=True,
     )
