@@ -58,7 +58,7 @@ def rule_text(rules: Rules, alpha: float) -> str:
         f"loss (mean over positions, final checkpoint), paired by seed. Supported if the one-sided t-test of DiD > 0 "
         f"has p < {alpha} (Holm over cells) and DiD >= {rules.min_relative_did} x the treated task's baseline-to-"
         f"optimum gap; refuted if TOST shows |DiD| < {rules.equivalence_margin} x that gap at alpha {alpha}; mixed "
-        "otherwise, and whenever standard training did not learn either task or fewer than 2 seeds pair."
+        "otherwise, and whenever standard training did not learn either task or fewer than 2 seeds pair"
     )
 
 
@@ -218,7 +218,7 @@ def _regime_numbers(row: Mapping[str, Any]) -> dict[str, Any]:
 def _numbers(final: pd.DataFrame, by_step: pd.DataFrame, probes: pd.DataFrame, shares: pd.DataFrame,
              verdict: Verdict, rules: Rules, alpha: float) -> dict[str, Any]:
     numbers: dict[str, Any] = {
-        "verdict": verdict.verdict, "deciding": verdict.deciding, "rule": verdict.rule, "kind": verdict.kind,
+        "box": verdict.as_dict(), "verdict": verdict.verdict,
         "treated_task": rules.treated_task, "control_task": rules.control_task, "regime": rules.regime,
         "ablation_regime": rules.ablation_regime, "alpha": fmt(alpha, 2),
         "min_relative_did_pct": fmt(100 * rules.min_relative_did, 0),
@@ -230,6 +230,7 @@ def _numbers(final: pd.DataFrame, by_step: pd.DataFrame, probes: pd.DataFrame, s
     first = decided.iloc[0]
     cell = tuple(first[c] for c in CELL)
     numbers |= {"n_cells": str(len(decided)), "pos_encoding": str(first["pos_encoding"]), "steps": str(int(first["steps"])),
+                "heads": str(int(first["n_layer"]) * int(first["n_head"])),
                 "span": fmt(first["span"], 3), "threshold": fmt(first["threshold"], 4), "margin": fmt(first["margin"], 4),
                 "learned_treated": bool(first["learned_treated"]), "learned_control": bool(first["learned_control"])}
     for key, regime in (("state", rules.regime), ("full", rules.ablation_regime)):
@@ -272,7 +273,7 @@ def _claim_verdict(final: pd.DataFrame, rules: Rules, alpha: float) -> Verdict:
     for row in decided.to_dict("records"):
         reason = "" if row["learned_treated"] and row["learned_control"] else "; standard training did not learn both tasks"
         parts.append(
-            f"{row['pos_encoding']}: DiD {fmt(row['did_mean'], 3)} [{fmt(row['did_low'], 3)}, {fmt(row['did_high'], 3)}] "
+            f"{row['pos_encoding']} positions: DiD {fmt(row['did_mean'], 3)} [{fmt(row['did_low'], 3)}, {fmt(row['did_high'], 3)}] "
             f"({fmt(100 * row['did_relative'], 1)}% of the baseline-to-optimum gap; threshold {fmt(100 * rules.min_relative_did, 0)}%), "
             f"one-sided p {fmt(row['did_p_holm'], 4)}, TOST p {fmt(row['tost_p'], 4)}, n = {int(row['n_seeds'])}{reason}"
         )
