@@ -2,7 +2,8 @@
 
 Held-out R^2 of a ridge probe reading, from h_s^l, a feature only later positions
 need (sine: sin(freq x_s); recall: the key a value is bound to). Points are means over
-seeds with bootstrap intervals (final checkpoint, learned positions).
+seeds with Student t intervals (final checkpoint, learned positions); a percentile bootstrap
+over a handful of seeds would be the seed range, with less than its nominal coverage.
 """
 import sys
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+
+from analysis.stats.inference import mean_interval
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import style  # noqa: E402
@@ -26,15 +29,21 @@ def plot(probes: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confid
     for ax, (task, feature) in zip(axes[0], panels, strict=False):
         panel = data[(data["task"] == task) & (data["feature"] == feature)]
         regimes = [r for r in REGIMES if r in set(panel["regime"])]
-        sns.pointplot(data=panel, x="layer", y="r2", hue="regime", hue_order=regimes, palette=style.PALETTE,
-                      errorbar=("ci", 100 * confidence), n_boot=2000, seed=0, dodge=0.3, ax=ax,
-                      legend=ax is axes[0, 0])
+        colours = sns.color_palette(style.PALETTE, len(REGIMES))
+        for i, regime in enumerate(regimes):
+            layers = sorted(panel.loc[panel["regime"] == regime, "layer"].unique())
+            points = [mean_interval(panel.loc[(panel["regime"] == regime) & (panel["layer"] == layer), "r2"].to_numpy(), confidence)
+                      for layer in layers]
+            x = [layer + 0.15 * (i - (len(regimes) - 1) / 2) for layer in layers]  # dodge the regimes
+            mean = [p.estimate for p in points]
+            error = [[p.estimate - p.low for p in points], [p.high - p.estimate for p in points]]  # NaN (one seed): no bar
+            ax.errorbar(x, mean, yerr=error, fmt="o-", color=colours[REGIMES.index(regime)], capsize=2,
+                        linewidth=style.line(1.0), label=regime if ax is axes[0, 0] else None)
+        ax.set_xticks(sorted(panel["layer"].unique()))
         ax.axhline(0, color="0.5", linestyle="--", linewidth=style.line(0.8))
         ax.set(title=f"{task}: {feature}", xlabel="layer l of $h^l$", ylabel="held-out $R^2$" if ax is axes[0, 0] else "")
-    if axes[0, 0].get_legend() is not None:
-        handles, labels = axes[0, 0].get_legend_handles_labels()
-        axes[0, 0].get_legend().remove()
-        figure.legend(handles, labels, loc="outside right upper", frameon=False)
+    if axes[0, 0].get_legend_handles_labels()[0]:
+        figure.legend(loc="outside right upper", frameon=False)
     return figure
 
 
