@@ -30,11 +30,11 @@ import pandas as pd
 from .claims import MIXED, REFUTED, SUPPORTED, Claim, ClaimInputs, ClaimResult, Verdict, register
 from .inference import compare_to_zero, equivalence_test, holm, mean_interval
 from .learning import with_learning
-from .precaching import PARTS, gap_by_position, layer_shares
+from .precaching import PARTS, gap_by_position, layer_shares, summarize_shares
 from .report import fmt
 
 CELL = ["pos_encoding", "n_layer", "d_model", "n_head", "context", "steps"]  # what a treated/control pair shares
-TABLES = ("c2_did", "c2_did_by_step", "c2_gap_by_position", "c2_probes", "c2_shares")
+TABLES = ("c2_did", "c2_did_by_step", "c2_gap_by_position", "c2_probes", "c2_shares", "c2_decomposition_shares")
 
 
 @dataclass(frozen=True)
@@ -286,10 +286,13 @@ def decide(inputs: ClaimInputs, rules: Rules) -> ClaimResult:
     final, by_step = did_tables(gap, runs, rules, inputs.settings) if not gap.empty else (pd.DataFrame(), pd.DataFrame())
     positions = gap_by_position(gap, inputs.settings) if not gap.empty else pd.DataFrame()
     probes = probe_table(inputs.tables.get("m6_probes", pd.DataFrame()), runs, rules, inputs.settings)
-    shares = share_table(inputs.tables.get("m3_decomposition", pd.DataFrame()), runs, rules, inputs.settings)
+    decomposition = inputs.tables.get("m3_decomposition", pd.DataFrame())
+    shares = share_table(decomposition, runs, rules, inputs.settings)
+    every = summarize_shares(layer_shares(decomposition), runs, inputs.settings) if not decomposition.empty else pd.DataFrame()
     verdict = _claim_verdict(final, rules, inputs.settings["alpha"])
     numbers = _numbers(final, by_step, probes, shares, verdict, rules, inputs.settings["alpha"])
-    tables = {"c2_did": final, "c2_did_by_step": by_step, "c2_gap_by_position": positions, "c2_probes": probes, "c2_shares": shares}
+    tables = {"c2_did": final, "c2_did_by_step": by_step, "c2_gap_by_position": positions, "c2_probes": probes, "c2_shares": shares,
+              "c2_decomposition_shares": every}  # every condition, step and layer: the decomposition figure
     return ClaimResult([verdict], tables, numbers)
 
 
