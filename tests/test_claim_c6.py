@@ -1,0 +1,157 @@
+"""C6 on planted M7 tables whose answers are known: every verdict word, the threshold boundaries, empty input."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from analysis.stats import c6
+from analysis.stats.claims import MIXED, REFUTED, SUPPORTED, ClaimInputs
+
+T, FINAL, CONTEXT_GAIN = 4, 100, 2.0  # context channel: L(alone) - L(full) = 2 at every t >= 1
+SETTINGS = {"confidence": 0.95}
+
+
+def planted(ratios: dict[str, list[float]], learned: dict[str, bool] | None = None, sgd: float = 0.0,
+            first_order: float | None = None, other: float = 0.0) -> ClaimInputs:
+    """Per condition, per seed: the adam full-step signed transfer to t + 1 is ratio x the context channel.
+
+    SGD's transfer is ``sgd`` x the context channel; the first-order term is ``first_order`` x it (default: as
+    exact); the comparison sequence's change is -``other`` x it. At initialisation (step 0) everything is
+    planted at 100 x, which the claim must ignore.
+    """
+    weight, context, runs = [], [], []
+    for condition, values in ratios.items():
+        for seed, ratio in enumerate(values):
+            runs.append({"condition": condition, "seed": seed, "task": f"task-{condition}", "task_name": "markov",
+                         "pos_encoding": "learned", "regime": "standard", "steps": FINAL,
+                         "learned": (learned or {}).get(condition, True)})
+            for step, scale in ((0, 100.0), (FINAL, 1.0)):
+                for t in range(T):
+                    context.append({"condition": condition, "seed": seed, "step": step, "t": t, "loss_full": 1.0,
+                                    "loss_alone": 1.0 + (CONTEXT_GAIN if t >= 1 else 0.0), "loss_shuffled": 1.0})
+                for optimizer, size in (("adam", ratio), ("sgd", sgd)):
+                    for name, factor in (("full", 1.0), ("token_share", 1e-3)):
+                        for k in (0, 1):
+                            for t in range(T - k):
+                                change = -scale * size * CONTEXT_GAIN * (1.0 if k == 1 else 5.0)
+                                exact = change if name == "full" else np.nan
+                                first = change if first_order is None else -first_order * CONTEXT_GAIN
+                                weight.append({
+                                    "condition": condition, "seed": seed, "step": step, "optimizer": optimizer,
+                                    "step_scale": name, "eta_factor": factor, "eta": 0.003 * factor, "t": t, "k": k,
+                                    "exact_change": exact, "exact_abs_change": abs(exact),
+                                    "first_order_change": first * (factor if name == "token_share" else 1.0),
+                                    "first_order_abs_change": abs(first),
+                                    "exact_change_other": other * CONTEXT_GAIN if name == "full" else np.nan,
+                                })
+    tables = {"m7_weight_channel": pd.DataFrame(weight), "m7_context_channel": pd.DataFrame(context)}
+    return ClaimInputs(tables=tables, runs=pd.DataFrame(runs), settings=SETTINGS)
+
+
+def run(inputs: ClaimInputs, **overrides):
+    return c6.CLAIM.run(inputs, overrides)
+
+
+def test_minuscule_transfer_in_every_condition_is_supported() -> None:
+    result = run(planted({"a": [0.001, 0.002, 0.003, 0.002, 0.002], "b": [0.004, 0.004, 0.005, 0.003, 0.004]}))
+    assert result.verdicts[0].verdict == SUPPORTED
+    assert result.numbers["n_minuscule"] == "2" and result.numbers["n_conditions"] == "2"
+
+
+def test_comparable_transfer_in_every_condition_is_refuted() -> None:
+    result = run(planted({"a": [0.3, 0.31, 0.29, 0.3, 0.3], "b": [0.2, 0.25, 0.22, 0.21, 0.24]}))
+    assert result.verdicts[0].verdict == REFUTED
+    assert result.numbers["n_comparable"] == "2"
+
+
+def test_one_minuscule_and_one_comparable_condition_is_mixed() -> None:
+    result = run(planted({"a": [0.002] * 5, "b": [0.3] * 5}))
+    assert result.verdicts[0].verdict == MIXED
+    assert set(result.tables["c6_decision"]["reading"]) == {c6.MINUSCULE, c6.COMPARABLE}
+
+
+def test_an_interval_between_the_thresholds_is_mixed() -> None:
+    result = run(planted({"a": [0.005, 0.05, 0.02, 0.03, 0.01]}))
+    assert result.verdicts[0].verdict == MIXED
+    assert result.tables["c6_decision"]["reading"].tolist() == [c6.BETWEEN]
+
+
+@pytest.mark.parametrize(
+    ("ratio", "word"),
+    [(0.25, MIXED), (np.nextafter(0.25, 0.0), SUPPORTED), (0.5, MIXED), (np.nextafter(0.5, 1.0), REFUTED)],
+)
+def test_threshold_boundaries_are_strict(ratio: float, word: str) -> None:
+    """Seeds that agree give a zero-width interval [r, r]; thresholds exact in binary (0.25, 0.5)."""
+    result = run(planted({"a": [ratio] * 5}), minuscule=0.25, comparable=0.5)
+    assert result.verdicts[0].verdict == word
+
+
+def test_empty_input_is_mixed_with_every_declared_table() -> None:
+    empty = ClaimInputs(tables={}, runs=pd.DataFrame(), settings=SETTINGS)
+    result = run(empty)
+    assert result.verdicts[0].verdict == MIXED
+    assert set(result.tables) == {"c6_transfer", "c6_summary", "c6_decision"}
+    assert all(table.empty for table in result.tables.values())
+    assert result.numbers["n_conditions"] == "0" and result.numbers["rows"] == []
+
+
+def test_the_interval_is_student_t_over_seeds() -> None:
+    ratios = [0.001, 0.004, 0.002, 0.006, 0.003]
+    row = run(planted({"a": ratios})).tables["c6_decision"].iloc[0]
+    mean, sd = sum(ratios) / 5, (sum((r - sum(ratios) / 5) ** 2 for r in ratios) / 4) ** 0.5
+    half = stats.t.ppf(0.975, df=4) * sd / 5**0.5
+    assert row["ratio_exact_mean"] == pytest.approx(mean, rel=1e-9)
+    assert row["ratio_exact_low"] == pytest.approx(mean - half, rel=1e-9)
+    assert row["ratio_exact_high"] == pytest.approx(mean + half, rel=1e-9)
+    assert row["n_seeds"] == 5
+
+
+def test_the_decision_uses_the_exact_adam_full_step_only() -> None:
+    """SGD comparable, the first-order term comparable, initialisation 100x: the exact Adam step decides."""
+    result = run(planted({"a": [0.002] * 5}, sgd=0.4, first_order=0.4))
+    assert result.verdicts[0].verdict == SUPPORTED
+    summary = result.tables["c6_summary"].set_index(["optimizer", "step_scale"])
+    assert summary.loc[("sgd", "full"), "ratio_exact_mean"] == pytest.approx(0.4)
+    assert summary.loc[("adam", "full"), "ratio_first_order_mean"] == pytest.approx(0.4)
+    assert set(result.tables["c6_transfer"]["step"]) == {FINAL}
+    # SGD decides when the rule says so
+    assert run(planted({"a": [0.002] * 5}, sgd=0.4), optimizer="sgd").verdicts[0].verdict == REFUTED
+
+
+def test_conditions_that_did_not_learn_do_not_decide() -> None:
+    result = run(planted({"a": [0.002] * 5, "b": [0.3] * 5}, learned={"b": False}))
+    assert result.verdicts[0].verdict == SUPPORTED
+    assert result.numbers["n_not_learned"] == "1"
+
+
+def test_signed_transfer_magnitude_and_the_comparison_sequence_are_kept_apart() -> None:
+    inputs = planted({"a": [0.01] * 3}, other=0.004)  # the other sequence's loss goes up by 0.004 x C
+    weight = inputs.tables["m7_weight_channel"].copy()
+    later = (weight["k"] == 1) & (weight["step_scale"] == "full") & (weight["optimizer"] == "adam")
+    flip = later & (weight["t"] % 2 == 1)  # t = 1 of T - 1 = 3 sources: signs -, +, -
+    weight.loc[flip, "exact_change"] = -weight.loc[flip, "exact_change"]
+    inputs = ClaimInputs({**inputs.tables, "m7_weight_channel": weight}, inputs.runs, inputs.settings)
+    row = run(inputs).tables["c6_transfer"].query("optimizer == 'adam' and step_scale == 'full'").iloc[0]
+    gain = 0.01 * CONTEXT_GAIN
+    assert row["transfer_exact"] == pytest.approx((gain - gain + gain) / 3)  # mean of -Delta L over t = 0, 1, 2
+    assert row["magnitude_exact"] == pytest.approx(gain)
+    assert row["transfer_other"] == pytest.approx(-0.004 * CONTEXT_GAIN)
+    assert row["transfer_specific"] == pytest.approx(gain / 3 + 0.004 * CONTEXT_GAIN)
+    assert row["context_channel"] == pytest.approx(CONTEXT_GAIN)
+    assert row["ratio_magnitude"] == pytest.approx(0.01)
+
+
+def test_rules_refuse_thresholds_in_the_wrong_order() -> None:
+    with pytest.raises(ValueError, match="minuscule"):
+        c6.Rules(minuscule=0.2, comparable=0.1)
+
+
+def test_paper_numbers_name_each_condition_and_the_first_order_crossing() -> None:
+    numbers = run(planted({"a": [0.002] * 5})).numbers
+    row = numbers["rows"][0]
+    assert row["signed"] == {"mean": "0.20%", "low": "0.20%", "high": "0.20%"}
+    assert row["crossing_minuscule"] == "5"  # 1% / 0.2% at the full step: 5 x lr
+    assert numbers["minuscule"] == "1.00%" and numbers["comparable"] == "10.00%"
+    assert [r["step_scale"] for r in numbers["sweep"]] == ["token_share", "full"]
