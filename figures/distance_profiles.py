@@ -1,7 +1,10 @@
-"""Figure: distance profiles g^l(d) by positional encoding, one panel per task and layer.
+"""Figure: within-target distance profiles exp f^l(d) by positional encoding, one panel per task and layer.
 
-Standard training only; solid lines after training, dashed at initialisation; bands
-are bootstrap intervals over seeds. A flat line would mean "distance does not matter".
+f^l is the distance effect of the fixed-effects model log G^l[t, s] = a_t + f^l(d), so a
+row's total (which falls as 1/(t+1)) does not pass for distance. Standard training only;
+solid lines after training, dashed at initialisation; bands are Student t intervals over
+seeds (geometric means). A flat line means "distance does not matter within a target row".
+The dotted line is the power law c + A (d+1)^-p fitted per seed, averaged over seeds.
 """
 import sys
 from pathlib import Path
@@ -42,12 +45,13 @@ def plot(profile: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confi
                                row["pos_encoding"] if label == "trained" else None)
                     if label == "trained" and fits is not None:
                         fit = fits[(fits["condition"] == condition) & (fits["layer"] == layer) & (fits["step"] == step)]
-                        if len(fit):  # the power law fitted per seed, averaged over seeds
-                            x = line["distance"][line["distance"] >= 1] + 1
-                            ax.plot(x, np.exp(fit["intercept"].mean()) * x ** fit["slope"].mean(), color="0.2",
-                                    linestyle=":", linewidth=style.line(0.9))
+                        if len(fit):  # the power law fitted per seed, its curves averaged over seeds
+                            d = line["distance"].to_numpy(float)
+                            curves = [c + a * (d + 1) ** -p for c, a, p in
+                                      zip(fit["power_c"], fit["power_amplitude"], fit["power_p"], strict=True)]
+                            ax.plot(d + 1, np.mean(curves, axis=0), color="0.2", linestyle=":", linewidth=style.line(0.9))
             style.log_distance_axis(ax, int(info.loc[info["task"] == task, "context"].max()))
-            ax.set(xlabel="distance $d + 1$" if layer == n_layer - 1 else "", ylabel=f"$g^{{{layer}}}(d)$",
+            ax.set(xlabel="distance $d + 1$" if layer == n_layer - 1 else "", ylabel=f"within-row $e^{{f^{{{layer}}}(d)}}$",
                    title=f"{task}, layer {layer}")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     handles += [Line2D([], [], color="0.3", linestyle=ls) for ls in style.CHECKPOINT_STYLE.values()]

@@ -1,8 +1,9 @@
-"""Figure: the cross-position gradient matrix G^l and its distance profile, init vs trained.
+"""Figure: the cross-position gradient matrix G^l and its within-target distance profile, init vs trained.
 
 Per condition (row): heatmaps of log10 G^l[t, s] (mean over held-out sequences, then
-over seeds) at initialisation and after training, and the distance profile g^l(d)
-on log-log axes with a bootstrap band over seeds.
+over seeds) at initialisation and after training, and the within-row profile exp f^l(d)
+(row fixed effects removed, see analysis/stats/distance.py) on log-log axes with a
+Student t band over seeds.
 """
 
 import sys
@@ -65,8 +66,8 @@ def plot(m1: pd.DataFrame, profile: pd.DataFrame, runs: pd.DataFrame, conditions
                 style.band(ax, line["distance"] + 1, line["profile_mean"], line["profile_low"], line["profile_high"],
                            colours[layer], style.CHECKPOINT_STYLE[label], f"$h^{{{layer}}}$, {label}")
         style.log_distance_axis(ax, context)
-        ax.set(xlabel="distance $d + 1$" if row == len(conditions) - 1 else "", ylabel="$g^l(d)$",
-               title="distance profile" if row == 0 else "")
+        ax.set(xlabel="distance $d + 1$" if row == len(conditions) - 1 else "", ylabel="within-row $e^{f^l(d)}$",
+               title="within-target profile" if row == 0 else "")
     handles, labels = axes[0, -1].get_legend_handles_labels()
     figure.legend(handles, labels, loc="outside upper center", ncol=len(labels), frameon=False)
     return figure

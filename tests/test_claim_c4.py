@@ -1,0 +1,184 @@
+"""C4a/C4b on planted gradient matrices whose within-row profile is known."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.stats import c4
+from analysis.stats.claims import MIXED, REFUTED, STRUCTURAL, SUPPORTED, ClaimInputs
+
+SETTINGS = {"s_min": 2, "d_min": 1, "confidence": 0.95, "alpha": 0.05}
+T, N_LAYER, FINAL = 16, 2, 100
+
+
+def planted_m1(condition: str, slopes: dict[int, list[float]], peak: tuple[int, float] | None = None,
+               zero: tuple[int, int] | None = None) -> pd.DataFrame:
+    """G[t, s] = (d + 1)^slope / (t + 1) off the diagonal (row totals 1/(t+1)), 1 on it, 0 below it at the last layer.
+
+    ``slopes`` maps a step to one within-row slope per seed; ``peak`` multiplies the cells at
+    one distance; ``zero`` sets one (t, s) pair to 0 everywhere.
+    """
+    rng = np.random.default_rng(abs(hash(condition)) % 2**32)
+    t, s = np.tril_indices(T)
+    frames = []
+    for step, per_seed in slopes.items():
+        for seed, slope in enumerate(per_seed):
+            for layer in range(N_LAYER + 1):
+                d = t - s
+                g = (d + 1.0) ** slope / (t + 1.0) * np.exp(rng.normal(0, 0.01, len(t)))
+                if peak is not None:
+                    g = np.where(d == peak[0], g * peak[1], g)
+                if zero is not None:
+                    g = np.where((t == zero[0]) & (s == zero[1]), 0.0, g)
+                g = np.where(d == 0, 1.0, 0.0 if layer == N_LAYER else g)
+                frames.append(pd.DataFrame({"condition": condition, "seed": seed, "step": step, "layer": layer,
+                                            "t": t, "s": s, "distance": d, "grad_norm_mean": g}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def runs_row(condition: str, task_name: str, seeds: int = 5, dependency: float = np.nan, context: int = T) -> pd.DataFrame:
+    return pd.DataFrame({"condition": condition, "seed": range(seeds), "task": task_name, "task_name": task_name,
+                         "pos_encoding": "learned", "regime": "standard", "n_layer": N_LAYER, "context": context,
+                         "steps": FINAL, "task_distance": dependency, "learned": True})
+
+
+def seeds_around(value: float, n: int = 5) -> list[float]:
+    return list(value + np.linspace(-0.02, 0.02, n))
+
+
+def decide(conditions: list[tuple[pd.DataFrame, pd.DataFrame]], tables: dict | None = None, **rules) -> c4.ClaimResult:
+    m1 = pd.concat([m for m, _ in conditions], ignore_index=True) if conditions else pd.DataFrame(
+        columns=["condition", "seed", "step", "layer", "t", "s", "distance", "grad_norm_mean"])
+    runs = pd.concat([r for _, r in conditions], ignore_index=True) if conditions else pd.DataFrame(
+        columns=list(runs_row("x", "text").columns))
+    inputs = ClaimInputs(tables={"m1_gradient_matrix": m1, **(tables or {})}, runs=runs, settings=SETTINGS)
+    return c4.CLAIM.run(inputs, rules)
+
+
+def words(result: c4.ClaimResult) -> dict[str, str]:
+    return {f"{v.claim}/{v.kind}": v.verdict for v in result.verdicts}
+
+
+def condition(name: str, task: str, init: float, trained: float, **kwargs) -> tuple[pd.DataFrame, pd.DataFrame]:
+    m1_kwargs = {k: kwargs.pop(k) for k in ("peak", "zero") if k in kwargs}
+    return planted_m1(name, {0: seeds_around(init), FINAL: seeds_around(trained)}, **m1_kwargs), runs_row(name, task, **kwargs)
+
+
+def test_flat_rows_with_one_over_t_totals_are_flat_and_support_both_parts() -> None:
+    result = decide([condition("lag", "lag", 0.0, 0.0, dependency=3), condition("text", "text", 0.0, 0.0)])
+    assert words(result) == {f"C4a/{STRUCTURAL}": SUPPORTED, "C4a/finding": SUPPORTED, "C4b/finding": SUPPORTED}
+    summary = result.tables["c4_summary"]
+    layer0 = summary[summary["layer"] == 0]
+    assert np.abs(layer0["slope_mean"]).max() < 0.01  # within rows: flat
+    assert (layer0["pooled_slope_mean"] < -0.3).all()  # the pooled profile falls with no distance effect at all
+    assert result.numbers["information"]["status"] == "not measured"
+
+
+def test_a_planted_within_row_decay_is_recovered_and_refutes_c4b() -> None:
+    result = decide([condition("lag", "lag", 0.0, -1.3, dependency=3), condition("text", "text", 0.0, -1.3)])
+    assert words(result)["C4a/finding"] == SUPPORTED and words(result)["C4b/finding"] == REFUTED
+    summary = result.tables["c4_summary"]
+    trained = summary[(summary["step"] == FINAL) & (summary["layer"] == 0)]
+    assert np.allclose(trained["slope_mean"], -1.3, atol=0.01)
+    # the planted law is c + A (d+1)^-p with c = 0, p = 1.3: the power-law fit finds it
+    assert np.allclose(trained["power_p_mean"], 1.3, atol=0.05)
+    assert (trained["n_power_law"] == 5).all()
+
+
+def test_primacy_at_init_refutes_c4a_and_half_falling_is_mixed() -> None:
+    result = decide([condition("lag", "lag", 0.5, -1.0, dependency=3), condition("text", "text", 0.5, 0.0)])
+    assert words(result)["C4a/finding"] == REFUTED  # rising beyond the margin counts (either direction)
+    assert words(result)["C4b/finding"] == MIXED  # one of two falls: below the 75% share either way
+
+
+def test_a_rising_trained_profile_does_not_refute_the_falling_rule() -> None:
+    result = decide([condition("text", "text", 0.0, 0.5)])
+    assert words(result)["C4b/finding"] == MIXED
+    assert result.tables["c4_decision"].query("family == 'C4b'")["outcome"].iloc[0] == c4.UNDECIDED
+
+
+def test_the_known_dependency_is_left_out_of_the_fit_and_its_peak_reported() -> None:
+    peaked = condition("lag", "lag", 0.0, 0.0, dependency=3, peak=(3, 10.0))
+    result = decide([peaked])
+    assert words(result)["C4b/finding"] == SUPPORTED
+    assert result.numbers["trained"][0]["excluded_distance"] == "3"
+    height = result.tables["c4_dependency_height"]
+    trained = height[height["step"] == FINAL].iloc[0]
+    # row t (s_min = 2): t - 2 earlier sources in the fitted range, one of them 10x: 10 / ((t - 3 + 10) / (t - 2))
+    rows = np.arange(5, T)  # rows whose source t - 3 lies in the fitted range
+    expected = np.mean(10 / ((rows - 3 + 10) / (rows - 2)))
+    assert abs(trained["height_mean"] - expected) < 0.02 * expected
+    # a lag condition whose dependency distance is unknown cannot be decided: the family is empty
+    unknown = decide([condition("lag", "lag", 0.0, 0.0, peak=(3, 10.0))])
+    assert words(unknown)["C4b/finding"] == MIXED and unknown.numbers["trained"] == []
+
+
+def test_share_boundary_is_inclusive() -> None:
+    # four conditions, three flat: exactly 75% -> supported; two flat -> mixed; three falling -> refuted
+    flat = [condition(f"text{i}", "text", 0.0, 0.0) for i in range(3)]
+    assert words(decide([*flat, condition("text9", "text", 0.0, -1.0)]))["C4b/finding"] == SUPPORTED
+    assert words(decide([*flat[:2], *(condition(f"f{i}", "text", 0.0, -1.0) for i in range(2))]))["C4b/finding"] == MIXED
+    falling = [condition(f"f{i}", "text", 0.0, -1.0) for i in range(3)]
+    assert words(decide([*falling, condition("text9", "text", 0.0, 0.0)]))["C4b/finding"] == REFUTED
+    assert words(decide([*falling, condition("text9", "text", 0.0, 0.0)], min_share=1.0))["C4b/finding"] == MIXED
+
+
+def test_slopes_at_the_margin_are_not_equivalent() -> None:
+    # seeds spread around exactly -margin: neither inside (TOST) nor beyond it
+    result = decide([condition("text", "text", 0.0, -0.1)])
+    outcome = result.tables["c4_decision"].query("family == 'C4b'").iloc[0]
+    assert outcome["tost_p_holm"] > 0.05 and outcome["beyond_p_holm"] > 0.05
+    assert words(result)["C4b/finding"] == MIXED
+
+
+def test_beyond_margin_p_matches_the_t_distribution_by_hand() -> None:
+    # values + 0.1 = (-0.2, -0.1, -0.15): mean -0.15, sd 0.05, t = -0.15 / (0.05 / sqrt 3) = -5.196152;
+    # Student t with 2 df: F(t) = 1/2 + t / (2 sqrt(2 + t^2)) = 0.0175495
+    p = c4._beyond_p(np.array([-0.3, -0.2, -0.25]), 0.1, "less")
+    assert abs(p - (0.5 - 5.196152 / (2 * np.sqrt(2 + 5.196152**2)))) < 1e-6
+
+
+def test_structural_check_reads_zeros() -> None:
+    everywhere = decide([condition("text", "text", 0.0, 0.0, zero=(9, 4))])
+    assert words(everywhere)[f"C4a/{STRUCTURAL}"] == REFUTED
+    some = planted_m1("text", {0: seeds_around(0.0), FINAL: seeds_around(0.0)})
+    some.loc[(some["seed"] == 1) & (some["t"] == 9) & (some["s"] == 4) & (some["layer"] == 0), "grad_norm_mean"] = 0.0
+    assert words(decide([(some, runs_row("text", "text"))]))[f"C4a/{STRUCTURAL}"] == MIXED
+
+
+def test_not_learned_and_other_tasks_stay_out_of_c4b() -> None:
+    markov = condition("markov", "markov", 0.0, -1.0)
+    unlearned = condition("text", "text", 0.0, -1.0)
+    unlearned[1]["learned"] = False
+    result = decide([markov, unlearned])
+    assert words(result)["C4b/finding"] == MIXED and result.numbers["trained"] == []
+
+
+def test_empty_input_gives_mixed_and_every_declared_table() -> None:
+    result = decide([])
+    assert set(words(result).values()) == {MIXED}
+    assert set(result.tables) == set(c4.OUTPUTS)
+    assert result.numbers["information"]["measured"] is False
+
+
+def test_information_half_averages_rows_with_context_beyond_d() -> None:
+    rows = []
+    for seed in range(3):
+        for horizon in (1, 4):
+            for t in range(8):
+                # truncation costs 0.1 * (seed + 1) where context lies beyond D; rows t <= D lose nothing by design
+                cost = 0.1 * (seed + 1) if t > horizon else 5.0  # 5.0 must be filtered out
+                rows.append({"condition": "text", "seed": seed, "step": FINAL, "D": horizon, "t": t,
+                             "loss_full": 1.0, "loss_truncated": 1.0 + cost, "loss_shuffled": 1.0 + cost / 2})
+    result = decide([condition("text", "text", 0.0, 0.0)], {"m7_context_distance": pd.DataFrame(rows)})
+    table = result.tables["c4_context_distance"]
+    assert len(table) == 2 and np.allclose(table["truncated_mean"], 0.2) and np.allclose(table["shuffled_mean"], 0.1)
+    # per-seed values 0.1, 0.2, 0.3: t interval 0.2 +- 4.3026527 * 0.1 / sqrt 3
+    assert np.allclose(table["truncated_high"], 0.2 + 4.3026527 * 0.1 / np.sqrt(3), atol=1e-6)
+    assert result.numbers["information"]["status"] == "measured"
+
+
+def test_rules_refuse_a_share_that_lets_both_words_hold() -> None:
+    with pytest.raises(ValueError, match="min_share"):
+        c4.Rules(min_share=0.5)
