@@ -328,7 +328,7 @@ def decide(inputs: ClaimInputs, rules: Rules) -> ClaimResult:
         "rules": {"layer": str(rules.layer), "flat_margin": fmt(rules.flat_margin), "min_share_pct": fmt(100 * rules.min_share, 0),
                   "aic_margin": fmt(rules.aic_margin, 0), "alpha": fmt(alpha), "confidence_pct": fmt(100 * confidence, 0),
                   "s_min": str(s_min), "d_min": str(d_min), "trained_tasks": ", ".join(tasks)},
-        "verdicts": {f"{v.claim}_{'structure' if v.kind == STRUCTURAL else 'finding'}": v.as_dict() for v in verdicts},
+        "structure_verdict": verdicts[0].as_dict(), "c4a_verdict": verdicts[1].as_dict(), "c4b_verdict": verdicts[2].as_dict(),
         "structure": {"pairs": str(int(reach["n_pairs"].sum()) if len(reach) else 0),
                       "zero_somewhere": str(int(reach["zero_somewhere"].sum()) if len(reach) else 0)},
         "init": _condition_rows(init, info),
