@@ -1,9 +1,10 @@
-"""Figure (C6): the weight channel against the context channel, in units of the task's loss.
+"""Figure (C6): transfer to the next prediction after one step on L_t alone, over the context channel, against step size.
 
-Context channel: how much the context lowers the loss of a prediction (token alone
-vs full context). Weight channel: mean |change| of a later token's loss L_{t+k} (k >= 1)
-after one SGD step on L_t alone, at the peak learning rate and at one token's share of
-a training step. Log scale; bars are means over seeds with bootstrap intervals.
+One panel per optimiser (Adam's fresh-state step, the one the study trains with; SGD).
+Lines: the first-order signed transfer S / C per learned standard condition, linear in the
+step size eta (x the peak learning rate); markers: the exact S / C at the full step with its
+t interval over seeds, the number the verdict reads. Dashed: the rule's thresholds. The
+y axis is symmetric-log, since the exact transfer can be negative (the step harms L_{t+1}).
 """
 import sys
 from pathlib import Path
@@ -15,30 +16,36 @@ import seaborn as sns
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import style  # noqa: E402
 
-SERIES = {
-    ("context_channel", "full"): "context channel",
-    ("weight_channel", "full"): "weight channel, step at peak lr",
-    ("weight_channel", "token_share"): "weight channel, one token's share",
-}
+from analysis.stats.c6 import Rules  # noqa: E402
+
+OPTIMIZERS = {"adam": "Adam step (fresh state)", "sgd": "SGD step"}
 
 
-def plot(channels: pd.DataFrame) -> plt.Figure:
-    data = channels[channels["regime"] == "standard"]
+def plot(summary: pd.DataFrame) -> plt.Figure:
+    rules = Rules()
+    data = summary[summary["learned"].astype(bool)] if len(summary) else summary
     conditions = list(dict.fromkeys(zip(data["task"], data["pos_encoding"], strict=True)))
-    colours = dict(zip(SERIES, sns.color_palette(style.PALETTE, len(SERIES)), strict=True))
-    figure, ax = plt.subplots(figsize=style.sized(max(4.5, 0.4 * len(conditions) + 1.0), 3.6), layout="constrained")
-    width = 0.27
-    for i, ((column, scale), label) in enumerate(SERIES.items()):
-        rows = data[data["step_scale"] == scale].set_index(["task", "pos_encoding"]).loc[conditions]
-        mean, low, high = rows[f"{column}_mean"], rows[f"{column}_low"], rows[f"{column}_high"]
-        x = [j + (i - 1) * width for j in range(len(conditions))]
-        ax.bar(x, mean, width, color=colours[(column, scale)], label=label,
-               yerr=[mean - low, high - mean], capsize=2, error_kw={"linewidth": style.line(0.8)})
-    ax.set_yscale("log")
-    ax.set_xticks(range(len(conditions)), [f"{t}, {e}" for t, e in conditions], rotation=90)
-    ax.set_xlim(-0.6, len(conditions) - 0.4)
-    ax.set(ylabel="loss change (nats for token tasks)")
-    figure.legend(loc="outside upper center", ncol=len(SERIES), frameon=False)
+    colours = dict(zip(conditions, sns.color_palette(style.PALETTE, max(1, len(conditions))), strict=False))
+    figure, axes = plt.subplots(1, len(OPTIMIZERS), figsize=style.sized(6.5, 3.0), sharey=True, layout="constrained")
+    for ax, (optimizer, title) in zip(axes, OPTIMIZERS.items(), strict=True):
+        for key in conditions:
+            rows = data[(data["optimizer"] == optimizer) & (data["task"] == key[0]) & (data["pos_encoding"] == key[1])]
+            rows = rows.sort_values("eta_factor")
+            ax.plot(rows["eta_factor"], rows["ratio_first_order_mean"], color=colours[key], linewidth=style.line(1.0),
+                    label=f"{key[0]}, {key[1]}")
+            exact = rows[rows["ratio_exact_mean"].notna()]
+            ax.errorbar(exact["eta_factor"], exact["ratio_exact_mean"],
+                        yerr=[exact["ratio_exact_mean"] - exact["ratio_exact_low"], exact["ratio_exact_high"] - exact["ratio_exact_mean"]],
+                        fmt="o", color=colours[key], markersize=4, capsize=2, elinewidth=style.line(0.8))
+        for threshold in (rules.minuscule, rules.comparable):
+            ax.axhline(threshold, color="grey", linestyle="--", linewidth=style.line(0.7))
+        ax.axhline(0.0, color="black", linewidth=style.line(0.5))
+        ax.set_xscale("log")
+        ax.set_yscale("symlog", linthresh=1e-4)
+        ax.set(title=title, xlabel="step size (x peak learning rate)")
+    axes[0].set_ylabel("signed transfer to t+1 / context channel")
+    if conditions:
+        figure.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=min(4, len(conditions)), frameon=False)
     return figure
 
 
