@@ -162,8 +162,9 @@ def verdict(decision: pd.DataFrame, rules: Rules, confidence: float) -> Verdict:
         deciding = (
             f"signed transfer to t + {rules.k} / context channel after one {rules.optimizer} step on L_t alone "
             f"({rules.step_scale} step): largest upper bound in {worst['task']}, {worst['pos_encoding']}: "
-            f"{pct(worst['ratio_exact_mean'])} [{pct(worst['ratio_exact_low'])}, {pct(worst['ratio_exact_high'])}]; "
-            f"{minuscule} of {n} conditions minuscule, {comparable} comparable"
+            f"{pct(worst['ratio_exact_mean'])} [{pct(worst['ratio_exact_low'])}, {pct(worst['ratio_exact_high'])}] "
+            f"(magnitude {pct(worst['ratio_magnitude_mean'])}); {minuscule} of {n} conditions minuscule, "
+            f"{comparable} comparable"
         )
     else:
         deciding = "no learned standard condition with M7 tables"
