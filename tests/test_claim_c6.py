@@ -155,3 +155,5 @@ def test_paper_numbers_name_each_condition_and_the_first_order_crossing() -> Non
     assert row["crossing_minuscule"] == "5"  # 1% / 0.2% at the full step: 5 x lr
     assert numbers["minuscule"] == "1.00%" and numbers["comparable"] == "10.00%"
     assert [r["step_scale"] for r in numbers["sweep"]] == ["token_share", "full"]
+    assert numbers["sweep"][1]["adam_exact"] == "0.20% to 0.20%" and numbers["sweep"][0]["adam_exact"] == "n/a"
+    assert numbers["sweep"][0]["adam"] == "2.0e\u22124% to 2.0e\u22124%"  # first order, linear: 0.2% x 1e-3

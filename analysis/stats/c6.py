@@ -224,16 +224,22 @@ def condition_rows(summary: pd.DataFrame, decision: pd.DataFrame, rules: Rules) 
 
 
 def sweep_rows(summary: pd.DataFrame, decision: pd.DataFrame) -> list[dict[str, str]]:
-    """Per step size: the range over deciding conditions of the mean first-order signed ratio, per optimiser."""
+    """Per step size and optimiser: the range over deciding conditions of the mean signed ratio, exact
+    (``<optimizer>_exact``, "n/a" where not evaluated) and first order (``<optimizer>``)."""
     mine = summary[summary["condition"].isin(decision["condition"])]
     rows = []
     for (factor, scale), group in mine.groupby(["eta_factor", "step_scale"], sort=True):
         row = {"step_scale": scale, "eta_factor": f"{factor:.3g}"}
         for optimizer, part in group.groupby("optimizer"):
-            values = part["ratio_first_order_mean"]
-            row[optimizer] = f"{pct(values.min())} to {pct(values.max())}"
+            row[optimizer] = _range(part["ratio_first_order_mean"])
+            row[f"{optimizer}_exact"] = _range(part["ratio_exact_mean"])
         rows.append(row)
     return rows
+
+
+def _range(values: pd.Series) -> str:
+    values = values[np.isfinite(values.to_numpy(dtype=float))]
+    return "n/a" if values.empty else f"{pct(values.min())} to {pct(values.max())}"
 
 
 def paper_numbers(
