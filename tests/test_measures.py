@@ -372,7 +372,7 @@ def test_weight_channel_table_sweeps_step_sizes_and_separates_sign_from_magnitud
         first = rows.pivot_table(index=["t", "k"], columns="step_scale", values="first_order_change")
         np.testing.assert_allclose(first["token_share"], first["full"] / 100, rtol=1e-12)  # linear in eta
         np.testing.assert_allclose(first["10 lr"], first["full"] * 10, rtol=1e-12)
-    exact_scales = {"full", "0.1 lr", "0.01 lr"}
+    exact_scales = {"full", "0.1 lr"}
     full = table[table["step_scale"].isin(exact_scales)]
     assert full[["exact_change", "exact_abs_change", "exact_change_other"]].notna().all().all()
     assert table.loc[~table["step_scale"].isin(exact_scales), ["exact_change", "exact_change_other"]].isna().all().all()
