@@ -1,9 +1,9 @@
 """Figure (C6): transfer to the next prediction after one step on L_t alone, over the context channel, against step size.
 
 One panel per optimiser (Adam's fresh-state step, the one the study trains with; SGD).
-Lines: the first-order signed transfer S / C per learned standard condition, linear in the
-step size eta (x the peak learning rate); markers: the exact S / C at the full step with its
-t interval over seeds, the number the verdict reads. Dashed: the rule's thresholds. The
+Lines: the first-order signed transfer S / C per deciding condition, linear in the
+step size eta (x the peak learning rate); markers: the exact S / C with its t interval over
+seeds (at the full step, the number the verdict reads). Dashed: the rule's thresholds. The
 y axis is symmetric-log, since the exact transfer can be negative (the step harms L_{t+1}).
 """
 import sys
@@ -23,7 +23,7 @@ OPTIMIZERS = {"adam": "Adam step (fresh state)", "sgd": "SGD step"}
 
 def plot(summary: pd.DataFrame) -> plt.Figure:
     rules = Rules()
-    data = summary[summary["learned"].astype(bool)] if len(summary) else summary
+    data = summary[summary["deciding"].astype(bool)] if len(summary) else summary
     conditions = list(dict.fromkeys(zip(data["task"], data["pos_encoding"], strict=True)))
     colours = dict(zip(conditions, sns.color_palette(style.PALETTE, max(1, len(conditions))), strict=False))
     figure, axes = plt.subplots(1, len(OPTIMIZERS), figsize=style.sized(6.5, 3.0), sharey=True, layout="constrained")

@@ -14,7 +14,7 @@ SETTINGS = {"confidence": 0.95}
 
 
 def planted(ratios: dict[str, list[float]], learned: dict[str, bool] | None = None, sgd: float = 0.0,
-            first_order: float | None = None, other: float = 0.0) -> ClaimInputs:
+            first_order: float | None = None, other: float = 0.0, encodings: dict[str, str] | None = None) -> ClaimInputs:
     """Per condition, per seed: the adam full-step signed transfer to t + 1 is ratio x the context channel.
 
     SGD's transfer is ``sgd`` x the context channel; the first-order term is ``first_order`` x it (default: as
@@ -25,7 +25,7 @@ def planted(ratios: dict[str, list[float]], learned: dict[str, bool] | None = No
     for condition, values in ratios.items():
         for seed, ratio in enumerate(values):
             runs.append({"condition": condition, "seed": seed, "task": f"task-{condition}", "task_name": "markov",
-                         "pos_encoding": "learned", "regime": "standard", "steps": FINAL,
+                         "pos_encoding": (encodings or {}).get(condition, "learned"), "regime": "standard", "steps": FINAL,
                          "learned": (learned or {}).get(condition, True)})
             for step, scale in ((0, 100.0), (FINAL, 1.0)):
                 for t in range(T):
@@ -124,6 +124,14 @@ def test_conditions_that_did_not_learn_do_not_decide() -> None:
     result = run(planted({"a": [0.002] * 5, "b": [0.3] * 5}, learned={"b": False}))
     assert result.verdicts[0].verdict == SUPPORTED
     assert result.numbers["n_not_learned"] == "1"
+
+
+def test_descriptive_encodings_and_other_tasks_do_not_decide() -> None:
+    """Two-seed descriptive encodings would leave wide intervals; they are context, as are tasks outside the rule."""
+    result = run(planted({"a": [0.002] * 5, "b": [0.3, 0.01]}, encodings={"b": "rope"}))
+    assert result.verdicts[0].verdict == SUPPORTED
+    assert result.numbers["n_descriptive"] == "1"
+    assert run(planted({"a": [0.002] * 5}), tasks="text").verdicts[0].verdict == MIXED  # no deciding condition
 
 
 def test_signed_transfer_magnitude_and_the_comparison_sequence_are_kept_apart() -> None:

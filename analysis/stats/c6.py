@@ -12,8 +12,8 @@ checkpoint) and k = 1, from M7 (``analysis.measures.weight_channel``):
 * context channel C = mean over u >= 1 of L(token u alone) - L(token u in its full context).
 
 Finding, decided on the step the study trains with (``optimizer``: Adam's step from a fresh
-state, at the peak learning rate, exact change) in every standard condition that learned its
-task: per condition, the Student t interval over seeds of S / C. A condition is *minuscule*
+state, at the peak learning rate, exact change) in every deciding condition (standard training,
+a task in ``tasks``, an encoding in ``pos_encodings``, learned its task): per condition, the Student t interval over seeds of S / C. A condition is *minuscule*
 if the interval's upper bound lies below ``minuscule`` and *comparable* if its lower bound lies
 above ``comparable``. Verdict: supported if every deciding condition is minuscule, refuted if
 every one is comparable, mixed otherwise and when no condition decides. Requiring every
@@ -54,6 +54,8 @@ class Rules:
     optimizer: str = "adam"  # the deciding step's optimiser (the study trains with AdamW); "sgd" is context
     step_scale: str = "full"  # the deciding step size: one full step at the peak learning rate
     k: int = 1  # the later prediction: t + k
+    tasks: str = "markov,lag,text"  # task names (runs.task_name) whose standard conditions decide, comma-separated
+    pos_encodings: str = "learned"  # encodings whose conditions decide; the others are descriptive breadth, reported apart
 
     def __post_init__(self) -> None:
         if not 0 < self.minuscule < self.comparable:
@@ -97,9 +99,14 @@ def transfer_table(weight: pd.DataFrame, context: pd.DataFrame, runs: pd.DataFra
     return table[[*TRANSFER_COLUMNS, "transfer_specific", *RATIOS]]
 
 
-def deciding_conditions(runs: pd.DataFrame, settings: Mapping[str, Any]) -> pd.DataFrame:
-    """Standard conditions with their factors and whether they learned (every condition counts without a criterion)."""
-    columns = ["condition", "task", "task_name", "pos_encoding", "learned"]
+def _names(text: str) -> set[str]:
+    return {name.strip() for name in text.split(",") if name.strip()}
+
+
+def deciding_conditions(runs: pd.DataFrame, settings: Mapping[str, Any], rules: Rules) -> pd.DataFrame:
+    """Standard conditions with their factors, whether they learned (every condition counts without a criterion)
+    and whether they decide (learned, a task in ``rules.tasks``, an encoding in ``rules.pos_encodings``)."""
+    columns = ["condition", "task", "task_name", "pos_encoding", "learned", "deciding"]
     standard = runs[runs["regime"] == STANDARD] if len(runs) else runs
     if standard.empty:
         return pd.DataFrame(columns=columns)
@@ -110,6 +117,8 @@ def deciding_conditions(runs: pd.DataFrame, settings: Mapping[str, Any]) -> pd.D
     learned = standard.groupby("condition")["learned"].all() if "learned" in standard else None
     info = standard.drop_duplicates("condition").set_index("condition")
     info["learned"] = True if learned is None else learned.reindex(info.index).astype(bool)
+    info["deciding"] = (info["learned"] & info["task_name"].isin(_names(rules.tasks))
+                        & info["pos_encoding"].isin(_names(rules.pos_encodings)))
     return info.reset_index()[columns]
 
 
@@ -120,14 +129,14 @@ def summary_table(transfer: pd.DataFrame, conditions: pd.DataFrame, confidence: 
     for (condition, optimizer, scale), group in mine.groupby(["condition", "optimizer", "step_scale"], sort=True):
         first = group.iloc[0]
         row = {"condition": condition, "task": first["task"], "pos_encoding": first["pos_encoding"],
-               "learned": bool(first["learned"]), "optimizer": optimizer, "step_scale": scale,
+               "learned": bool(first["learned"]), "deciding": bool(first["deciding"]), "optimizer": optimizer, "step_scale": scale,
                "eta_factor": float(first["eta_factor"]), "eta": float(first["eta"])}
         for column in [*RATIOS, "context_channel"]:
             interval = mean_interval(group[column].to_numpy(dtype=float), confidence)
             row |= {f"{column}_mean": interval.estimate, f"{column}_low": interval.low, f"{column}_high": interval.high}
         row["n_seeds"] = int(np.isfinite(group["ratio_exact"].to_numpy(dtype=float)).sum())
         rows.append(row)
-    columns = ["condition", "task", "pos_encoding", "learned", "optimizer", "step_scale", "eta_factor", "eta",
+    columns = ["condition", "task", "pos_encoding", "learned", "deciding", "optimizer", "step_scale", "eta_factor", "eta",
                *[f"{c}_{s}" for c in [*RATIOS, "context_channel"] for s in ("mean", "low", "high")], "n_seeds"]
     return pd.DataFrame(rows, columns=columns)
 
@@ -145,8 +154,8 @@ def classify(low: float, high: float, rules: Rules) -> str:
 
 
 def decision_table(summary: pd.DataFrame, rules: Rules) -> pd.DataFrame:
-    """The deciding rows (learned conditions at the deciding optimiser and step), each with its reading."""
-    rows = summary[summary["learned"].astype(bool) & (summary["optimizer"] == rules.optimizer)
+    """The deciding rows (deciding conditions at the deciding optimiser and step), each with its reading."""
+    rows = summary[summary["deciding"].astype(bool) & (summary["optimizer"] == rules.optimizer)
                    & (summary["step_scale"] == rules.step_scale)].copy()
     rows["reading"] = [classify(lo, hi, rules) for lo, hi in zip(rows["ratio_exact_low"], rows["ratio_exact_high"], strict=True)]
     return rows.reset_index(drop=True)
@@ -170,7 +179,7 @@ def verdict(decision: pd.DataFrame, rules: Rules, confidence: float) -> Verdict:
         deciding = "no learned standard condition with M7 tables"
     return Verdict(
         "C6", word, deciding,
-        f"per learned standard condition, the {fmt(100 * confidence, 0)}% t interval over seeds of signed transfer to "
+        f"per learned standard condition ({rules.pos_encodings} positions; {rules.tasks}), the {fmt(100 * confidence, 0)}% t interval over seeds of signed transfer to "
         f"t + {rules.k} / context channel (exact change, {rules.optimizer}, {rules.step_scale} step); supported if every "
         f"upper bound is below {pct(rules.minuscule)}, refuted if every lower bound is above {pct(rules.comparable)}, "
         "mixed otherwise",
@@ -246,6 +255,7 @@ def paper_numbers(
     decision_verdict: Verdict, summary: pd.DataFrame, decision: pd.DataFrame, rules: Rules, confidence: float
 ) -> dict[str, Any]:
     excluded = summary.loc[~summary["learned"].astype(bool), "condition"].nunique() if len(summary) else 0
+    descriptive = summary.loc[summary["learned"].astype(bool) & ~summary["deciding"].astype(bool), "condition"]
     return {
         "verdict": decision_verdict.as_dict(),
         "minuscule": pct(rules.minuscule),
@@ -257,6 +267,9 @@ def paper_numbers(
         "n_minuscule": str(int((decision["reading"] == MINUSCULE).sum())) if len(decision) else "0",
         "n_comparable": str(int((decision["reading"] == COMPARABLE).sum())) if len(decision) else "0",
         "n_not_learned": str(int(excluded)),
+        "n_descriptive": str(descriptive.nunique()),
+        "tasks": ", ".join(sorted(_names(rules.tasks))),
+        "pos_encodings": ", ".join(sorted(_names(rules.pos_encodings))),
         "rows": condition_rows(summary, decision, rules),
         "sweep": sweep_rows(summary, decision),
     }
@@ -267,7 +280,7 @@ def decide(inputs: ClaimInputs, rules: Rules) -> ClaimResult:
     weight = inputs.tables.get("m7_weight_channel", pd.DataFrame())
     context = inputs.tables.get("m7_context_channel", pd.DataFrame())
     transfer = transfer_table(weight, context, inputs.runs, rules.k)
-    summary = summary_table(transfer, deciding_conditions(inputs.runs, inputs.settings), confidence)
+    summary = summary_table(transfer, deciding_conditions(inputs.runs, inputs.settings, rules), confidence)
     decision = decision_table(summary, rules)
     result = verdict(decision, rules, confidence)
     return ClaimResult(
