@@ -202,6 +202,7 @@ register(
     Measure(
         "m7_weight_channel",
         _weight_channel,
+        applies=lambda data: data.spec.train["regime"] == "standard",  # C6 asks about ordinary training only
         ends_only=True,  # "on a trained model" (STUDY.md), with initialisation as the control
     )
 )
