@@ -382,6 +382,14 @@ def test_weight_channel_table_sweeps_step_sizes_and_separates_sign_from_magnitud
     assert len(table) == 2 * 6 * sum(6 - k for k in (0, 1, 2, 4))  # optimisers x step sizes x (t, k) that fit
 
 
+@pytest.mark.parametrize(("regime", "measured"), [("standard", True), ("myopic-state", False), ("myopic-full", False)])
+def test_weight_channel_is_measured_on_standard_training_only(regime: str, measured: bool) -> None:
+    from analysis.measures import run as measures_run
+
+    spec = measures_run.RunSpec("fake", 0, "fake", {"name": "markov"}, {"context": 6}, {"regime": regime}, {})
+    assert measures_run.MEASURES.get("m7_weight_channel").applies(measures_run.RunData(spec)) is measured
+
+
 def test_weight_channel_table_means_match_the_pairs_of_each_sequence() -> None:
     model, task = tiny_model(), tiny_task()
     inputs, targets = tiny_batch(n=2)
