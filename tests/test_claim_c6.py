@@ -97,6 +97,13 @@ def test_empty_input_is_mixed_with_every_declared_table() -> None:
     assert result.numbers["n_conditions"] == "0" and result.numbers["rows"] == []
 
 
+def test_one_seed_gives_no_interval_and_decides_nothing() -> None:
+    result = run(planted({"a": [0.002], "b": [0.3]}))
+    assert result.verdicts[0].verdict == MIXED
+    assert result.tables["c6_decision"]["reading"].tolist() == [c6.BETWEEN, c6.BETWEEN]
+    assert "30.00% [n/a, n/a]" in result.verdicts[0].deciding
+
+
 def test_the_interval_is_student_t_over_seeds() -> None:
     ratios = [0.001, 0.004, 0.002, 0.006, 0.003]
     row = run(planted({"a": ratios})).tables["c6_decision"].iloc[0]

@@ -167,7 +167,8 @@ def verdict(decision: pd.DataFrame, rules: Rules, confidence: float) -> Verdict:
     comparable = int((decision["reading"] == COMPARABLE).sum())
     word = MIXED if n == 0 else SUPPORTED if minuscule == n else REFUTED if comparable == n else MIXED
     if n:
-        worst = decision.loc[decision["ratio_exact_high"].idxmax()]
+        bound = decision["ratio_exact_high"].fillna(decision["ratio_exact_mean"])  # one seed: no interval
+        worst = decision.loc[bound.idxmax()] if bound.notna().any() else decision.iloc[0]
         deciding = (
             f"signed transfer to t + {rules.k} / context channel after one {rules.optimizer} step on L_t alone "
             f"({rules.step_scale} step): largest upper bound in {worst['task']}, {worst['pos_encoding']}: "
