@@ -30,9 +30,11 @@ REPO = Path(__file__).resolve().parents[1]
 WHOLE_MODULES = ("analysis/stats/*.py",)
 # ... and the table-building functions of the measures (their numerical cores have references of their own).
 TABLE_FUNCTIONS = {
-    "analysis/measures/run.py": ("_gradient_matrix", "measure_checkpoints"),
+    "analysis/measures/run.py": ("_gradient_matrix", "RunData.gradient_matrix", "measure_checkpoints"),
     "analysis/measures/myopia.py": ("position_loss_table", "myopia_gap"),
-    "analysis/measures/weight_channel.py": ("weight_channel_from_gradients", "shuffle_before", "context_channel_table"),
+    "analysis/measures/weight_channel.py": (
+        "weight_channel_from_gradients", "_pair_rows", "shuffle_before", "context_channel_table",
+    ),
     "analysis/measures/probes.py": ("probe_table", "select_and_score"),
 }
 # The fast unit tests: test files that import the mutated packages, less the slow end-to-end ones.
@@ -56,8 +58,13 @@ def mutant_patterns(root: Path) -> list[str]:
     patterns = [module_name(path) + ".*" for path in mutated_files(root) if path not in TABLE_FUNCTIONS]
     for path, functions in TABLE_FUNCTIONS.items():
         if (root / path).exists():
-            patterns += [f"{module_name(path)}.x_{name}__mutmut_*" for name in functions]
+            patterns += [f"{module_name(path)}.{mangled(name)}__mutmut_*" for name in functions]
     return patterns
+
+
+def mangled(function: str) -> str:
+    """mutmut's name for a function (``f`` -> ``x_f``) or method (``Class.m`` -> ``xǁClassǁm``)."""
+    return "xǁ" + function.replace(".", "ǁ") if "." in function else f"x_{function}"
 
 
 def module_name(path: str) -> str:
@@ -139,10 +146,16 @@ def statuses(work: Path, patterns: list[str]) -> dict[str, str]:
 
 
 def diff_of(work: Path, name: str) -> str:
-    """The unified diff of one mutant against the original function (``mutmut show``)."""
-    shown = subprocess.run([str(Path(sys.executable).parent / "mutmut"), "show", name], cwd=work,
-                           capture_output=True, text=True)
-    return shown.stdout.strip() or shown.stderr.strip()
+    """The unified diff of one mutant against the original function (what ``mutmut show`` prints)."""
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    path = Path(name.rpartition(".")[0].replace(".", "/") + ".py")
+    here = Path.cwd()
+    os.chdir(work)  # mutmut reads its mutants/ folder relative to the working directory
+    try:
+        return get_diff_for_mutant(name, path=path)
+    finally:
+        os.chdir(here)
 
 
 def changed_lines(diff: str) -> list[str]:
@@ -241,18 +254,23 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "results" / "mutants")
     parser.add_argument("--ref", help="mutate this git commit instead of the working tree")
     parser.add_argument("--max-children", type=int, default=1, help="parallel mutant workers (default 1 core)")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the report of the last run in --out")
     parser.add_argument("--only", nargs="*", help="mutant-name globs narrowing the scope (e.g. 'analysis.stats.runs.*')")
     args = parser.parse_args()
     out = args.out.resolve()
-    source = export_ref(args.ref, out / "source") if args.ref else REPO
     work = out / "work"
-    tests = copy_tree(source, work)
-    patterns = mutant_patterns(work)
-    if args.only:
-        patterns = args.only
-    started = time.perf_counter()
-    run_mutmut(work, patterns, args.max_children, out / "mutmut.log")
-    result = report(work, patterns, tests, time.perf_counter() - started, args.ref or "the working tree")
+    if args.report_only:
+        previous = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else {}
+        tests, seconds = previous.get("tests", []), previous.get("seconds", float("nan"))
+        patterns = args.only or previous.get("scope") or mutant_patterns(work)
+    else:
+        source = export_ref(args.ref, out / "source") if args.ref else REPO
+        tests = copy_tree(source, work)
+        patterns = args.only or mutant_patterns(work)
+        started = time.perf_counter()
+        run_mutmut(work, patterns, args.max_children, out / "mutmut.log")
+        seconds = time.perf_counter() - started
+    result = report(work, patterns, tests, seconds, args.ref or "the working tree")
     (out / "report.json").write_text(json.dumps(result, indent=2) + "\n")
     text = as_text(result)
     (out / "report.txt").write_text(text)
