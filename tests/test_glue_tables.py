@@ -76,6 +76,7 @@ def test_m1_keeps_the_diagonal_and_drops_every_entry_above_it(monkeypatch: pytes
     assert (table["distance"] == table["t"] - table["s"]).all()
     assert sorted(set(table["layer"])) == [0, 1]
     assert list(table.columns) == ["layer", "t", "s", "distance", "grad_norm_mean", "grad_norm_median"]
+    assert list(table.index) == list(range(len(table)))
 
 
 def test_m1_every_row_matches_a_loop_over_the_tensor(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -98,13 +99,19 @@ def test_m1_passes_the_configured_method_and_sizes_through(monkeypatch: pytest.M
 
 
 def test_measure_checkpoints_labels_rows_and_keeps_end_only_measures_to_the_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = object()  # the run's data, handed to every measure unchanged
     registry: Registry = Registry("measure")
-    registry.register("every")(run_module.Measure("every", lambda model, data: pd.DataFrame({"value": [model, model + 1]})))
+
+    def every(model: int, given: object) -> pd.DataFrame:
+        assert given is data
+        return pd.DataFrame({"value": [model, model + 1]})
+
+    registry.register("every")(run_module.Measure("every", every, applies=lambda given: given is data))
     registry.register("ends")(run_module.Measure("ends", lambda model, data: pd.DataFrame({"value": [model]}), ends_only=True))
     registry.register("never")(run_module.Measure("never", lambda model, data: pd.DataFrame({"value": [0]}),
                                                   applies=lambda data: False))
     monkeypatch.setattr(run_module, "MEASURES", registry)
-    monkeypatch.setattr(run_module, "RunData", lambda spec: None)
+    monkeypatch.setattr(run_module, "RunData", lambda spec: data if spec.seed == 4 else None)
     monkeypatch.setattr(run_module, "load_model", lambda path: 10 * int(path))  # the "model" is a number
     spec = SimpleNamespace(seed=4, condition="sine-learned")
     tables, seconds = run_module.measure_checkpoints(spec, {50: "5", 0: "0", 100: "10"})
@@ -112,6 +119,7 @@ def test_measure_checkpoints_labels_rows_and_keeps_end_only_measures_to_the_ends
     assert list(every.columns) == ["condition", "seed", "step", "value"]
     assert every["step"].tolist() == [0, 0, 50, 50, 100, 100]
     assert every["value"].tolist() == [0, 1, 50, 51, 100, 101]
+    assert list(every.index) == list(range(6))
     assert (every["seed"] == 4).all() and (every["condition"] == "sine-learned").all()
     assert tables["ends"]["step"].tolist() == [0, 100]
     assert tables["ends"]["value"].tolist() == [0, 100]
@@ -178,8 +186,10 @@ def test_myopia_gap_table_is_sorted_and_has_its_columns() -> None:
 
 def test_myopia_gap_refuses_a_run_listed_twice() -> None:
     losses, runs = gap_inputs()
-    with pytest.raises(pd.errors.MergeError):
-        myopia_gap(losses, pd.concat([runs, runs.iloc[:1]], ignore_index=True))
+    for condition in ("sine-standard", "sine-myopic-state"):
+        twice = pd.concat([runs, runs[runs["condition"] == condition].iloc[:1]], ignore_index=True)
+        with pytest.raises(pd.errors.MergeError):
+            myopia_gap(losses, twice)
 
 
 def test_myopia_gap_refuses_two_standard_runs_for_one_myopic_run() -> None:
@@ -346,13 +356,13 @@ def run_record(condition: str, seed: int, sha: str = "") -> dict:
 
 
 def test_runs_table_reads_each_field_from_its_place_in_the_record() -> None:
-    records = [run_record("b-cond", 1), run_record("a-cond", 7), run_record("b-cond", 0)]
+    records = [run_record("b-cond", 1), run_record("a-cond", 7, "d" * 64), run_record("b-cond", 0)]
     timings = [{"m1_s": 1.0, "m4_s": 2.5}, {"m1_s": 4.0}, {}]
     table = runs_table(records, timings)
     assert list(zip(table["condition"], table["seed"], strict=True)) == [("a-cond", 7), ("b-cond", 0), ("b-cond", 1)]
     row = table.iloc[2].to_dict()
     expected = {
-        "condition": "b-cond", "seed": 1, "task": "sine-s1", "task_name": "sine", "pos_encoding": "rope",
+        "condition": "b-cond", "seed": 1, "task": "sine-s1", "task_name": "sine", "task_distance": None, "pos_encoding": "rope",
         "regime": "myopic-state", "n_layer": 3, "d_model": 16, "n_head": 4, "context": 32, "steps": 500,
         "parameters": 1234, "init_eval_loss": 2.5, "final_eval_loss": 0.75, "baseline_loss": 2.0,
         "optimal_loss": 0.5, "train_wall_time_s": 12.0, "measure_wall_time_s": 3.5, "task_version": 2,
@@ -360,6 +370,7 @@ def test_runs_table_reads_each_field_from_its_place_in_the_record() -> None:
     }
     assert row == expected
     assert table.iloc[0]["measure_wall_time_s"] == 4.0 and table.iloc[1]["measure_wall_time_s"] == 0.0
+    assert table.iloc[0]["corpus_sha256"] == "d" * 64
     assert list(table.index) == [0, 1, 2]
 
 
