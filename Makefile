@@ -12,8 +12,10 @@ CFF_VENV := .venv-cffconvert
 # mutmut gets its own environment layered over .venv (see requirements-mutants.lock).
 MUT_VENV := .venv-mutants
 MUTANT_CORES ?= 1
+# OVERLAY=name adds workflow/config/overlays/<name>.yaml on top of the profile's config (e.g. OVERLAY=exploratory).
+CONFIG_FILES := workflow/config/$(PROFILE).yaml $(if $(OVERLAY),workflow/config/overlays/$(OVERLAY).yaml)
 SNAKEMAKE := $(BIN)/snakemake --snakefile workflow/Snakefile --workflow-profile workflow/profiles/default \
-	--configfile workflow/config/$(PROFILE).yaml --cores $(CORES)
+	--configfile $(CONFIG_FILES) --cores $(CORES)
 
 .PHONY: study test dag clean-results lint readme bench profile-step gpu-check report test-slurm cite archive verify unlock mutants
 
@@ -91,7 +93,7 @@ clean-results:
 	rm -rf results/$(PROFILE)
 
 # Mutation testing of analysis/stats/ and the measures' table-building functions against the fast unit
-# tests (docs/mutation.md): about 30 min on one core (MUTANT_CORES=2 to use both); not part of `make test`.
+# tests: 25-70 min on one core depending on load (docs/mutation.md; MUTANT_CORES=2 to use both); not part of `make test`.
 # Report of the survivors and the kill rate: results/mutants/report.txt and report.json.
 mutants: $(MUT_VENV)/bin/.installed
 	$(MUT_VENV)/bin/python tools/mutants.py --max-children $(MUTANT_CORES)

@@ -102,6 +102,17 @@ def _check_task(label: str, params: dict[str, Any]) -> list[str]:
     return problems
 
 
+def _not_a_number(value: Any, path: str = "") -> list[str]:
+    """Every NaN in the config, by key path: NaN fails no comparison, so the schema's bounds let it through."""
+    if isinstance(value, float) and value != value:
+        return [f"{path or '<top level>'}: NaN is not allowed"]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _not_a_number(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _not_a_number(v, f"{path}.{i}")]
+    return []
+
+
 def validate(raw: dict[str, Any]) -> dict[str, Any]:
     """Return the config with defaults filled in, or raise ConfigError listing every problem."""
     if not isinstance(raw, dict):
@@ -109,7 +120,7 @@ def validate(raw: dict[str, Any]) -> dict[str, Any]:
     import jsonschema  # imported here: jobs that only read a validated run spec start faster
 
     validator = jsonschema.Draft202012Validator(schema())
-    problems = sorted({_describe(e) for e in validator.iter_errors(raw)})
+    problems = sorted({_describe(e) for e in validator.iter_errors(raw)} | set(_not_a_number(raw)))
     if problems:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
     config = copy.deepcopy(raw)
@@ -121,9 +132,11 @@ def validate(raw: dict[str, Any]) -> dict[str, Any]:
                 config[section][key] = {**_defaults(sub_schema), **config[section].get(key, {})}
     for label, params in config["tasks"].items():
         problems += _check_task(label, params)
-    probe_task = config["stats"]["verdicts"]["c2_probe_task"]
-    if probe_task not in config["tasks"]:
-        problems.append(f"stats.verdicts.c2_probe_task: unknown task {probe_task!r}; allowed: {', '.join(config['tasks'])}")
+    from .stats.claims import load_claims, rule_problems  # imported here: claims import pandas and scipy
+
+    load_claims()
+    for claim_id, overrides in config["stats"]["claims"].items():
+        problems += rule_problems(claim_id, overrides)
     for name, experiment in config["experiments"].items():
         for i, label in enumerate(experiment["grid"]["task"]):
             if label not in config["tasks"]:
@@ -247,6 +260,21 @@ def _check_runs(config: dict[str, Any]) -> list[str]:
                     f"{_origin(config, name, 'model', 'd_model')} = {d_model}; allowed values of n_head for "
                     f"d_model {d_model}: {divisors}"
                 )
+            if run.task["name"] == "sine" and run.train["regime"] != "standard":
+                heads = run.model["n_layer"] * n_head
+                lags = run.task.get("K", 10)
+                if lags <= heads:
+                    problems.append(
+                        f"tasks.{run.task_label}.K = {lags} is not larger than the {heads} attention heads "
+                        f"(n_layer x n_head) of a myopic condition in experiments.{name}: each head could route one "
+                        f"raw input to position t, a workaround without pre-caching; allowed values: K > {heads}"
+                    )
+                if run.task.get("shift", 1) + lags > run.model["context"]:
+                    problems.append(
+                        f"tasks.{run.task_label}.K = {lags} reaches beyond the context "
+                        f"{_origin(config, name, 'model', 'context')} = {run.model['context']}; allowed values: "
+                        f"K <= context - shift"
+                    )
             limit = _context_limit(build_task(run.task))
             if limit is not None and run.model["context"] > limit:
                 problems.append(

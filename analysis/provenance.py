@@ -40,3 +40,28 @@ def device_description(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return f"CPU ({platform.machine()}, {platform.processor() or 'unknown'}), {torch.get_num_threads()} torch thread(s)"
+
+
+RULE_FILES = (  # where the verdict rules, their thresholds and the confirmatory design live (git pathspecs)
+    "analysis/stats/c[0-9]*.py",
+    "analysis/stats/claims.py",
+    "analysis/stats/inference.py",
+    "analysis/stats/learning.py",
+    "paper/preregistration.md",
+    "workflow/config/default.yaml",
+)
+
+
+def changed_since(commit: str, paths: tuple[str, ...] = RULE_FILES) -> list[str] | None:
+    """Files under ``paths`` that differ between ``commit`` and the working tree (None: not decidable here).
+
+    The preregistration names the commit at which the rules were fixed; the paper prints this
+    list, so a rule changed after the confirmatory runs cannot pass unnoticed.
+    """
+    try:
+        changed = subprocess.run(
+            ["git", "diff", "--name-only", commit, "--", *paths], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return sorted(changed)

@@ -29,7 +29,7 @@ from .tolerances import PROFILES, PROVENANCE_FIELDS, Tolerance, tolerance_for
 # Columns that identify a row (which run, checkpoint, layer, position...): rows are matched on those present.
 KEY_COLUMNS = (
     "claim", "condition", "standard_condition", "task", "task_name", "pos_encoding", "regime", "feature",
-    "parameter", "group", "step_scale", "seed", "step", "layer", "t", "s", "distance", "k", "d",
+    "parameter", "group", "optimizer", "step_scale", "seed", "step", "layer", "head", "sequence", "t", "s", "distance", "k", "d", "D",
 )  # fmt: skip
 EXAMPLES = 3  # differing values shown per column
 NUMBER_IN_TEXT = re.compile(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")

@@ -182,3 +182,14 @@ def test_information_half_averages_rows_with_context_beyond_d() -> None:
 def test_rules_refuse_a_share_that_lets_both_words_hold() -> None:
     with pytest.raises(ValueError, match="min_share"):
         c4.Rules(min_share=0.5)
+
+
+def test_descriptive_encodings_decide_nothing() -> None:
+    """An ALiBi-like condition decaying at init and after training does not move C4a or C4b (learned positions decide)."""
+    alibi_m1, alibi_runs = condition("alibi", "text", -1.3, -1.3, seeds=2)
+    alibi_runs = alibi_runs.assign(pos_encoding="alibi")
+    flat = [condition("lag", "lag", 0.0, 0.0, dependency=3), condition("text", "text", 0.0, 0.0)]
+    result = decide([*flat, (alibi_m1, alibi_runs)])
+    assert words(result) == {f"C4a/{STRUCTURAL}": SUPPORTED, "C4a/finding": SUPPORTED, "C4b/finding": SUPPORTED}
+    with_alibi = decide([*flat, (alibi_m1, alibi_runs)], pos_encodings="learned,alibi")
+    assert words(with_alibi)["C4a/finding"] == MIXED  # 2 of 3 flat: below the 75% share

@@ -38,8 +38,14 @@ CASES = {
     "text corpus changed": (lambda c: c["tasks"].update(text={"name": "text", "max_bytes": 1000, "expected_sha256": "0" * 64}), ["tasks.text", "expected_sha256 is 000", "has SHA-256"]),
     "empty experiment grid": (lambda c: c["experiments"]["distance"].update(grid={}), ["experiments.distance.grid: missing key 'task'"]),
     "no experiments": (lambda c: c.update(experiments={}), ["experiments", "should be non-empty"]),
-    "grid names an undefined task": (lambda c: c["experiments"]["distance"]["grid"].update(task=["recal"]), ["experiments.distance.grid.task.0", "'recal'", "allowed values: sine-shift1, markov"]),
+    "grid names an undefined task": (lambda c: c["experiments"]["distance"]["grid"].update(task=["recal"]), ["experiments.distance.grid.task.0", "'recal'", "allowed values: sine-shift1, markov, lag"]),
     "paper names an undefined experiment": (lambda c: c["paper"].update(experiments=["myopya"]), ["paper.experiments.0", "allowed values: distance, myopia"]),
+    "NaN learning rate": (lambda c: c["train"].update(lr=float("nan")), ["train.lr: NaN is not allowed"]),
+    "sine lags a myopic model could route": (lambda c: c["tasks"]["sine-shift1"].update(K=3), ["tasks.sine-shift1.K = 3 is not larger than the 4 attention heads", "allowed values: K > 4"]),
+    "sine lags beyond the context": (lambda c: c["tasks"]["sine-shift1"].update(K=8), ["tasks.sine-shift1.K = 8 reaches beyond the context", "K <= context - shift"]),
+    "unknown claim": (lambda c: c["stats"].update(claims={"c9": {}}), ["stats.claims.c9: unknown claim", "allowed values: c1, c2, c3, c4, c5, c6"]),
+    "unknown claim rule": (lambda c: c["stats"].update(claims={"c2": {"margin": 0.1}}), ["unknown key 'stats.claims.c2.margin'", "min_relative_did"]),
+    "claim rule of the wrong type": (lambda c: c["stats"].update(claims={"c6": {"minuscule": "tiny"}}), ["stats.claims.c6.minuscule: expected float"]),
     "bad task parameter value": (lambda c: c["tasks"]["sine-shift1"].update(shift=3), ["tasks.sine-shift1", "shift must be 0 or 1"]),
 }
 
@@ -67,7 +73,7 @@ def test_runs_shared_by_experiments_are_trained_once() -> None:
     config["experiments"]["again"] = copy.deepcopy(config["experiments"]["distance"])
     study = load_study(config)
     assert study.experiments["again"] == study.experiments["distance"]
-    assert len(study.runs) == len(study.experiments["distance"]) + len(study.experiments["myopia"]) == 12
+    assert len(study.runs) == len(study.experiments["distance"]) + len(study.experiments["myopia"]) == 18
 
 
 def test_checkpoint_steps_are_init_log_spaced_and_end() -> None:
@@ -91,3 +97,32 @@ def test_unknown_key_in_an_experiment_override_is_named() -> None:
     config["experiments"]["distance"]["train"] = {"learning_rate": 1}
     with pytest.raises(ConfigError, match=r"unknown key 'experiments.distance.train.learning_rate'; allowed keys: batch_size"):
         load_study(config)
+
+
+def test_the_exploratory_overlay_changes_only_seeds_and_results_folder() -> None:
+    """Development ran on the overlay's seeds; the verdicts on default.yaml's, which must be disjoint."""
+    import yaml
+
+    default = yaml.safe_load((REPO / "workflow" / "config" / "default.yaml").read_text())
+    overlay = yaml.safe_load((REPO / "workflow" / "config" / "overlays" / "exploratory.yaml").read_text())
+    merged = copy.deepcopy(default)
+    for key, value in overlay.items():  # Snakemake merges nested mappings of later config files
+        if key == "experiments":
+            for name, override in value.items():
+                merged["experiments"][name].update(override)
+        else:
+            merged[key] = value
+    confirmatory = {s.seed for s in load_study(default).runs.values()}
+    exploratory = {s.seed for s in load_study(merged).runs.values()}
+    assert confirmatory and exploratory and not confirmatory & exploratory
+    assert load_study(merged).profile != load_study(default).profile
+
+
+def test_every_deciding_condition_of_the_default_study_has_five_seeds() -> None:
+    study = load_study_file(REPO / "workflow" / "config" / "default.yaml")
+    seeds: dict[str, set[int]] = {}
+    for spec in study.runs.values():
+        seeds.setdefault(spec.condition, set()).add(spec.seed)
+    for condition, found in seeds.items():
+        deciding = "_learned_" in condition  # the other encodings are descriptive breadth
+        assert len(found) >= (5 if deciding else 2), condition

@@ -148,3 +148,14 @@ def test_dependencies_are_causal_bool_and_include_a_source_in_every_row(name: st
     deps = task.dependencies(batch)
     assert deps.dtype == torch.bool and deps.shape == (4, 12, 12)
     assert not deps.triu(1).any() and deps.any(-1).all()
+
+
+def test_sine_loss_is_huber_and_batches_under_vmap() -> None:
+    """M7 evaluates weight steps under torch.func.vmap; the fused huber_loss kernel mis-broadcast there."""
+    from analysis.tasks import build_task
+
+    task = build_task({"name": "sine"})
+    prediction = torch.randn(5, 4, 8, 1, dtype=torch.float64) * 3
+    targets = torch.randn(4, 8, dtype=torch.float64)
+    expected = torch.stack([torch.nn.functional.huber_loss(p.squeeze(-1), targets, reduction="none") for p in prediction])
+    assert torch.equal(torch.func.vmap(lambda p: task.loss_per_position(p, targets))(prediction), expected)

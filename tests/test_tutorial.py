@@ -149,6 +149,6 @@ def test_a_new_condition_trains_and_is_measured(extended_repo: Path, tmp_path: P
     assert outcome["task"] == {"name": "repeat", "version": 1, "vocab": 8, "period": 4}
     assert 0 < outcome["optimal"] < outcome["baseline"] and all(loss > 0 for loss in outcome["losses"])
     assert outcome["m1_finite"] and outcome["m1_steps"] == [0, 4, 20]
-    assert {"m1_gradient_matrix", "m3_decomposition", "m4_position_loss", "m5_coverage", "m7_weight_channel"} <= set(
+    assert {"m1_gradient_matrix", "m3_decomposition", "m4_position_loss", "m5_reachability", "m7_weight_channel"} <= set(
         outcome["measures"]
     )

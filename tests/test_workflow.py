@@ -24,11 +24,14 @@ def test_smoke_study_writes_every_output(smoke_study: tuple[Path, Path]) -> None
     m1 = pd.read_csv(results / "tables" / "m1_gradient_matrix.csv")
     assert set(m1["seed"]) == {0, 1, 2}
     assert (m1["s"] <= m1["t"]).all()
-    summary = pd.read_csv(results / "tables" / "c4_distance_summary.csv")
+    summary = pd.read_csv(results / "tables" / "c4_summary.csv")
     assert (summary["n_seeds"] == 3).all()
     assert (summary["slope_low"] <= summary["slope_mean"]).all() and (summary["slope_mean"] <= summary["slope_high"]).all()
+    verdicts = pd.read_csv(results / "tables" / "verdicts.csv")
+    assert {"C1a", "C1b", "C2", "C3", "C4a", "C4b", "C5", "C6"} <= set(verdicts["claim"])
+    assert set(verdicts["verdict"]) <= {"supported", "refuted", "mixed"} and set(verdicts["kind"]) <= {"finding", "structural check"}
     numbers = json.loads((results / "paper_numbers.json").read_text())
-    assert len(numbers["conditions"]) == 4
+    assert len(numbers["conditions"]) == 6
     assert {c["regime"] for c in numbers["conditions"]} == {"standard", "myopic-full"}
     record = json.loads(next((results / "runs").glob("*/seed0/record.json")).read_text())
     for key in ("git_commit", "packages", "device", "wall_time_s", "spec", "seed"):
@@ -49,6 +52,11 @@ def test_every_run_has_every_measure_at_every_checkpoint(smoke_study: tuple[Path
         keys = set(table[["condition", "seed", "step"]].itertuples(index=False, name=None))
         if name == "m6_probes":  # probes apply to tasks with a probe feature (sine here, not markov)
             assert keys == {key for key in expected if key[0].startswith("sine")}
+        elif name == "m1_dependency_share":  # rows where a target needs an earlier position: lag (d = 2) and
+            # sine (M1 is measured under standard backprop in every regime; order-1 markov needs no earlier position)
+            assert keys == {key for key in expected if key[2] in (0, 20) and (key[0].startswith("lag") or key[0].startswith("sine"))}, name
+        elif name == "m7_weight_channel":  # the weight channel of ordinary training: standard runs only
+            assert keys == {key for key in expected if key[2] in (0, 20) and "_standard_" in key[0]}, name
         elif MEASURES.get(name).ends_only:  # M7: on the trained model, with initialisation as control
             assert keys == {key for key in expected if key[2] in (0, 20)}, name
         else:
@@ -59,8 +67,8 @@ def test_every_run_has_every_measure_at_every_checkpoint(smoke_study: tuple[Path
     shares = pd.read_csv(tables / "m3_decomposition.csv")
     total = shares[["share_direct", "share_shared", "share_precache"]].sum(axis=1)
     assert ((total - 1).abs() < 1e-6).all()
-    profile = pd.read_csv(tables / "m2_distance_profile.csv")
-    assert (profile["s_min"] == 1).all()
+    profile = pd.read_csv(tables / "c4_profile.csv")  # within-row profile: distances d >= d_min only
+    assert (profile["distance"] >= 1).all() and not profile.empty
 
 
 def test_second_run_does_nothing(smoke_study: tuple[Path, Path]) -> None:
@@ -85,7 +93,7 @@ def test_adding_a_seed_trains_only_that_seed(smoke_study: tuple[Path, Path]) -> 
     config["seeds"] = [0, 1, 2, 3]
     jobs = planned_jobs(workdir, write_config(workdir / "more_seeds.yaml", config))
     trained = training_jobs(jobs)
-    assert len(trained) == 4 and all(rule.endswith("block1") for rule in trained)  # seed 3 alone, one job per condition
+    assert len(trained) == 6 and all(rule.endswith("block1") for rule in trained)  # seed 3 alone, one job per condition
 
 
 BAD_CONFIGS = {  # edit, fragments of the one message, extra snakemake arguments

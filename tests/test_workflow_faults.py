@@ -113,7 +113,7 @@ def test_killed_study_resumes_to_identical_results(smoke_study: tuple[Path, Path
     runs = [pd.read_csv(d / "tables" / "runs.csv").drop(columns=TIMING_COLUMNS) for d in (reference, rerun)]
     pd.testing.assert_frame_equal(*runs)
     numbers = [json.loads((d / "paper_numbers.json").read_text()) for d in (reference, rerun)]
-    for key in ("conditions", "verdicts", "claims", "counts", "myopia"):
+    for key in ("conditions", "verdicts", "claims", "counts", "myopia", "preregistration"):
         assert numbers[0][key] == numbers[1][key], key
     assert not list(rerun.glob("runs/*/*/resume_state.pt")) and not list(rerun.glob("runs/*/*/.*.tmp"))
 

@@ -37,7 +37,8 @@ from .parameters import named_parameters, parameter_group
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 SHARED, POSITION_INDEXED, INPUT_DEPENDENT, INVARIANCE = "shared", "position-indexed", "input-dependent", "invariance"
-KINDS = (SHARED, POSITION_INDEXED, INPUT_DEPENDENT, INVARIANCE)
+NO_RULE = "no rule"  # a parameter (e.g. of a newly added encoding) without a dependency rule yet
+KINDS = (SHARED, POSITION_INDEXED, INPUT_DEPENDENT, INVARIANCE, NO_RULE)
 NO_HEAD = -1
 REASONS = {
     "absent_tokens": "token-embedding rows of tokens absent from x_<=t",
@@ -45,6 +46,8 @@ REASONS = {
     "future_positions": "position-table rows beyond t",
     "single_key": "t = 0: one key, whose softmax weight is 1 whatever its score",
     "shift_invariance": "softmax is invariant to the shift q_t . b_k shared by every score of a row",
+    "no_rule": "no dependency rule for this parameter: reach read from its float64 gradient (entries exactly 0 "
+    "count as unreachable); add a rule to analysis/measures/reachability.py",
 }
 _PER_HEAD_ROWS = ("query", "key", "value")  # head h owns output rows h*d_head:(h+1)*d_head
 
@@ -63,8 +66,11 @@ def target_positions(length: int) -> list[int]:
     return sorted({0, max(length // 2 - 1, 0), length - 1})
 
 
-def structural_reach(name: str, parameter: Tensor, model: GPT, inputs: Tensor, t: int) -> Reach:
-    """The dependency rule for parameter ``name`` and the loss at t of one sequence ``inputs`` ((T,) or (T, n_in))."""
+def structural_reach(name: str, parameter: Tensor, model: GPT, inputs: Tensor, t: int, gradient: Tensor | None = None) -> Reach:
+    """The dependency rule for parameter ``name`` and the loss at t of one sequence ``inputs`` ((T,) or (T, n_in)).
+
+    A parameter no rule covers (a newly added encoding's, say) falls back to its exact ``gradient``,
+    under its own kind, so C3 reports it apart instead of the study stopping."""
     config: GPTConfig = model.config
     every = torch.ones(parameter.shape, dtype=torch.bool)
     parts = name.split(".")
@@ -81,7 +87,10 @@ def structural_reach(name: str, parameter: Tensor, model: GPT, inputs: Tensor, t
         return Reach(SHARED, every, "") if t >= 1 else Reach(SHARED, ~every, REASONS["single_key"])
     if parts[0] == "blocks":
         return Reach(SHARED, every, "")
-    raise ValueError(f"no reachability rule for parameter {name!r}: add one to analysis/measures/reachability.py")
+    if gradient is None:
+        raise ValueError(f"no reachability rule for parameter {name!r}: add one to analysis/measures/reachability.py")
+    mask = (gradient != 0).cpu()
+    return Reach(NO_RULE, mask, "" if mask.all() else REASONS["no_rule"])
 
 
 def _read_in(parameter: Tensor, config: GPTConfig, seen: Tensor) -> Reach:
@@ -132,7 +141,7 @@ def reachability_rows(model: GPT, inputs: Tensor, t: int, grads: dict[str, Tenso
     scale = max(float(g.abs().max()) for g in grads.values()) or 1.0
     rows = []
     for name, parameter in named_parameters(model):
-        reach = structural_reach(name, parameter, model, inputs, t)
+        reach = structural_reach(name, parameter, model, inputs, t, grads[name])
         group, layer = parameter_group(name, model.config.n_layer)
         magnitude = grads[name].abs().cpu()
         for head, index in head_blocks(name, parameter.shape, model.config.n_head):

@@ -96,7 +96,7 @@ class RunData:
 
     def weight_gradients(self, model: GPT, n: int) -> SequenceGradients:
         """Per-target weight gradients of the first ``n`` sequences, computed once per checkpoint (M5, M7)."""
-        needed = max(self.spec.measure["coverage_sequences"], self.spec.measure["weight_sequences"])
+        needed = self.spec.measure["weight_sequences"]
         if self._gradients is None or self._gradients[0] is not model:
             # On the run's device (a GPU if it trained on one): these fp64 gradients are most of M5/M7's cost.
             device = ComputeSettings.resolve(self.spec.train).device

@@ -45,6 +45,7 @@ class Rules:
     min_share: float = 0.75  # share of a family's conditions that must agree for supported / refuted (> 0.5)
     aic_margin: float = 2.0  # |AIC(power law) - AIC(exponential)| at least this picks a law, else indistinguishable
     trained_tasks: str = "lag,text"  # task names (runs.task_name) C4b is decided on, comma-separated
+    pos_encodings: str = "learned"  # encodings whose conditions decide C4a and C4b; the others are descriptive breadth
     fixed_distances: str = "1,2,4,8,16"  # distances of the position profile (profile at fixed d against source s)
 
     def __post_init__(self) -> None:
@@ -295,7 +296,9 @@ def decide(inputs: ClaimInputs, rules: Rules) -> ClaimResult:
     pooled = distance.fit_power_law(distance.distance_profile(below, s_min), d_min, blocks.to_dict())
     summary = slope_summary(slopes, fits, pooled, rules, confidence, alpha)
 
-    at_layer = summary[summary["layer"] == rules.layer]
+    encodings = [name.strip() for name in rules.pos_encodings.split(",") if name.strip()]
+    deciding = info[info["pos_encoding"].isin(encodings)]["condition"]
+    at_layer = summary[(summary["layer"] == rules.layer) & summary["condition"].isin(deciding)]
     init = family_tests(at_layer[at_layer["step"] == 0], "beyond_p", alpha)
     tasks = [name.strip() for name in rules.trained_tasks.split(",") if name.strip()]
     eligible = info[info["task_name"].isin(tasks) & info["learned"]
@@ -311,11 +314,11 @@ def decide(inputs: ClaimInputs, rules: Rules) -> ClaimResult:
     heights = dependency_height(below, info, s_min, rules.layer, confidence)
     information = context_distance_summary(inputs.tables.get("m7_context_distance"), info, confidence)
 
-    rule_a = (f"at initialisation, layer {rules.layer}: per condition, TOST of the per-seed within-row slope of log G on "
+    rule_a = (f"at initialisation, layer {rules.layer}, {', '.join(encodings)} positions: per condition, TOST of the per-seed within-row slope of log G on "
               f"log(d+1) against +-{rules.flat_margin} and a test beyond it either way (Holm over conditions, alpha {alpha}); "
               f"supported if >= {rules.min_share:.0%} of conditions are equivalent to flat, refuted if >= {rules.min_share:.0%} "
               "are beyond the margin, mixed otherwise")
-    rule_b = (f"trained, layer {rules.layer}, tasks {', '.join(tasks)} (learned conditions; lag without its dependency distance): "
+    rule_b = (f"trained, layer {rules.layer}, {', '.join(encodings)} positions, tasks {', '.join(tasks)} (learned conditions; lag without its dependency distance): "
               f"TOST against +-{rules.flat_margin} and a one-sided test of slope < -{rules.flat_margin} (Holm, alpha {alpha}); "
               f"supported if >= {rules.min_share:.0%} equivalent to flat, refuted if >= {rules.min_share:.0%} fall beyond the margin, "
               "mixed otherwise")

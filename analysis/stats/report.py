@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..provenance import git_commit
-from .inference import Interval, mean_interval
+from ..provenance import REPO, changed_since, git_commit
+from .inference import Interval
 
 MINUS = "\u2212"
 
@@ -49,41 +49,13 @@ def _task_parameters(task: dict[str, Any]) -> str:
     return ", ".join(f"{k} = {v}" for k, v in task.items() if k != "name")
 
 
-def _condition_numbers(
-    condition: str, runs: pd.DataFrame, summary: pd.DataFrame, config: dict[str, Any]
-) -> dict[str, Any]:
-    settings = config["stats"]
+def _condition_numbers(condition: str, runs: pd.DataFrame, learning: pd.DataFrame, config: dict[str, Any]) -> dict[str, Any]:
+    """What the paper prints about one condition: its factors, seeds, losses and whether it learned."""
     mine = runs[runs["condition"] == condition]
     first = mine.iloc[0]
-
-    def interval(values: np.ndarray) -> Interval:
-        return mean_interval(values, settings["confidence"])
-
-    final = interval(mine["final_eval_loss"].to_numpy())
-    slopes = summary[summary["condition"] == condition]
-    last_step, first_step = slopes["step"].max(), slopes["step"].min()
-    layers = []
-    for layer in sorted(slopes["layer"].unique()):
-        by_step = {int(row.step): row for row in slopes[slopes["layer"] == layer].itertuples()}
-        init, trained = by_step[first_step], by_step[last_step]
-        layers.append(
-            {
-                "layer": str(layer),
-                "init": {
-                    "mean": fmt(init.slope_mean),
-                    "low": fmt(init.slope_low),
-                    "high": fmt(init.slope_high),
-                    "trend": trend(init.slope_low, init.slope_high),
-                },
-                "trained": {
-                    "mean": fmt(trained.slope_mean),
-                    "low": fmt(trained.slope_low),
-                    "high": fmt(trained.slope_high),
-                    "trend": trend(trained.slope_low, trained.slope_high),
-                },
-                "n_seeds": str(int(trained.n_seeds)),
-            }
-        )
+    row = learning.set_index("condition").loc[condition]
+    final = Interval(row["final_loss_mean"], row["final_loss_low"], row["final_loss_high"], int(row["n_seeds"]))
+    share = Interval(row["gap_closed_mean"], row["gap_closed_low"], row["gap_closed_high"], int(row["n_seeds"]))
     return {
         "condition": condition,
         "task": str(first["task"]),
@@ -91,29 +63,28 @@ def _condition_numbers(
         "task_parameters": _task_parameters(config["tasks"][first["task"]]),
         "pos_encoding": str(first["pos_encoding"]),
         "regime": str(first["regime"]),
+        "context": str(int(first["context"])),
         "n_seeds": str(len(mine)),
+        "seeds": ", ".join(str(s) for s in sorted(mine["seed"])),
         "init_loss": fmt(float(mine["init_eval_loss"].mean()), 3),
         "final_loss": fmt_interval(final, 3),
         "baseline_loss": fmt(float(first["baseline_loss"]), 3),
         "optimal_loss": fmt(float(first["optimal_loss"]) if pd.notna(first["optimal_loss"]) else None, 3),
-        "learned": bool(final.high < (1 - settings["learned_margin"]) * first["baseline_loss"]),
+        "gap_closed_pct": fmt_interval(Interval(100 * share.estimate, 100 * share.low, 100 * share.high, share.n), 0)
+        if np.isfinite(share.estimate) else None,
+        "learned": bool(row["learned"]),
         "steps": str(int(first["steps"])),
-        "layers": layers,
     }
 
 
 def _counts(conditions: list[dict[str, Any]]) -> dict[str, str]:
-    """How many standard conditions' layer-0 slope intervals lie below, above or across zero."""
+    """How many reported conditions, and how many of them learned their task."""
     standard = [c for c in conditions if c["regime"] == "standard"]
-    trained = [c["layers"][0]["trained"]["trend"] for c in standard]
-    initial = [c["layers"][0]["init"]["trend"] for c in standard]
     return {
-        "n": str(len(standard)),
-        "trained_decreasing": str(trained.count("decreases with distance")),
-        "trained_flat": str(trained.count("shows no detectable trend with distance")),
-        "trained_increasing": str(trained.count("increases with distance")),
-        "init_decreasing": str(initial.count("decreases with distance")),
-        "learned": str(sum(c["learned"] for c in standard)),
+        "n": str(len(conditions)),
+        "n_standard": str(len(standard)),
+        "learned": str(sum(c["learned"] for c in conditions)),
+        "learned_standard": str(sum(c["learned"] for c in standard)),
     }
 
 
@@ -121,13 +92,13 @@ def paper_numbers(
     config: dict[str, Any],
     conditions: list[str],
     runs: pd.DataFrame,
-    summary: pd.DataFrame,
+    learning: pd.DataFrame,
     records: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """Everything the paper prints about the ``conditions`` it reports, plus provenance."""
     model, train, measure, stats = config["model"], config["train"], config["measure"], config["stats"]
     commits = sorted({r["git_commit"] for r in records})
-    described = [_condition_numbers(c, runs, summary, config) for c in conditions]
+    described = [_condition_numbers(c, runs, learning, config) for c in conditions]
     tasks = []
     for label in dict.fromkeys(c["task"] for c in described):
         first = next(c for c in described if c["task"] == label)
@@ -151,6 +122,8 @@ def paper_numbers(
         "s_min": str(stats["s_min"]),
         "d_min": str(stats["d_min"]),
         "learned_margin_pct": fmt(100 * stats["learned_margin"], 0),
+        "learned_gap_pct": fmt(100 * stats["learned_gap_share"], 0),
+        "alpha": str(stats["alpha"]),
         "n_sequences": str(measure["n_sequences"]),
         "model": {k: str(v) for k, v in model.items()},
         "train": {k: str(v) for k, v in train.items()},
@@ -172,6 +145,24 @@ def paper_numbers(
             "train_time_min": fmt(sum(r["wall_time_s"] for r in records) / 60, 1),
             "measure_time_min": fmt(float(runs["measure_wall_time_s"].sum()) / 60, 1),
         },
+    }
+
+
+RULES_COMMIT_FILE = REPO / "paper" / "rules_commit.txt"  # the commit at which the rules were fixed (written once)
+
+
+def preregistration_numbers(config: dict[str, Any], exploratory_seeds: list[int]) -> dict[str, str]:
+    """Which seeds decided the verdicts, which were looked at while the rules were written, and whether a
+    rule file changed after the commit that fixed them."""
+    commit = RULES_COMMIT_FILE.read_text().strip() if RULES_COMMIT_FILE.exists() else ""
+    changed = changed_since(commit) if commit else None
+    confirmatory = not set(config["seeds"]) & set(exploratory_seeds)
+    return {
+        "status": "confirmatory" if confirmatory else "exploratory",
+        "rules_commit": commit or "not fixed yet",
+        "confirmatory_seeds": ", ".join(str(s) for s in config["seeds"]),
+        "exploratory_seeds": ", ".join(str(s) for s in exploratory_seeds),
+        "changed_since": "unknown" if changed is None else (", ".join(changed) if changed else "none"),
     }
 
 

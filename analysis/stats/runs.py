@@ -16,6 +16,7 @@ def runs_table(records: list[dict[str, Any]], timings: list[dict[str, float]]) -
                 "seed": spec["seed"],
                 "task": spec["task_label"],
                 "task_name": spec["task"]["name"],
+                "task_distance": spec["task"].get("distance"),  # the known dependency distance (lag task), else empty
                 "pos_encoding": spec["model"]["pos_encoding"],
                 "regime": spec["train"]["regime"],
                 "n_layer": spec["model"]["n_layer"],
@@ -44,7 +45,7 @@ class CorpusMismatchError(ValueError):
 
 
 def check_same_corpus(records: list[dict[str, Any]]) -> None:
-    """Refuse to pool runs of one task trained on different corpora (the text corpus changes with Python)."""
+    """Refuse to pool runs of one task trained on different corpora (e.g. runs made before and after the corpus file changed)."""
     by_task: dict[str, dict[str, list[str]]] = {}
     for record in records:
         sha = record["task_description"].get("corpus_sha256")
@@ -54,7 +55,7 @@ def check_same_corpus(records: list[dict[str, Any]]) -> None:
         if len(shas) > 1:
             groups = "; ".join(f"{sha[:12]}: {', '.join(sorted(ids))}" for sha, ids in sorted(shas.items()))
             raise CorpusMismatchError(
-                f"runs of task {label!r} were trained on different corpora (SHA-256 {groups}); the text corpus "
-                "comes from the Python release (pydoc_data), so delete the runs trained under the other Python "
-                "and rerun them under one interpreter"
+                f"runs of task {label!r} were trained on different corpora (SHA-256 {groups}); the corpus file "
+                "(analysis/tasks/corpus/) differed between these runs, so delete the runs trained on the other "
+                "corpus and rerun them"
             )

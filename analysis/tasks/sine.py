@@ -60,9 +60,10 @@ class SineTask(Task):
         return Batch(inputs=torch.stack([x, z], dim=-1), targets=y, features={"sin_x": waves})
 
     def loss_per_position(self, prediction: Tensor, targets: Tensor) -> Tensor:
-        return torch.nn.functional.huber_loss(
-            prediction.squeeze(-1), targets, reduction="none", delta=self.huber_delta
-        )
+        # Huber written out: torch.func.vmap (M7's batched weight steps) mis-broadcasts the fused
+        # huber_loss kernel when only the prediction is batched; elementwise ops batch correctly.
+        error = (prediction.squeeze(-1) - targets).abs()
+        return torch.where(error < self.huber_delta, 0.5 * error**2, self.huber_delta * (error - 0.5 * self.huber_delta))
 
     def dependencies(self, batch: Batch) -> Tensor:
         """s = t always (z_t chooses the branch; x_t is the target when z_t = 0); sources t - shift - K + 1 .. t - shift when z_t = 1.

@@ -9,6 +9,7 @@ sys.path.insert(0, str(Path(workflow.basedir).parent))  # the analysis package, 
 
 from analysis.config import ConfigError, load_study
 from analysis.measures.run import MEASURES
+from analysis.stats.claims import load_claims
 
 try:
     STUDY = load_study(config)
@@ -29,6 +30,8 @@ STATISTICS_CODE = sorted(str(p) for p in (REPO / "analysis" / "stats").glob("*.p
 FIGURE_STYLE = str(REPO / "figures" / "style.py")
 SOFTWARE = "../envs/study.yaml"  # every rule's `conda:` env (relative to rules/): the pins of requirements.lock
 MEASURE_NAMES = MEASURES.names()  # one table per measure and run: m1_gradient_matrix, m3_decomposition, ...
+AGGREGATED_TABLES = [*MEASURE_NAMES, "m4_myopia_gap", "train_log"]  # what the claims may read (besides runs)
+CLAIM_TABLES = sorted({name for claim_id in load_claims().names() for name in load_claims().get(claim_id).outputs})
 
 
 wildcard_constraints:

@@ -19,6 +19,7 @@ with log_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
     (build / "figures").mkdir()
     for figure in snakemake.input.figures:  # noqa: F821
         shutil.copy(figure, build / "figures" / Path(figure).name)
+    write_json(build / "figures.json", sorted({Path(f).stem for f in snakemake.input.figures}))  # noqa: F821
     pdf = typst.compile(str(build / "main.typ"), root=str(build), timestamp=0)
     tmp = Path(snakemake.output.pdf).with_suffix(".pdf.tmp")  # noqa: F821
     tmp.write_bytes(pdf)
