@@ -92,10 +92,11 @@ def test_primacy_at_init_refutes_c4a_and_half_falling_is_mixed() -> None:
     assert words(result)["C4b/finding"] == MIXED  # one of two falls: below the 75% share either way
 
 
-def test_a_rising_trained_profile_does_not_refute_the_falling_rule() -> None:
+def test_a_rising_trained_profile_is_not_the_same_way_either() -> None:
     result = decide([condition("text", "text", 0.0, 0.5)])
-    assert words(result)["C4b/finding"] == MIXED
-    assert result.tables["c4_decision"].query("family == 'C4b'")["outcome"].iloc[0] == c4.UNDECIDED
+    assert words(result)["C4b/finding"] == REFUTED  # beyond the margin upwards: distance matters
+    small = decide([condition("text", "text", 0.0, 0.05)])
+    assert words(small)["C4b/finding"] == SUPPORTED  # inside the margin: equivalent to flat
 
 
 def test_the_known_dependency_is_left_out_of_the_fit_and_its_peak_reported() -> None:

@@ -7,7 +7,7 @@ neither for the information flow nor for the gradient flow", decided as C4a and 
   within-row slope of log G against log(d + 1) (``distance.within_row_slope``) is
   equivalent to 0 within ``flat_margin`` (TOST over seeds), or differs from 0 by more
   than the margin (either direction).
-* C4b, trained: do trained within-row magnitudes fall with distance? Decided on the
+* C4b, trained: do trained within-row magnitudes depend on distance? Decided on the
   tasks in ``trained_tasks`` (the known-distance task ``lag`` and text), every trained
   standard condition that learned its task. On ``lag`` the cells at the known
   dependency distance are left out of the fit (the needed source is a peak by design;
@@ -17,8 +17,8 @@ neither for the information flow nor for the gradient flow", decided as C4a and 
 
 Verdict rule of each finding, over its family of conditions (Holm within the family):
 supported if at least ``min_share`` of them are equivalent to flat (TOST p < alpha);
-refuted if at least ``min_share`` of them differ beyond the margin (C4a: either way;
-C4b: falling, one-sided) with p < alpha; mixed otherwise, including an empty family.
+refuted if at least ``min_share`` of them differ beyond the margin, either way (a rise is no
+more "the same way" than a fall), with p < alpha; mixed otherwise, including an empty family.
 """
 from __future__ import annotations
 
@@ -305,7 +305,7 @@ def decide(inputs: ClaimInputs, rules: Rules) -> ClaimResult:
                     & ~((info["task_name"] == "lag") & info["dependency"].isna())]  # lag without its distance: not decidable
     trained_rows = at_layer[at_layer["condition"].isin(eligible["condition"])
                             & (at_layer["step"] == at_layer["condition"].map(steps))]
-    trained = family_tests(trained_rows, "falling_p", alpha)
+    trained = family_tests(trained_rows, "beyond_p", alpha)  # "the same way": a rise beyond the margin refutes too
 
     reach = structural_reach(m1, info)
     fixed = [int(d) for d in rules.fixed_distances.split(",") if d.strip()]
@@ -319,8 +319,8 @@ def decide(inputs: ClaimInputs, rules: Rules) -> ClaimResult:
               f"supported if >= {rules.min_share:.0%} of conditions are equivalent to flat, refuted if >= {rules.min_share:.0%} "
               "are beyond the margin, mixed otherwise")
     rule_b = (f"trained, layer {rules.layer}, {', '.join(encodings)} positions, tasks {', '.join(tasks)} (learned conditions; lag without its dependency distance): "
-              f"TOST against +-{rules.flat_margin} and a one-sided test of slope < -{rules.flat_margin} (Holm, alpha {alpha}); "
-              f"supported if >= {rules.min_share:.0%} equivalent to flat, refuted if >= {rules.min_share:.0%} fall beyond the margin, "
+              f"TOST against +-{rules.flat_margin} and a test of |slope| > {rules.flat_margin} either way (Holm, alpha {alpha}); "
+              f"supported if >= {rules.min_share:.0%} equivalent to flat, refuted if >= {rules.min_share:.0%} lie beyond the margin, "
               "mixed otherwise")
     verdicts = [
         structural_verdict(reach),
