@@ -1,20 +1,10 @@
-"""C2 (pre-caching): the myopia gap (M4), the gradient decomposition (M3) and the probes (M6) over seeds.
-
-Every function takes aggregated measure tables plus the runs table and returns a
-tidy summary: the mean over seeds, its t interval, and for comparisons a
-paired t-test with Cohen's d_z and Holm-adjusted p-values within the family.
-"""
+"""Helpers for C2 (``c2.py``): the myopia gap by position (M4) and the gradient decomposition shares (M3) over seeds,
+each a mean over seeds with its t interval."""
 from __future__ import annotations
 
 import pandas as pd
 
-from .inference import compare_to_zero, holm, mean_interval
-
-
-def at_final_step(table: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
-    """Rows of the last checkpoint of each run (the run's ``steps``)."""
-    steps = runs.drop_duplicates("condition").set_index("condition")["steps"]
-    return table[table["step"] == table["condition"].map(steps)]
+from .inference import mean_interval
 
 
 def with_factors(table: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
@@ -23,25 +13,6 @@ def with_factors(table: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     return table.drop(columns=[c for c in factors if c in table.columns]).merge(
         runs[["condition", "seed", *factors]], on=["condition", "seed"], validate="many_to_one"
     )
-
-
-def summarize_gap(gap: pd.DataFrame, settings: dict) -> pd.DataFrame:
-    """Myopia gap (mean over positions, final checkpoint) per myopic condition: paired over seeds, Holm over the family."""
-    overall = gap[gap["t"] == -1]
-    final = overall[overall["step"] == overall["steps"]]
-    rows = []
-    for (condition, task, encoding, regime), group in final.groupby(["condition", "task", "pos_encoding", "regime"]):
-        result = compare_to_zero(group["gap"].to_numpy(), settings["confidence"])
-        standard = mean_interval(group["loss_standard"].to_numpy(), settings["confidence"])
-        rows.append(
-            {"condition": condition, "task": task, "pos_encoding": encoding, "regime": regime,
-             "loss_standard": standard.estimate, **{f"gap_{k}": v for k, v in result.as_dict().items()}}
-        )
-    table = pd.DataFrame(rows)
-    if not table.empty:
-        table["gap_p_holm"] = holm(table["gap_p"].to_numpy())
-        table["gap_relative"] = table["gap_estimate"] / table["loss_standard"]
-    return table
 
 
 def gap_by_position(gap: pd.DataFrame, settings: dict) -> pd.DataFrame:
@@ -89,26 +60,3 @@ def summarize_shares(shares: pd.DataFrame, runs: pd.DataFrame, settings: dict) -
         row["n_seeds"] = len(group)
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def summarize_probes(probes: pd.DataFrame, runs: pd.DataFrame, settings: dict) -> pd.DataFrame:
-    """Probe R^2 at the final checkpoint: each regime's mean, and standard minus each myopic regime, paired by seed."""
-    final = with_factors(at_final_step(probes, runs), runs)
-    rows = []
-    for (task, feature, encoding, layer), group in final.groupby(["task", "feature", "pos_encoding", "layer"]):
-        by_regime = group.pivot_table(index="seed", columns="regime", values="r2")
-        if "standard" not in by_regime:
-            continue
-        for regime in [r for r in by_regime.columns if r != "standard"]:
-            paired = (by_regime["standard"] - by_regime[regime]).dropna().to_numpy()
-            result = compare_to_zero(paired, settings["confidence"])
-            rows.append(
-                {"task": task, "feature": feature, "pos_encoding": encoding, "layer": layer, "regime": regime,
-                 "r2_standard": float(by_regime["standard"].mean()), "r2_myopic": float(by_regime[regime].mean()),
-                 **{f"difference_{k}": v for k, v in result.as_dict().items()}}
-            )
-    table = pd.DataFrame(rows)
-    if not table.empty:
-        table["difference_p_holm"] = holm(table["difference_p"].to_numpy())
-    return table
-

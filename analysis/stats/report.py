@@ -32,15 +32,6 @@ def fmt_interval(interval: Interval, digits: int = 2) -> dict[str, str]:
     return {"mean": fmt(interval.estimate, digits), "low": fmt(interval.low, digits), "high": fmt(interval.high, digits), "n": str(interval.n)}
 
 
-def trend(low: float, high: float) -> str:
-    """How the distance slope's interval reads, in words chosen by the numbers."""
-    if high < 0:
-        return "decreases with distance"
-    if low > 0:
-        return "increases with distance"
-    return "shows no detectable trend with distance"
-
-
 def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
 
