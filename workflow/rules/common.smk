@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(workflow.basedir).parent))  # the analysis package, 
 from analysis.config import ConfigError, load_study
 from analysis.measures.run import MEASURES
 from analysis.stats.claims import load_claims
+from analysis.stats.descriptive import load_analyses
 
 try:
     STUDY = load_study(config)
@@ -32,6 +33,7 @@ SOFTWARE = "../envs/study.yaml"  # every rule's `conda:` env (relative to rules/
 MEASURE_NAMES = MEASURES.names()  # one table per measure and run: m1_gradient_matrix, m3_decomposition, ...
 AGGREGATED_TABLES = [*MEASURE_NAMES, "m4_myopia_gap", "train_log"]  # what the claims may read (besides runs)
 CLAIM_TABLES = sorted({name for claim_id in load_claims().names() for name in load_claims().get(claim_id).outputs})
+ANALYSIS_TABLES = sorted({name for analysis_id in load_analyses().names() for name in load_analyses().get(analysis_id).outputs})
 
 
 wildcard_constraints:

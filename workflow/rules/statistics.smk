@@ -24,7 +24,8 @@ rule aggregate:
 
 
 rule statistics:
-    """Each claim's statistics over seeds and its verdict (analysis/stats/c*.py), and the paper's numbers."""
+    """Each claim's statistics over seeds and its verdict (analysis/stats/c*.py), the descriptive analyses
+    (analysis/stats/descriptive.py), and the paper's numbers."""
     input:
         **{name: f"{RESULTS}/tables/{name}.csv" for name in AGGREGATED_TABLES},
         runs=rules.aggregate.output.runs,
@@ -33,6 +34,7 @@ rule statistics:
         code=STATISTICS_CODE,
     output:
         **{name: f"{RESULTS}/tables/{name}.csv" for name in CLAIM_TABLES},
+        **{name: f"{RESULTS}/tables/{name}.csv" for name in ANALYSIS_TABLES},
         learning=f"{RESULTS}/tables/learning.csv",
         verdicts=report(f"{RESULTS}/tables/verdicts.csv", caption="../report/verdicts.rst", category="Verdicts"),
         numbers=f"{RESULTS}/paper_numbers.json",

@@ -1,4 +1,5 @@
-"""Snakemake job: every claim's statistics and verdict (analysis/stats/c*.py), and the numbers the paper prints."""
+"""Snakemake job: every claim's statistics and verdict (analysis/stats/c*.py), the descriptive analyses
+(analysis/stats/descriptive.py), and the numbers the paper prints."""
 import json
 
 import pandas as pd
@@ -10,6 +11,7 @@ from analysis.logs import log_to
 from analysis.outcomes import TRAINED, status
 from analysis.provenance import REPO
 from analysis.stats.claims import ClaimInputs, decide_all, load_claims
+from analysis.stats.descriptive import run_all
 from analysis.stats.learning import learning_table, with_learning
 from analysis.stats.report import missing_runs_numbers, paper_numbers, preregistration_numbers
 
@@ -26,6 +28,11 @@ with log_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
     for result in results.values():
         for name, table in result.tables.items():
             write_table(getattr(outputs, name), table)
+    claim_tables = {name: table for result in results.values() for name, table in result.tables.items()}
+    analyses = run_all(ClaimInputs({**tables, **claim_tables}, runs, settings))  # descriptive: no verdicts
+    for result in analyses.values():
+        for name, table in result.tables.items():
+            write_table(getattr(outputs, name), table)
     decided = [verdict for result in results.values() for verdict in result.verdicts]
     write_table(outputs.verdicts, pd.DataFrame([v.as_dict() for v in decided]))
     for verdict in decided:
@@ -38,6 +45,7 @@ with log_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
     numbers["missing_runs"] = missing_runs_numbers(pd.read_csv(inputs.missing), study.paper_conditions(), reported)
     numbers["verdicts"] = [v.as_dict() for v in decided]
     numbers["claims"] = {claim_id: result.numbers for claim_id, result in results.items()}
+    numbers["analyses"] = {analysis_id: result.numbers for analysis_id, result in analyses.items()}
     numbers["rules"] = {
         claim_id: {k: str(v) for k, v in vars(claims.get(claim_id).rules(**settings["claims"].get(claim_id, {}))).items()}
         for claim_id in results
