@@ -13,33 +13,35 @@ T, N_LAYER, FINAL = 16, 2, 100
 
 
 def planted_m1(condition: str, slopes: dict[int, list[float]], peak: tuple[int, float] | None = None,
-               zero: tuple[int, int] | None = None) -> pd.DataFrame:
+               zero: tuple[int, int] | None = None, n_layer: int = N_LAYER) -> pd.DataFrame:
     """G[t, s] = (d + 1)^slope / (t + 1) off the diagonal (row totals 1/(t+1)), 1 on it, 0 below it at the last layer.
 
     ``slopes`` maps a step to one within-row slope per seed; ``peak`` multiplies the cells at
-    one distance; ``zero`` sets one (t, s) pair to 0 everywhere.
+    one distance; ``zero`` sets one (t, s) pair to 0 everywhere. ``n_layer=1`` (one analysed layer) keeps
+    the tests that only count conditions fast under mutation testing (docs/mutation.md).
     """
     rng = np.random.default_rng(abs(hash(condition)) % 2**32)
     t, s = np.tril_indices(T)
     frames = []
     for step, per_seed in slopes.items():
         for seed, slope in enumerate(per_seed):
-            for layer in range(N_LAYER + 1):
+            for layer in range(n_layer + 1):
                 d = t - s
                 g = (d + 1.0) ** slope / (t + 1.0) * np.exp(rng.normal(0, 0.01, len(t)))
                 if peak is not None:
                     g = np.where(d == peak[0], g * peak[1], g)
                 if zero is not None:
                     g = np.where((t == zero[0]) & (s == zero[1]), 0.0, g)
-                g = np.where(d == 0, 1.0, 0.0 if layer == N_LAYER else g)
+                g = np.where(d == 0, 1.0, 0.0 if layer == n_layer else g)
                 frames.append(pd.DataFrame({"condition": condition, "seed": seed, "step": step, "layer": layer,
                                             "t": t, "s": s, "distance": d, "grad_norm_mean": g}))
     return pd.concat(frames, ignore_index=True)
 
 
-def runs_row(condition: str, task_name: str, seeds: int = 5, dependency: float = np.nan, context: int = T) -> pd.DataFrame:
+def runs_row(condition: str, task_name: str, seeds: int = 5, dependency: float = np.nan, context: int = T,
+             n_layer: int = N_LAYER) -> pd.DataFrame:
     return pd.DataFrame({"condition": condition, "seed": range(seeds), "task": task_name, "task_name": task_name,
-                         "pos_encoding": "learned", "regime": "standard", "n_layer": N_LAYER, "context": context,
+                         "pos_encoding": "learned", "regime": "standard", "n_layer": n_layer, "context": context,
                          "steps": FINAL, "task_distance": dependency, "learned": True})
 
 
@@ -62,6 +64,8 @@ def words(result: c4.ClaimResult) -> dict[str, str]:
 
 def condition(name: str, task: str, init: float, trained: float, **kwargs) -> tuple[pd.DataFrame, pd.DataFrame]:
     m1_kwargs = {k: kwargs.pop(k) for k in ("peak", "zero") if k in kwargs}
+    if "n_layer" in kwargs:
+        m1_kwargs["n_layer"] = kwargs["n_layer"]
     return planted_m1(name, {0: seeds_around(init), FINAL: seeds_around(trained)}, **m1_kwargs), runs_row(name, task, **kwargs)
 
 
@@ -116,13 +120,13 @@ def test_the_known_dependency_is_left_out_of_the_fit_and_its_peak_reported() -> 
 
 
 def test_share_boundary_is_inclusive() -> None:
-    # four conditions, three flat: exactly 75% -> supported; two flat -> mixed; three falling -> refuted
-    flat = [condition(f"text{i}", "text", 0.0, 0.0) for i in range(3)]
-    assert words(decide([*flat, condition("text9", "text", 0.0, -1.0)]))["C4b/finding"] == SUPPORTED
-    assert words(decide([*flat[:2], *(condition(f"f{i}", "text", 0.0, -1.0) for i in range(2))]))["C4b/finding"] == MIXED
-    falling = [condition(f"f{i}", "text", 0.0, -1.0) for i in range(3)]
-    assert words(decide([*falling, condition("text9", "text", 0.0, 0.0)]))["C4b/finding"] == REFUTED
-    assert words(decide([*falling, condition("text9", "text", 0.0, 0.0)], min_share=1.0))["C4b/finding"] == MIXED
+    # one analysed layer (fast); four conditions, three flat: exactly 75% -> supported; two flat -> mixed; three falling -> refuted
+    flat = [condition(f"text{i}", "text", 0.0, 0.0, n_layer=1) for i in range(3)]
+    assert words(decide([*flat, condition("text9", "text", 0.0, -1.0, n_layer=1)]))["C4b/finding"] == SUPPORTED
+    assert words(decide([*flat[:2], *(condition(f"f{i}", "text", 0.0, -1.0, n_layer=1) for i in range(2))]))["C4b/finding"] == MIXED
+    falling = [condition(f"f{i}", "text", 0.0, -1.0, n_layer=1) for i in range(3)]
+    assert words(decide([*falling, condition("text9", "text", 0.0, 0.0, n_layer=1)]))["C4b/finding"] == REFUTED
+    assert words(decide([*falling, condition("text9", "text", 0.0, 0.0, n_layer=1)], min_share=1.0))["C4b/finding"] == MIXED
 
 
 def test_slopes_at_the_margin_are_not_equivalent() -> None:
@@ -187,9 +191,9 @@ def test_rules_refuse_a_share_that_lets_both_words_hold() -> None:
 
 def test_descriptive_encodings_decide_nothing() -> None:
     """An ALiBi-like condition decaying at init and after training does not move C4a or C4b (learned positions decide)."""
-    alibi_m1, alibi_runs = condition("alibi", "text", -1.3, -1.3, seeds=2)
+    alibi_m1, alibi_runs = condition("alibi", "text", -1.3, -1.3, seeds=2, n_layer=1)
     alibi_runs = alibi_runs.assign(pos_encoding="alibi")
-    flat = [condition("lag", "lag", 0.0, 0.0, dependency=3), condition("text", "text", 0.0, 0.0)]
+    flat = [condition("lag", "lag", 0.0, 0.0, dependency=3, n_layer=1), condition("text", "text", 0.0, 0.0, n_layer=1)]
     result = decide([*flat, (alibi_m1, alibi_runs)])
     assert words(result) == {f"C4a/{STRUCTURAL}": SUPPORTED, "C4a/finding": SUPPORTED, "C4b/finding": SUPPORTED}
     with_alibi = decide([*flat, (alibi_m1, alibi_runs)], pos_encodings="learned,alibi")
