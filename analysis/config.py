@@ -49,6 +49,9 @@ def schema() -> dict[str, Any]:
     loaded["$defs"]["regime"]["enum"] = REGIMES.names()
     loaded["$defs"]["gradient_method"]["enum"] = ["auto", *GRADIENT_METHODS.names()]
     loaded["$defs"]["task"]["enum"] = TASKS.names()
+    from .measures.run import MEASURES  # imported here: the measures import this module's RunSpec
+
+    loaded["$defs"]["measure"]["enum"] = MEASURES.names()
     return loaded
 
 
@@ -215,6 +218,7 @@ def _experiment_runs(config: dict[str, Any], name: str) -> list[RunSpec]:
     for values in itertools.product(*(grid[f] for f in factors)):
         model = {**config["model"], **experiment.get("model", {})}
         train = {**config["train"], **experiment.get("train", {})}
+        measure = {**config["measure"], **experiment.get("measure", {})}
         task_label = None
         for factor, value in zip(factors, values, strict=False):
             section, key = GRID_FACTORS[factor]
@@ -226,7 +230,7 @@ def _experiment_runs(config: dict[str, Any], name: str) -> list[RunSpec]:
         condition = condition_name(task_label, model, train)
         for seed in experiment.get("seeds", config["seeds"]):
             runs.append(
-                RunSpec(condition, seed, task_label, config["tasks"][task_label], model, train, dict(config["measure"]))
+                RunSpec(condition, seed, task_label, config["tasks"][task_label], model, train, measure)
             )
     return runs
 

@@ -99,7 +99,7 @@ def test_m1_passes_the_configured_method_and_sizes_through(monkeypatch: pytest.M
 
 
 def test_measure_checkpoints_labels_rows_and_keeps_end_only_measures_to_the_ends(monkeypatch: pytest.MonkeyPatch) -> None:
-    data = object()  # the run's data, handed to every measure unchanged
+    data = SimpleNamespace(spec=SimpleNamespace(measure={}))  # the run's data (no measure.only), handed to every measure unchanged
     registry: Registry = Registry("measure")
 
     def every(model: int, given: object) -> pd.DataFrame:

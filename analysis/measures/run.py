@@ -25,6 +25,7 @@ from ..registry import Registry
 from ..seeding import EVALUATION_SEED, generator
 from ..tasks import Batch, Task, build_task
 from ..training import evaluation_batch
+from .attention import attention_mass_table, attention_weights
 from .context_distance import context_distance_table
 from .decomposition import decomposition_table
 from .dependency import dependency_share
@@ -111,6 +112,11 @@ class Measure:
     compute: Callable[[GPT, RunData], pd.DataFrame]
     applies: Callable[[RunData], bool] = lambda data: True
     ends_only: bool = False  # measured at initialisation and at the end of training only
+
+    def selected(self, data: RunData) -> bool:
+        """Whether this run measures it: it applies to the run's task and regime, and the config selects it."""
+        only = data.spec.measure.get("only")
+        return (only is None or self.name in only) and self.applies(data)
 
 
 MEASURES: Registry[Measure] = Registry("measure")
@@ -227,6 +233,13 @@ register(
     )
 )
 
+register(
+    Measure(
+        "m8_attention_mass",  # attention sinks: the mass each source position receives, per layer and head
+        lambda model, data: attention_mass_table(attention_weights(model, data.gradient_batch.inputs)),
+    )
+)
+
 
 def measure_checkpoints(spec: RunSpec, checkpoints: dict[int, Path]) -> tuple[dict[str, pd.DataFrame], dict[str, float]]:
     """Every measure at every checkpoint: (tables by measure name, seconds by measure name)."""
@@ -238,7 +251,7 @@ def measure_checkpoints(spec: RunSpec, checkpoints: dict[int, Path]) -> tuple[di
         model = load_model(path)
         for name in MEASURES.names():
             measure = MEASURES.get(name)
-            if not measure.applies(data) or (measure.ends_only and step not in ends):
+            if not measure.selected(data) or (measure.ends_only and step not in ends):
                 continue
             started = time.perf_counter()
             frames[name].append(measure.compute(model, data).assign(step=step))

@@ -1,0 +1,74 @@
+"""M8: where attention heads put their mass, by source position (attention sinks).
+
+The fused kernel the model trains with never materialises the attention probabilities, so
+they are recomputed here from each block's input, the same way ``CausalSelfAttention``
+forms them: LayerNorm, query/key projections, the encoding's rotation and score bias,
+scale 1/sqrt(d_head), causal mask, softmax. The test checks that these probabilities times
+the values reproduce the model's attention output.
+
+Under causal masking the first position is the only key every query can read, so even
+uniform attention gives it the most mass: averaged over the targets t >= s, uniform
+attention puts sum_{t>=s} 1/(t+1) / (T - s) on source s, which falls with s. The table
+therefore carries that uniform mass beside the measured one, and ``relative_mass`` (the
+mean over targets of A[t, s] (t + 1), exactly 1 under uniform attention) is the quantity a
+sink is read from.
+"""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import torch
+from torch import Tensor
+
+from ..models import GPT
+
+
+@torch.no_grad()
+def attention_weights(model: GPT, inputs: Tensor) -> Tensor:
+    """(N, L, H, T, T) attention probabilities A[t, s] (zero for s > t) of every layer and head."""
+    _, residuals = model(inputs, return_residuals=True)
+    length = inputs.shape[1]
+    mask = torch.ones(length, length, dtype=torch.bool, device=inputs.device).tril()
+    layers = []
+    for block, h in zip(model.blocks, residuals[:-1], strict=True):
+        attention = block.attn
+        x = attention.ln(h)
+        q = attention.positions.rotate(attention._heads(attention.query(x)))
+        k = attention.positions.rotate(attention._heads(attention.key(x)))
+        scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
+        bias = attention.positions.score_bias(length)
+        if bias is not None:
+            scores = scores + bias
+        layers.append(scores.masked_fill(~mask, float("-inf")).softmax(-1))
+    return torch.stack(layers, dim=1)
+
+
+def attention_mass_table(weights: Tensor) -> pd.DataFrame:
+    """One row per (layer, head, source s): the mass s receives, mean over sequences and targets t >= s.
+
+    ``mass``: mean of A[t, s]; ``uniform_mass``: the same under uniform causal attention;
+    ``relative_mass``: mean of A[t, s] (t + 1), 1 under uniform attention.
+    """
+    _, n_layer, n_head, length, _ = weights.shape
+    per_source = weights.double().mean(0)  # (L, H, T, T), mean over sequences
+    readers = torch.ones(length, length, dtype=torch.float64).tril()  # [t, s] = 1 where t >= s
+    n_targets = readers.sum(0)  # (T,): T - s targets read source s
+    width = torch.arange(1, length + 1, dtype=torch.float64)[:, None]  # t + 1 keys each target reads
+    mass = per_source.sum(-2) / n_targets
+    relative = (per_source * width).sum(-2) / n_targets
+    uniform = (readers / width).sum(0) / n_targets
+    layer, head, source = torch.meshgrid(
+        torch.arange(n_layer), torch.arange(n_head), torch.arange(length), indexing="ij"
+    )
+    return pd.DataFrame(
+        {
+            "layer": layer.flatten().numpy(),
+            "head": head.flatten().numpy(),
+            "s": source.flatten().numpy(),
+            "mass": mass.flatten().numpy(),
+            "uniform_mass": uniform.expand(n_layer, n_head, length).flatten().numpy(),
+            "relative_mass": relative.flatten().numpy(),
+            "n_targets": n_targets.long().expand(n_layer, n_head, length).flatten().numpy(),
+        }
+    )
