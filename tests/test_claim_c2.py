@@ -173,3 +173,79 @@ def test_precaching_share_from_the_decomposition() -> None:
 def test_rules_refuse_a_margin_wider_than_the_threshold() -> None:
     with pytest.raises(ValueError, match="equivalence_margin"):
         c2.Rules(min_relative_did=0.05, equivalence_margin=0.1)
+
+
+def test_numbers_and_deciding_text_printed_by_the_paper() -> None:
+    """Every number C2 hands the paper, worked by hand from the planted tables (issue 16: mutation testing).
+
+    state: DiD 0.07, 0.08, 0.09, 0.08, 0.08: mean 0.08, sd 0.0070711, half-width t(0.975, 4) 2.776445 x 0.0031623
+    = 0.00878 -> [0.071, 0.089]; d = 0.08 / 0.0070711 = 11.31; 16.0% of the gap 0.5. Treated gaps 0.10, 0.13, 0.13,
+    0.10, 0.14: mean 0.12, sd 0.0187083, half 0.02323 -> [0.097, 0.143]. Control gaps: mean 0.04, sd 0.0158114, half
+    0.01963 -> [0.020, 0.060]; t = 5.6569, one-sided p from t(4)'s closed-form CDF 1/2 + 3/8 x (t/3)(1 - 32/108)
+    = 0.002406. full: DiD 0.09, 0.10, 0.11, 0.10, 0.10: mean 0.1 +- 0.00878 -> [0.091, 0.109], d 14.14, 20.0%;
+    treated gaps 0.12, 0.15, 0.15, 0.12, 0.16: 0.14 +- 0.02323 -> [0.117, 0.163].
+    Probes: differences mean 0.6 +- 2.776445 x sqrt(0.005 / 5) = 0.08780 -> [0.512, 0.688], p 2.3e-5.
+    """
+    state_did, full_did = [0.07, 0.08, 0.09, 0.08, 0.08], [0.09, 0.10, 0.11, 0.10, 0.10]
+    gap = pd.concat([
+        planted([c + d for c, d in zip(CONTROL_GAP, state_did, strict=True)], CONTROL_GAP),
+        planted([c + d for c, d in zip(CONTROL_GAP, state_did, strict=True)], CONTROL_GAP, step=50),
+        planted([c + d for c, d in zip(CONTROL_GAP, full_did, strict=True)], CONTROL_GAP, regime="myopic-full"),
+    ], ignore_index=True)
+    probes = pd.concat([probe_rows("standard", {1: [0.9, 0.8, 0.85, 0.9, 0.8]}),
+                        probe_rows("myopic-state", {1: [0.3, 0.3, 0.25, 0.2, 0.2]})], ignore_index=True)
+    decomposition = []
+    for task, share in ((TREATED, 0.3), (CONTROL, 0.1)):
+        for seed in SEEDS:
+            base = {"condition": f"{task}_learned_standard", "seed": seed, "step": 100, "norm_total": 1.0,
+                    "share_direct": 0.6, "share_shared": 1 - 0.6 - share, "share_precache": share}
+            decomposition += [{**base, "group": "attn", "layer": 0}, {**base, "group": "all", "layer": -2}]
+    result = decide(gap, m6_probes=probes, m3_decomposition=pd.DataFrame(decomposition))
+    deciding = ("learned positions: DiD 0.080 [0.071, 0.089] (16.0% of the baseline-to-optimum gap; threshold 5%), "
+                "one-sided p 0.0000, TOST p 1.0000, n = 5")
+    rule = ("DiD = gap(sine-shift1) - gap(sine-shift0), gap = myopic-state minus standard held-out loss (mean over "
+            "positions, final checkpoint), paired by seed. Supported if the one-sided t-test of DiD > 0 has p < 0.05 "
+            "(Holm over cells) and DiD >= 0.05 x the treated task's baseline-to-optimum gap; refuted if TOST shows "
+            "|DiD| < 0.05 x that gap at alpha 0.05; mixed otherwise, and whenever standard training did not learn "
+            "either task or fewer than 2 seeds pair")
+
+    def interval(mean: str, low: str, high: str) -> dict[str, str]:
+        return {"mean": mean, "low": low, "high": high}
+
+    control = interval("0.040", "0.020", "0.060")
+    assert result.numbers == {
+        "box": {"claim": "C2", "verdict": SUPPORTED, "deciding": deciding, "rule": rule, "kind": "finding"},
+        "verdict": SUPPORTED, "treated_task": TREATED, "control_task": CONTROL, "regime": "myopic-state",
+        "ablation_regime": "myopic-full", "alpha": "0.05", "min_relative_did_pct": "5", "equivalence_margin_pct": "5",
+        "n_cells": "1", "pos_encoding": "learned", "steps": "100", "heads": "8", "span": "0.500", "threshold": "0.0250",
+        "margin": "0.0250", "learned_treated": True, "learned_control": True,
+        "state": {"did": interval("0.080", "0.071", "0.089"), "did_pct": "16.0", "did_p": "0.0000",
+                  "did_p_holm": "0.0000", "did_d": "11.31", "tost_p": "1.0000",
+                  "gap_treated": interval("0.120", "0.097", "0.143"), "gap_control": control,
+                  "gap_control_p": "0.0024", "n_seeds": "5"},
+        "state_along": [
+            {"step": "50", "did": interval("0.080", "0.071", "0.089"), "gap_treated": "0.120", "gap_control": "0.040"},
+            {"step": "100", "did": interval("0.080", "0.071", "0.089"), "gap_treated": "0.120", "gap_control": "0.040"},
+        ],
+        "full": {"did": interval("0.100", "0.091", "0.109"), "did_pct": "20.0", "did_p": "0.0000",
+                 "did_p_holm": "0.0000", "did_d": "14.14", "tost_p": "1.0000",
+                 "gap_treated": interval("0.140", "0.117", "0.163"), "gap_control": control,
+                 "gap_control_p": "0.0024", "n_seeds": "5"},
+        "full_along": [{"step": "100", "did": interval("0.100", "0.091", "0.109"), "gap_treated": "0.140",
+                        "gap_control": "0.040"}],
+        "probes": [{"layer": "1", "r2_standard": "0.850", "r2_myopic": "0.250",
+                    "difference": interval("0.600", "0.512", "0.688"), "p_holm": "0.0000"}],
+        "precache_share": {TREATED: interval("0.300", "0.300", "0.300"), CONTROL: interval("0.100", "0.100", "0.100")},
+    }
+
+
+def test_numbers_without_a_deciding_cell_say_so() -> None:
+    result = decide(planted(CONTROL_GAP, CONTROL_GAP, regime="myopic-full"))
+    box = result.verdicts[0]
+    assert box.verdict == MIXED
+    assert box.deciding == ("not decided: no myopic-state runs of sine-shift1 and sine-shift0 paired with standard "
+                            "runs of the same seed")
+    assert {k: v for k, v in result.numbers.items() if k != "box"} == {
+        "verdict": MIXED, "treated_task": TREATED, "control_task": CONTROL, "regime": "myopic-state",
+        "ablation_regime": "myopic-full", "alpha": "0.05", "min_relative_did_pct": "5", "equivalence_margin_pct": "5",
+        "n_cells": "0"}
