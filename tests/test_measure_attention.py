@@ -62,6 +62,10 @@ def test_table_by_hand_at_a_source_other_than_the_first() -> None:
     assert first_source["mass"] == pytest.approx((1.0 + 0.7 + 0.4) / 3)
     assert first_source["relative_mass"] == pytest.approx((1.0 + 0.7 * 2 + 0.4 * 3) / 3)
     assert table.set_index("s").loc[2, "mass"] == pytest.approx(0.35)
+    # late targets: t >= T // 2 = 1; source 0 is read by targets 1 and 2: ((0.5 + 0.9) / 2 + (0.2 + 0.6) / 2) / 2
+    assert first_source["late_mass"] == pytest.approx(0.55)
+    assert first_source["late_uniform_mass"] == pytest.approx(5 / 12)
+    assert table.set_index("s").loc[2, "late_mass"] == pytest.approx(0.35)  # t >= s = 2: target 2 only
 
 
 def test_uniform_attention_is_relative_mass_one_and_the_first_position_still_gets_most_mass() -> None:
@@ -73,7 +77,11 @@ def test_uniform_attention_is_relative_mass_one_and_the_first_position_still_get
     assert table["mass"].to_numpy() == pytest.approx(table["uniform_mass"].to_numpy())
     by_source = table[(table["head"] == 0)].set_index("s")["mass"]
     assert by_source.idxmax() == 0  # the causal mask alone makes position 0 the raw-mass argmax
-    assert list(table.columns) == ["layer", "head", "s", "mass", "uniform_mass", "relative_mass", "n_targets"]
+    late = table[(table["head"] == 0) & (table["s"] < length // 2)]
+    assert late["late_mass"].to_numpy() == pytest.approx([late["late_mass"].iloc[0]] * len(late))  # no source favoured
+    assert list(table.columns) == [
+        "layer", "head", "s", "mass", "uniform_mass", "relative_mass", "late_mass", "late_uniform_mass", "n_targets",
+    ]  # fmt: skip
 
 
 def test_measure_is_registered_for_every_checkpoint() -> None:
