@@ -59,5 +59,18 @@ def load_analyses() -> Registry[Analysis]:
 
 
 def run_all(inputs: ClaimInputs) -> dict[str, AnalysisResult]:
-    """Every registered analysis, in order of its id; ``inputs.tables`` holds measure and claim tables alike."""
-    return {analysis_id: ANALYSES.get(analysis_id).run(inputs) for analysis_id in load_analyses().names()}
+    """Every registered analysis, in order of its id; ``inputs.tables`` holds measure and claim tables alike.
+
+    An analysis may read the tables of one whose id sorts before its own ("scaling" and "sinks" read
+    "primacy_runs"); reading one that sorts after it is an error.
+    """
+    tables = dict(inputs.tables)
+    results = {}
+    for analysis_id in load_analyses().names():
+        analysis = ANALYSES.get(analysis_id)
+        missing = [name for name in analysis.inputs if name not in tables]
+        if missing:
+            raise RuntimeError(f"analysis {analysis_id} reads {missing}, which no measure, claim or earlier analysis wrote")
+        results[analysis_id] = analysis.run(ClaimInputs(tables, inputs.runs, inputs.settings))
+        tables.update(results[analysis_id].tables)
+    return results

@@ -13,6 +13,9 @@ FIGURE_TABLE = {
     "probes": ("C2: pre-caching", "probes", {"probes": "m6_probes", "runs": "runs"}),
     "coverage": ("C3: structural reachability", "reachability", {"coverage": "c3_reachability"}),
     "channels": ("C6: weight vs context channel", "channels against step size", {"channels": "c6_summary"}),
+    # figures: primacy
+    # figures: sinks
+    # figures: scaling
 }
 
 
