@@ -196,3 +196,67 @@ def test_rules_are_checked_against_config_overrides() -> None:
     assert rule_problems("c1", {"min_excess": 0.2, "tasks": "markov"}) == []
     assert rule_problems("c1", {"min_exces": 0.2})
     assert rule_problems("c1", {"tasks": 3})
+
+
+def test_numbers_and_deciding_texts_printed_by_the_paper() -> None:
+    """Every number C1 hands the paper, worked by hand (issue 16: mutation testing).
+
+    SPREAD has sd 0.0247053 over 5 seeds: half-width t(0.975, 4) 2.776445 x 0.0247053 / sqrt 5 = 0.030676, so
+    markov's trained enrichment 0.5 prints [0.47, 0.53], recall's 0.375 [0.34, 0.41] (0.375 and 0.125 round half to
+    even: 0.38, 0.12), init 0 [-0.03, 0.03]; trained minus init is the same in every seed (no spread). Cohen's d:
+    0.5 / 0.0247053 = 20.24, 0.375 / 0.0247053 = 15.18. Only markov (learned, standard, learned positions) decides;
+    recall did not learn, lag has rope positions (descriptive). One of markov's 5 runs misses 1 of its 3 earlier pairs.
+    """
+    conditions = {"markov": ("markov", "standard", True), "recall": ("recall", "standard", False),
+                  "lag": ("lag", "standard", True, "rope")}
+    share = pd.concat([share_rows("markov", planted(0.5)), share_rows("recall", planted(0.375, init=0.125)),
+                       share_rows("lag", planted(0.0))])
+    m1 = pd.concat([gradient_rows("markov", seed, zero_at=(1, 0) if seed == 1 else None) for seed in SEEDS])
+    numbers = decide(runs_table(conditions), share, m1).numbers
+    m = "\u2212"
+
+    def ci(mean: str, low: str, high: str) -> dict[str, str]:
+        return {"mean": mean, "low": low, "high": high}
+
+    assert numbers["check"] == {
+        "claim": "C1a", "verdict": "mixed", "kind": "structural check",
+        "deciding": "smallest fraction of earlier positions reached: 0.667; 4 of 5 standard runs reach at least 1.000 "
+                    "at every checkpoint and layer below the last",
+        "rule": "supported if every standard run sends non-zero gradient to at least 100% of earlier positions at every "
+                "checkpoint and layer below the last, refuted if none does, mixed otherwise (structural: softmax "
+                "attention weights are never exactly 0)"}
+    assert numbers["finding"] == {
+        "claim": "C1b", "verdict": "supported", "kind": "finding",
+        "deciding": "smallest trained layer-0 enrichment 0.50 [0.47, 0.53] (markov, learned); concentrates in 1, falls "
+                    "short in 0 of 1 deciding conditions (1 not learned and 1 descriptive, reported apart)",
+        "rule": "supported if in every standard condition of markov, recall, lag with learned positions that learned its "
+                "task the trained layer-0 enrichment (gradient share on the needed earlier positions minus the uniform "
+                "share) exceeds 0 (one-sided t over seeds, Holm p < 0.05) with mean at least 0.10; refuted if in every "
+                "such condition it is below 0.10 (one-sided t, Holm p < 0.05); mixed otherwise"}
+    assert {k: v for k, v in numbers.items() if k not in ("check", "finding", "rows", "layers")} == {
+        "min_excess": "0.10", "min_fraction_pct": "100", "layer": "0", "tasks": "markov, recall, lag", "alpha": "0.05",
+        "confidence_pct": "95", "reach_min": "0.667", "reach_runs": "5", "pos_encodings": "learned",
+        "n_deciding": "1", "n_not_learned": "1", "n_descriptive": "1", "n_concentrates": "1", "n_falls_short": "0"}
+    init0 = ci("0.00", f"{m}0.03", "0.03")
+    assert numbers["rows"] == [
+        {"task": "lag", "pos_encoding": "rope", "n_seeds": "5", "init": init0, "trained": init0,
+         "change": ci("0.00", "0.00", "0.00"), "p_holm": "n/a", "effect_size": "0.00", "status": "descriptive"},
+        {"task": "markov", "pos_encoding": "learned", "n_seeds": "5", "init": init0, "trained": ci("0.50", "0.47", "0.53"),
+         "change": ci("0.50", "0.50", "0.50"), "p_holm": "< 0.001", "effect_size": "20.24", "status": "concentrates"},
+        {"task": "recall", "pos_encoding": "learned", "n_seeds": "5", "init": ci("0.12", "0.09", "0.16"),
+         "trained": ci("0.38", "0.34", "0.41"), "change": ci("0.25", "0.25", "0.25"), "p_holm": "n/a",
+         "effect_size": "15.18", "status": "not learned"},
+    ]
+    assert numbers["layers"] == [
+        {"task": "lag", "pos_encoding": "rope", "layer": "0", "enrichment": {**init0, "n": "5"}, "share": "0.25",
+         "uniform": "0.25"},
+        {"task": "markov", "pos_encoding": "learned", "layer": "0", "enrichment": {**ci("0.50", "0.47", "0.53"), "n": "5"},
+         "share": "0.75", "uniform": "0.25"},
+        {"task": "recall", "pos_encoding": "learned", "layer": "0", "enrichment": {**ci("0.38", "0.34", "0.41"), "n": "5"},
+         "share": "0.62", "uniform": "0.25"},
+    ]
+
+
+def test_p_values_print_with_three_digits_or_as_below_one_in_a_thousand() -> None:
+    assert c1._p(0.0009) == "< 0.001" and c1._p(0.001) == "0.001" and c1._p(0.0456) == "0.046"
+    assert c1._p(float("nan")) == "n/a"
