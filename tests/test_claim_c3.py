@@ -133,3 +133,51 @@ def test_a_real_tiny_model_refutes_with_the_position_table_at_half() -> None:
     result = decide(ClaimInputs({"m5_reachability": m5}, runs, SETTINGS), Rules())
     assert result.verdicts[0].verdict == REFUTED
     assert result.numbers["positions"] == "0.500" and result.numbers["embedding"][0]["fraction"] == "0.400"
+
+
+C3_RULE = ("at t = T/2 \u2212 1, refuted if every shared tensor (per head) is reached in at least 100% of its entries in "
+           "every run and checkpoint (a learned position table, reached in (t + 1)/T of its rows, and token-embedding "
+           "rows of absent tokens are reported apart); supported if in every run the shared tensors pooled are "
+           "0.40\u20130.60 reached; mixed otherwise, or if an entry the dependency rule calls unreachable carries more "
+           "than 1e-12 relative gradient (structural: fixed by the architecture and input)")
+
+
+def _exception(kind: str, parameter: str, fraction: str) -> dict[str, str]:
+    return {"kind": kind, "parameter": parameter, "reason": "planted", "n_conditions": "1", "fraction": fraction}
+
+
+def test_every_number_of_a_supported_case_by_hand() -> None:
+    """Query heads reach 16 and 24 of 32 entries, the MLP 50 of 100 at t = 3 (issue 16: mutation testing).
+
+    shared_min 16/32 = 0.500; pooled (16 + 24 + 50) / 164 = 0.549; all weights (90 + 16 + 20 + 0) / 244 = 0.516;
+    the position table 16/32 = 0.500 = (t + 1)/T; the query heads' range at t = 3: 0.500-0.750.
+    """
+    numbers = decided(planted(query=(16, 24), mlp=50)).numbers
+    assert numbers == {
+        "verdict": {"claim": "C3", "verdict": SUPPORTED, "kind": STRUCTURAL, "rule": C3_RULE,
+                    "deciding": "smallest reached fraction of any shared tensor at t = T/2 \u2212 1: 0.500 over 5 runs "
+                                "(10 checkpoints); all weights pooled: 0.516; 0 unexplained tensors"},
+        "n_runs": "5", "n_checkpoints": "10", "n_conditions": "1", "shared_min": "0.500", "shared_pooled": "0.549",
+        "all_weights": "0.516", "positions": "0.500", "relative_position": "0.500", "positions_exact": "true",
+        "n_learned_runs": "5", "embedding": [{"task": "markov", "fraction": "0.500"}],
+        "exceptions": [
+            _exception("input-dependent", "read_in.weight", "0.500"),
+            _exception("invariance", "blocks.*.attn.key.bias", "0.000"),
+            _exception("position-indexed", "positions.table", "0.500"),
+            _exception("shared", "blocks.*.attn.query.weight", "0.500\u20130.750"),
+            _exception("shared", "blocks.*.mlp.up.weight", "0.500"),
+        ],
+        "t0_shared_min": "0.000", "n_invariance": "2", "largest_unreachable_gradient": "0.0e+00", "n_unexplained": "0",
+        "n_reachable_zero": "0", "full_pct": "100", "half_low": "0.40", "half_high": "0.60", "roundoff": "1e-12",
+    }
+
+
+def test_a_leak_on_both_key_bias_heads_counts_twenty_unexplained_tensors() -> None:
+    """1e-9 on the unreachable key-bias entries of 2 heads in 5 seeds x 2 checkpoints at t = 3: 20 tensors."""
+    result = decided(planted(key_bias_leak=1e-9))
+    assert result.verdicts[0].deciding == ("smallest reached fraction of any shared tensor at t = T/2 \u2212 1: 1.000 over "
+                                           "5 runs (10 checkpoints); all weights pooled: 0.820; 20 unexplained tensors")
+    numbers = result.numbers
+    assert (numbers["n_unexplained"], numbers["largest_unreachable_gradient"], numbers["shared_pooled"]) == (
+        "20", "1.0e-09", "1.000")
+    assert [e["parameter"] for e in numbers["exceptions"]] == ["read_in.weight", "blocks.*.attn.key.bias", "positions.table"]
