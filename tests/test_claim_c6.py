@@ -172,3 +172,66 @@ def test_paper_numbers_name_each_condition_and_the_first_order_crossing() -> Non
     assert [r["step_scale"] for r in numbers["sweep"]] == ["token_share", "full"]
     assert numbers["sweep"][1]["adam_exact"] == "0.20% to 0.20%" and numbers["sweep"][0]["adam_exact"] == "n/a"
     assert numbers["sweep"][0]["adam"] == "2.0e\u22124% to 2.0e\u22124%"  # first order, linear: 0.2% x 1e-3
+
+
+def test_every_number_the_paper_prints_by_hand() -> None:
+    """Issue 16 (mutation testing): C6's numbers dictionary on a planted case worked by hand.
+
+    a: ratios 0.002, 0.004 over 2 seeds: mean 0.003, se 0.001, t(0.975, 1) = 12.7062047: [-0.97%, 1.57%] (between);
+    its comparison-sequence change 0.0005 x C adds 0.0005 to the specific ratio: 0.35% [-0.92%, 1.62%].
+    b: 0.3 in both seeds: 30.00% with no width (comparable). c did not learn; d has rope positions (descriptive).
+    SGD's transfer is 0.1% everywhere; the token-share step (eta x 1e-3) has first-order ratios 3e-6 (a) and 3e-4 (b),
+    printed with two significant digits: 3.0e-4% and 3.0e-2%. Crossing of 1% at first order: 0.01 / 0.003 = 3.33.
+    """
+    result = run(planted({"a": [0.002, 0.004], "b": [0.3, 0.3], "c": [0.002, 0.002], "d": [0.002, 0.002]},
+                         learned={"c": False}, sgd=0.001, other=0.0005, encodings={"d": "rope"}))
+    m = "\u2212"
+
+    def ci(mean: str, low: str, high: str) -> dict[str, str]:
+        return {"mean": mean, "low": low, "high": high}
+
+    a_signed, b_signed = ci("0.30%", f"{m}0.97%", "1.57%"), ci("30.00%", "30.00%", "30.00%")
+    context = {"mean": "2.000", "low": "2.000", "high": "2.000"}
+    sgd = ci("0.10%", "0.10%", "0.10%")
+    assert result.numbers == {
+        "verdict": {
+            "claim": "C6", "verdict": MIXED, "kind": "finding",
+            "deciding": "signed transfer to t + 1 / context channel after one adam step on L_t alone (full step): largest "
+                        "upper bound in task-b, learned: 30.00% [30.00%, 30.00%] (magnitude 30.00%); 0 of 2 conditions "
+                        "minuscule, 1 comparable",
+            "rule": "per learned standard condition (learned positions; markov,lag,text), the 95% t interval over seeds of "
+                    "signed transfer to t + 1 / context channel (exact change, adam, full step); supported if every upper "
+                    "bound is below 1.00%, refuted if every lower bound is above 10.00%, mixed otherwise"},
+        "minuscule": "1.00%", "comparable": "10.00%", "confidence": "95", "optimizer": "adam", "k": "1",
+        "n_conditions": "2", "n_minuscule": "0", "n_comparable": "1", "n_not_learned": "1", "n_descriptive": "1",
+        "tasks": "lag, markov, text", "pos_encodings": "learned",
+        "rows": [
+            {"task": "task-a", "pos_encoding": "learned", "n": "2", "reading": c6.BETWEEN, "signed": a_signed,
+             "first_order": a_signed, "magnitude": a_signed, "specific": ci("0.35%", f"{m}0.92%", "1.62%"),
+             "context": context, "sgd_signed": sgd, "crossing_minuscule": "3.33"},
+            {"task": "task-b", "pos_encoding": "learned", "n": "2", "reading": c6.COMPARABLE, "signed": b_signed,
+             "first_order": b_signed, "magnitude": b_signed, "specific": ci("30.05%", "30.05%", "30.05%"),
+             "context": context, "sgd_signed": sgd, "crossing_minuscule": "0.0333"},
+        ],
+        "sweep": [
+            {"step_scale": "token_share", "eta_factor": "0.001", "adam": f"3.0e{m}4% to 3.0e{m}2%", "adam_exact": "n/a",
+             "sgd": f"1.0e{m}4% to 1.0e{m}4%", "sgd_exact": "n/a"},
+            {"step_scale": "full", "eta_factor": "1", "adam": "0.30% to 30.00%", "adam_exact": "0.30% to 30.00%",
+             "sgd": "0.10% to 0.10%", "sgd_exact": "0.10% to 0.10%"},
+        ],
+    }
+
+
+def test_pct_prints_two_decimals_or_two_significant_digits() -> None:
+    m = "\u2212"
+    assert c6.pct(0.0123) == "1.23%" and c6.pct(0.001) == "0.10%" and c6.pct(0.0) == "0.00%"
+    assert c6.pct(0.00099) == "9.9e\u22122%" and c6.pct(-0.00099) == f"{m}9.9e{m}2%" and c6.pct(2e-7) == "2.0e\u22125%"
+    assert c6.pct(-0.5) == f"{m}50.00%" and c6.pct(float("nan")) == "n/a" and c6.pct(None) == "n/a"
+    assert c6.pct(1e-12) == "1.0e\u221210%"  # a two-digit exponent keeps its digits
+
+
+def test_the_crossing_step_size() -> None:
+    assert c6._crossing(0.002, 1.0, 0.01) == "5" and c6._crossing(0.003, 0.5, 0.01) == "1.67"
+    assert c6._crossing(0.0, 1.0, 0.01) == "never (no positive transfer)"
+    assert c6._crossing(-0.1, 1.0, 0.01) == "never (no positive transfer)"
+    assert c6._crossing(float("nan"), 1.0, 0.01) == "never (no positive transfer)"
