@@ -94,3 +94,40 @@ def test_empty_input_is_mixed() -> None:
 def test_rules_are_checked_against_config_overrides() -> None:
     assert rule_problems("c5", {"tolerance": 0.0}) == []
     assert rule_problems("c5", {"tolerance": "zero"}) and rule_problems("c5", {"tol": 0.0})
+
+
+def test_every_number_and_the_table_by_hand() -> None:
+    """Issue 16 (mutation testing): std runs at 3 checkpoints, exact zero; my seed 0 leaks 2.5e-7 at 2 checkpoints.
+
+    A run's pairs s < t for T = 3: (1, 0), (2, 0), (2, 1): 3 per checkpoint. 3 of the 4 runs stay within 0: mixed.
+    """
+    m1 = pd.concat([m1_rows("std", 0, steps=(0, 50, 100)), m1_rows("std", 1, steps=(0, 50, 100)),
+                    m1_rows("my", 0, last_value=2.5e-7), m1_rows("my", 1)])
+    result = decide(RUNS, m1)
+    table = result.tables["c5_teacher_forcing"]
+    assert table.columns.tolist() == ["condition", "seed", "task_name", "pos_encoding", "regime", "n_checkpoints",
+                                      "n_pairs", "largest_gradient"]
+    assert table[["condition", "seed", "regime", "n_checkpoints", "n_pairs", "largest_gradient"]].values.tolist() == [
+        ["my", 0, "myopic-state", 2, 6, 2.5e-7], ["my", 1, "myopic-state", 2, 6, 0.0],
+        ["std", 0, "standard", 3, 9, 0.0], ["std", 1, "standard", 3, 9, 0.0]]
+    assert result.numbers == {
+        "check": {
+            "claim": "C5", "verdict": "mixed", "kind": "structural check",
+            "deciding": "largest gradient from the loss at t to the last layer's state at any s < t: 2.5e-07 "
+                        "(3 of 4 runs at most 0, every checkpoint)",
+            "rule": "supported if that gradient is at most 0 in every run and checkpoint, refuted if it exceeds it in "
+                    "every run, mixed otherwise (structural: the prediction at s is not an input at s + 1)"},
+        "largest": "2.5e-07", "tolerance": "0", "n_runs": "4", "n_conditions": "2", "n_checkpoints": "10",
+        "regimes": "myopic-state, standard",
+        "tests": ["tests/test_claim_c5.py::test_the_last_layer_state_is_no_input_to_a_later_loss",
+                  "tests/test_gradient_matrix.py::test_last_layer_reaches_only_its_own_position"],
+    }
+    assert decide(RUNS, m1, tolerance=2.5e-7).verdicts[0].verdict == "supported"  # at most the tolerance: within
+
+
+def test_empty_numbers_say_nothing_was_measured() -> None:
+    numbers = decide(RUNS, pd.DataFrame()).numbers
+    assert numbers["check"]["verdict"] == "mixed" and numbers["check"]["deciding"].startswith(
+        "largest gradient from the loss at t to the last layer's state at any s < t: n/a (0 of 0 runs")
+    assert (numbers["largest"], numbers["n_runs"], numbers["n_conditions"], numbers["n_checkpoints"], numbers["regimes"]) == (
+        "n/a", "0", "0", "0", "")
