@@ -198,3 +198,37 @@ def test_descriptive_encodings_decide_nothing() -> None:
     assert words(result) == {f"C4a/{STRUCTURAL}": SUPPORTED, "C4a/finding": SUPPORTED, "C4b/finding": SUPPORTED}
     with_alibi = decide([*flat, (alibi_m1, alibi_runs)], pos_encodings="learned,alibi")
     assert words(with_alibi)["C4a/finding"] == MIXED  # 2 of 3 flat: below the 75% share
+
+
+def test_beyond_margin_either_way_is_bonferroni_over_the_two_one_sided_tests() -> None:
+    """Issue 16: two seeds, t(1) is Cauchy: P(T < -3) = 1/2 - atan(3)/pi = 0.1024164."""
+    # below: (-0.5, -0.3) + 0.1 -> mean -0.3, se 0.1, t = -3; above: t = -5, p = 1/2 + atan(5)/pi; the smaller doubled
+    assert c4._beyond_p(np.array([-0.5, -0.3]), 0.1, "two-sided") == pytest.approx(0.2048328, rel=1e-6)
+    assert c4._beyond_p(np.array([-0.5, -0.3]), 0.1, "less") == pytest.approx(0.1024164, rel=1e-6)
+    assert c4._beyond_p(np.array([0.3, 0.5]), 0.1, "two-sided") == pytest.approx(0.2048328, rel=1e-6)  # above, t = 3
+    assert c4._beyond_p(np.array([0.0, 0.02]), 0.1, "two-sided") == 1.0  # 2 x 0.96 capped at 1
+    assert np.isnan(c4._beyond_p(np.array([0.5]), 0.1, "two-sided"))
+
+
+def test_condition_info_lists_standard_conditions_with_learned_and_the_lag_distance() -> None:
+    runs = pd.concat([runs_row("lag", "lag", seeds=2, dependency=3), runs_row("txt", "text", seeds=2, dependency=3),
+                      runs_row("lagmy", "lag", seeds=2, dependency=3).assign(regime="myopic-state")], ignore_index=True)
+    runs.loc[1, "learned"] = False  # one seed of lag did not learn: the condition did not
+    info = c4.condition_info(runs, SETTINGS)
+    assert info.columns.tolist() == ["condition", "task", "task_name", "pos_encoding", "context", "n_layer", "steps",
+                                     "learned", "dependency"]
+    assert info["condition"].tolist() == ["lag", "txt"] and info["learned"].tolist() == [False, True]
+    assert info["dependency"].iloc[0] == 3 and np.isnan(info["dependency"].iloc[1])  # only a lag task has one
+    assert (info["context"].tolist(), info["n_layer"].tolist(), info["steps"].tolist()) == ([T, T], [N_LAYER] * 2, [FINAL] * 2)
+    bare = c4.condition_info(runs.drop(columns=["learned", "task_distance"]), SETTINGS)
+    assert bare["learned"].tolist() == [True, True] and bare["dependency"].isna().all()
+    assert c4.condition_info(runs.iloc[:0], SETTINGS).columns.tolist() == info.columns.tolist()
+
+
+def test_condition_info_applies_the_learned_criterion_when_the_runs_lack_it() -> None:
+    runs = pd.concat([runs_row("good", "text", seeds=2), runs_row("bad", "text", seeds=2)], ignore_index=True)
+    runs = runs.drop(columns=["learned"]).assign(final_eval_loss=[0.5, 0.5, 1.99, 1.99], baseline_loss=2.0,
+                                                 optimal_loss=np.nan)
+    settings = {**SETTINGS, "learned_margin": 0.05, "learned_gap_share": 0.5}
+    assert c4.condition_info(runs, settings).set_index("condition")["learned"].to_dict() == {"good": True, "bad": False}
+    assert c4.condition_info(runs, SETTINGS)["learned"].tolist() == [True, True]  # no criterion set: every one counts
