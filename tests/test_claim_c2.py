@@ -249,3 +249,21 @@ def test_numbers_without_a_deciding_cell_say_so() -> None:
         "verdict": MIXED, "treated_task": TREATED, "control_task": CONTROL, "regime": "myopic-state",
         "ablation_regime": "myopic-full", "alpha": "0.05", "min_relative_did_pct": "5", "equivalence_margin_pct": "5",
         "n_cells": "0"}
+
+
+def test_each_deciding_cell_is_described_and_disagreeing_cells_are_mixed() -> None:
+    """Two cells with the same planted DiD (see the numbers test); rope's standard treated runs end at the baseline
+    (0.5: not learned), so its cell is mixed, with the reason, and the claim is mixed (issue 16)."""
+    did = [0.07, 0.08, 0.09, 0.08, 0.08]
+    treated = [c + d for c, d in zip(CONTROL_GAP, did, strict=True)]
+    gap = pd.concat([planted(treated, CONTROL_GAP), planted(treated, CONTROL_GAP, encoding="rope")], ignore_index=True)
+    runs = runs_table(encodings=("learned", "rope"))
+    runs.loc[(runs["pos_encoding"] == "rope") & (runs["task"] == TREATED) & (runs["regime"] == "standard"),
+             "final_eval_loss"] = BASELINE
+    result = decide(gap, runs)
+    cell = ("positions: DiD 0.080 [0.071, 0.089] (16.0% of the baseline-to-optimum gap; threshold 5%), one-sided p 0.0000, "
+            "TOST p 1.0000, n = 5")
+    assert result.verdicts[0].verdict == MIXED
+    assert result.verdicts[0].deciding == f"learned {cell}; rope {cell}; standard training did not learn both tasks"
+    assert result.tables["c2_did"].query("regime == 'myopic-state'")["verdict"].tolist() == [SUPPORTED, MIXED]
+    assert (result.numbers["n_cells"], result.numbers["learned_treated"], result.numbers["pos_encoding"]) == ("2", True, "learned")
