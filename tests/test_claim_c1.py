@@ -260,3 +260,28 @@ def test_numbers_and_deciding_texts_printed_by_the_paper() -> None:
 def test_p_values_print_with_three_digits_or_as_below_one_in_a_thousand() -> None:
     assert c1._p(0.0009) == "< 0.001" and c1._p(0.001) == "0.001" and c1._p(0.0456) == "0.046"
     assert c1._p(float("nan")) == "n/a"
+
+
+def test_enrichment_summary_over_seeds_by_hand() -> None:
+    """At confidence 0.5 two seeds give mean +- |a - b| / 2 (t(0.75, 1) = 1); issue 16."""
+    per_run = pd.DataFrame({"condition": ["b", "b", "a"], "seed": [0, 1, 0], "stage": ["trained", "trained", "init"],
+                            "layer": [0, 0, 1], "enrichment": [0.1, 0.3, 0.0], "share": [0.35, 0.55, 0.25],
+                            "uniform": [0.25, 0.25, 0.25]})
+    runs = runs_table({"a": ("markov", "standard", True, "rope"), "b": ("lag", "myopic-state", True)}, seeds=[0, 1])
+    table = c1.enrichment_summary(per_run, runs, 0.5)
+    assert table.columns.tolist() == c1.SUMMARY_COLUMNS == [
+        "condition", "task_name", "pos_encoding", "regime", "stage", "layer", "enrichment_mean", "enrichment_low",
+        "enrichment_high", "share_mean", "uniform_mean", "n_seeds"]
+    assert table[["condition", "task_name", "pos_encoding", "regime", "stage", "layer", "n_seeds"]].values.tolist() == [
+        ["a", "markov", "rope", "standard", "init", 1, 1], ["b", "lag", "learned", "myopic-state", "trained", 0, 2]]
+    np.testing.assert_allclose(table.loc[1, ["enrichment_mean", "enrichment_low", "enrichment_high", "share_mean",
+                                             "uniform_mean"]].astype(float), [0.2, 0.1, 0.3, 0.45, 0.25])
+    assert np.isnan(table.loc[0, "enrichment_low"]) and table.loc[0, "enrichment_mean"] == 0.0
+
+
+def test_learned_conditions_need_every_seed_and_count_all_without_the_column() -> None:
+    runs = runs_table({"a": ("markov", "standard", True), "b": ("lag", "standard", True)}, seeds=[0, 1])
+    runs.loc[3, "learned"] = False  # one seed of b
+    assert c1.learned_conditions(runs).to_dict() == {"a": True, "b": False}
+    bare = c1.learned_conditions(runs.drop(columns=["learned"]))
+    assert bare.to_dict() == {"a": True, "b": True} and bare.index.name == "condition" and bare.dtype == bool

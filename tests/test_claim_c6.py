@@ -235,3 +235,26 @@ def test_the_crossing_step_size() -> None:
     assert c6._crossing(0.0, 1.0, 0.01) == "never (no positive transfer)"
     assert c6._crossing(-0.1, 1.0, 0.01) == "never (no positive transfer)"
     assert c6._crossing(float("nan"), 1.0, 0.01) == "never (no positive transfer)"
+
+
+def test_deciding_conditions_need_learned_a_listed_task_and_a_listed_encoding() -> None:
+    """Issue 16: which standard conditions decide, from their factors (rules: markov, lag, text; learned positions)."""
+    runs = pd.DataFrame({
+        "condition": ["m", "m", "t", "r", "x", "my"], "seed": [0, 1, 0, 0, 0, 0],
+        "task": ["tm", "tm", "tt", "tr", "tx", "tm"], "task_name": ["markov", "markov", "text", "markov", "sine", "markov"],
+        "pos_encoding": ["learned", "learned", "learned", "rope", "learned", "learned"],
+        "regime": ["standard"] * 5 + ["myopic-state"], "learned": [True, False, True, True, True, True]})
+    table = c6.deciding_conditions(runs, SETTINGS, c6.Rules())
+    assert table.columns.tolist() == ["condition", "task", "task_name", "pos_encoding", "learned", "deciding"]
+    assert table[["condition", "learned", "deciding"]].values.tolist() == [
+        ["m", False, False], ["t", True, True], ["r", True, False], ["x", True, False]]
+    wider = c6.deciding_conditions(runs, SETTINGS, c6.Rules(tasks=" sine , markov,", pos_encodings="learned,rope"))
+    assert wider["deciding"].tolist() == [False, False, True, True]
+    bare = c6.deciding_conditions(runs.drop(columns=["learned"]), SETTINGS, c6.Rules())
+    assert bare["learned"].tolist() == [True] * 4 and bare["deciding"].tolist() == [True, True, False, False]
+    criterion = {"confidence": 0.95, "learned_margin": 0.05, "learned_gap_share": 0.5}
+    losses = runs.drop(columns=["learned"]).assign(final_eval_loss=[0.5, 0.5, 1.99, 0.5, 0.5, 0.5], baseline_loss=2.0,
+                                                   optimal_loss=np.nan)
+    assert c6.deciding_conditions(losses, criterion, c6.Rules())["learned"].tolist() == [True, False, True, True]
+    empty = c6.deciding_conditions(runs.iloc[:0], SETTINGS, c6.Rules())
+    assert empty.empty and empty.columns.tolist() == table.columns.tolist()
