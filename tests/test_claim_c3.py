@@ -181,3 +181,22 @@ def test_a_leak_on_both_key_bias_heads_counts_twenty_unexplained_tensors() -> No
     assert (numbers["n_unexplained"], numbers["largest_unreachable_gradient"], numbers["shared_pooled"]) == (
         "20", "1.0e-09", "1.000")
     assert [e["parameter"] for e in numbers["exceptions"]] == ["read_in.weight", "blocks.*.attn.key.bias", "positions.table"]
+
+
+def test_empty_tables_keep_their_columns_and_the_run_table_counts_reachable_zeros() -> None:
+    """Issue 16: the declared tables keep their columns when empty; n_reachable_zero sums over the tensors at t = 3."""
+    empty = CLAIMS.get("c3").run(ClaimInputs(tables={}, runs=pd.DataFrame(), settings=SETTINGS))
+    keys = ["condition", "seed", "step", "task", "pos_encoding", "regime", "t"]
+    assert empty.tables["c3_reachability"].columns.tolist() == [*keys, "position", "kind", "n_entries", "n_reachable",
+                                                                "fraction"]
+    assert empty.tables["c3_runs"].columns.tolist() == [
+        *keys, "shared_min", "shared_pooled", "positions", "relative_position", "input_dependent", "all_weights",
+        "n_unexplained", "n_reachable_zero"]
+    m5 = planted()
+    m5.loc[(m5["t"] == 3) & (m5["parameter"] == "read_in.weight"), "n_reachable_zero"] = 2
+    m5.loc[(m5["t"] == 7) & (m5["parameter"] == "read_in.weight"), "n_reachable_zero"] = 5  # not at T/2 - 1
+    result = decided(m5)
+    runs = result.tables["c3_runs"]
+    assert runs["n_reachable_zero"].tolist() == [2] * 10 and list(runs.index) == list(range(10))
+    assert runs[["seed", "step"]].values.tolist()[:3] == [[0, 0], [0, 100], [1, 0]]
+    assert result.numbers["n_reachable_zero"] == "20"
