@@ -267,3 +267,15 @@ def test_each_deciding_cell_is_described_and_disagreeing_cells_are_mixed() -> No
     assert result.verdicts[0].deciding == f"learned {cell}; rope {cell}; standard training did not learn both tasks"
     assert result.tables["c2_did"].query("regime == 'myopic-state'")["verdict"].tolist() == [SUPPORTED, MIXED]
     assert (result.numbers["n_cells"], result.numbers["learned_treated"], result.numbers["pos_encoding"]) == ("2", True, "learned")
+
+
+def test_two_paired_seeds_are_enough_to_decide() -> None:
+    """Issue 16: DiD 0.08 and 0.09 over 2 seeds: se 0.005, t = 17, one-sided p from t(1) (Cauchy)
+    1/2 - atan(17)/pi = 0.0187 < 0.05 and 0.085 >= 0.025: supported (fewer than 2 seeds would be mixed)."""
+    gap = planted([c + d for c, d in zip(CONTROL_GAP, [0.08, 0.09, 0.0, 0.0, 0.0], strict=True)], CONTROL_GAP)
+    two = gap[gap["seed"] < 2]
+    result = decide(two)
+    row = result.tables["c2_did"].query("regime == 'myopic-state'").iloc[0]
+    assert row["n_seeds"] == 2 and row["did_p_holm"] == pytest.approx(0.5 - np.arctan(17.0) / np.pi, rel=1e-6)
+    assert result.verdicts[0].verdict == SUPPORTED
+    assert decide(gap[gap["seed"] < 1]).verdicts[0].verdict == MIXED
