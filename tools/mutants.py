@@ -28,6 +28,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 # What is mutated: every function of these modules ...
 WHOLE_MODULES = ("analysis/stats/*.py",)
+# ... except presentation that decides and computes nothing (docs/mutation.md, "What is mutated"): the README's
+# headline block re-prints the paper's numbers, whose formatting is tested where it is made (stats/report.py, claims).
+OUT_OF_SCOPE = ("analysis/stats/headline.py",)
 # ... and the table-building functions of the measures (their numerical cores have references of their own).
 TABLE_FUNCTIONS = {
     "analysis/measures/run.py": ("_gradient_matrix", "RunData.gradient_matrix", "measure_checkpoints"),
@@ -43,13 +46,16 @@ SLOW_TESTS = ("test_workflow*.py", "test_faults.py", "test_archive.py", "test_tu
 KILLED = {"killed", "timeout", "caught by type check"}
 NOT_RUN = {"skipped", "not checked"}
 EQUIVALENTS = REPO / "tools" / "mutants_equivalent.json"
+# Data files some selected tests read through ``analysis.config`` (the config schema and the profiles).
+DATA_DIRS = ("workflow/schemas", "workflow/config")
 # mutmut leaves decorated functions alone; these decorators are moved below the function in the copy.
 MOVABLE_DECORATOR = re.compile(r"^@torch\.no_grad\(\)\s*$")
 
 
 def mutated_files(root: Path) -> list[str]:
     """Paths (relative to ``root``) of the modules mutated, whole or in part."""
-    whole = sorted(str(p.relative_to(root)) for pattern in WHOLE_MODULES for p in root.glob(pattern))
+    whole = sorted(str(p.relative_to(root)) for pattern in WHOLE_MODULES for p in root.glob(pattern)
+                   if str(p.relative_to(root)) not in OUT_OF_SCOPE)
     return whole + [path for path in TABLE_FUNCTIONS if (root / path).exists()]
 
 
@@ -103,12 +109,20 @@ def undecorate(source: str) -> str:
 
 
 def copy_tree(source: Path, work: Path) -> list[str]:
-    """Scratch copy: the package, this checkout's pyproject.toml, the test helpers and the selected tests; returns the test files."""
+    """Scratch copy: the package, its data files, this checkout's pyproject.toml, the test helpers and the selected tests;
+    returns the test files."""
     if work.exists():
         shutil.rmtree(work)
     (work / "tests").mkdir(parents=True)
     shutil.copytree(source / "analysis", work / "analysis", ignore=shutil.ignore_patterns("__pycache__"))
+    for data in DATA_DIRS:
+        if (source / data).exists():
+            shutil.copytree(source / data, work / data)
     shutil.copy2(REPO / "pyproject.toml", work / "pyproject.toml")  # the tool's settings, whatever the ref
+    settings = (work / "pyproject.toml").read_text()
+    if "also_copy" not in settings:  # mutmut runs the tests in mutants/: the data files go there too
+        listed = ", ".join(f'"{data}"' for data in DATA_DIRS)
+        (work / "pyproject.toml").write_text(settings.replace("[tool.mutmut]\n", f"[tool.mutmut]\nalso_copy = [{listed}]\n", 1))
     for helper in (source / "tests").glob("*.py"):
         if not helper.name.startswith("test_"):
             shutil.copy2(helper, work / "tests" / helper.name)
@@ -126,7 +140,7 @@ def export_ref(ref: str, into: Path) -> Path:
     if into.exists():
         shutil.rmtree(into)
     into.mkdir(parents=True)
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", ref, "analysis", "tests"],
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", ref, "analysis", "tests", *DATA_DIRS],
                              check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return into
