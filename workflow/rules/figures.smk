@@ -13,7 +13,7 @@ FIGURE_TABLE = {
     "probes": ("C2: pre-caching", "probes", {"probes": "m6_probes", "runs": "runs"}),
     "coverage": ("C3: structural reachability", "reachability", {"coverage": "c3_reachability"}),
     "channels": ("C6: weight vs context channel", "channels against step size", {"channels": "c6_summary"}),
-    # figures: primacy
+    "primacy": ("Primacy and attention sinks", "primacy by source position", {"sources": "primacy_sources", "summary": "primacy_summary", "runs": "runs"}),
     # figures: sinks
     # figures: scaling
 }

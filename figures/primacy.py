@@ -1,0 +1,103 @@
+"""Figure (primacy): how much more gradient the first source positions receive, read by the same targets.
+
+Top row: primacy(s), the source effect of log G[t, s] = a_t + b_s at layer 0, centred over
+the sources (0: the typical source; ln 2 = 0.69: twice it), at initialisation (dashed) and
+trained (solid), one colour per variant of a task (encoding, depth, width or context).
+Bottom row: the per-target column mean C(s) / (T - 1 - s) over its mean across sources,
+the naive reading, confounded by row totals (means over seeds, no band: it is the contrast,
+not the measure). Bands: Student t intervals over seeds (from the statistics stage). Standard
+training only.
+"""
+import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from matplotlib.ticker import FuncFormatter, NullFormatter
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import style  # noqa: E402
+
+LAYER = 0
+STAGES = ("init", "trained")
+VARYING = [("pos_encoding", "{}"), ("n_layer", "L={}"), ("d_model", "D={}"), ("context", "T={}")]
+
+
+def variants(info: pd.DataFrame) -> pd.Series:
+    """A label per condition from the factors that differ between the conditions shown (one colour each, every panel)."""
+    varying = [(column, form) for column, form in VARYING if info[column].nunique() > 1] or VARYING[:1]
+    return pd.Series({condition: ", ".join(form.format(row[column]) for column, form in varying)
+                      for condition, row in info.iterrows()}, dtype=object)
+
+
+def relative(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """The mean over seeds of ``column`` divided by its mean over sources (per condition and stage)."""
+    scale = frame.groupby(["condition", "stage"])[f"{column}_mean"].transform("mean")
+    return frame.assign(**{f"{column}_mean": frame[f"{column}_mean"] / scale})
+
+
+def plot(sources: pd.DataFrame, summary: pd.DataFrame, runs: pd.DataFrame, conditions: list[str]) -> plt.Figure:
+    info = summary.drop_duplicates("condition").set_index("condition")
+    info = info[(info["regime"] == "standard") & info.index.isin(style.present(conditions, runs))]
+    data = sources[sources["condition"].isin(info.index) & (sources["layer"] == LAYER) & sources["stage"].isin(STAGES)]
+    data = relative(data, "per_target").join(info[["task"]], on="condition")
+    labels = variants(info.loc[info.index.isin(data["condition"])])
+    several = [task for task in dict.fromkeys(data["task"]) if (info["task"] == task).sum() > 1]
+    tasks = several or list(dict.fromkeys(data["task"]))
+    order = list(dict.fromkeys(labels.sort_values(key=lambda s: s.map(_order_key)).to_numpy()))
+    colours = dict(zip(order, sns.color_palette(style.PALETTE, max(len(order), 1)), strict=False))
+    width = 2.3 * max(len(tasks), 1) + 1.4
+    figure, axes = plt.subplots(2, max(len(tasks), 1), figsize=style.sized(width, 4.6), squeeze=False, sharex="col", layout="constrained")
+    for column, task in enumerate(tasks):
+        top, bottom = axes[0, column], axes[1, column]
+        for condition, mine in data[data["task"] == task].groupby("condition", sort=False):
+            label = labels[condition]
+            for stage in STAGES:
+                line = mine[mine["stage"] == stage].sort_values("s")
+                legend = label if stage == "trained" else None
+                style.band(top, line["s"], line["primacy_mean"], line["primacy_low"], line["primacy_high"], colours[label],
+                           style.CHECKPOINT_STYLE[stage], legend)
+                bottom.plot(line["s"], line["per_target_mean"], color=colours[label], linestyle=style.CHECKPOINT_STYLE[stage],
+                            linewidth=style.line(1.0))
+        top.axhline(0, color="0.4", linewidth=style.line(0.8))
+        bottom.axhline(1, color="0.4", linewidth=style.line(0.8))
+        bottom.set_yscale("log")
+        bottom.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        bottom.yaxis.set_minor_formatter(NullFormatter())
+        top.set(title=task, ylabel="primacy$(s)$, ln units" if column == 0 else "")
+        bottom.set(xlabel="source position $s$", ylabel="per-target column mean\n÷ mean over $s$ (confounded)" if column == 0 else "")
+        top.set_xlim(left=0)
+    handles, names = [], []
+    for ax in axes[0]:
+        for handle, name in zip(*ax.get_legend_handles_labels(), strict=True):
+            if name not in names:
+                handles.append(handle)
+                names.append(name)
+    for stage in STAGES:
+        handles.append(plt.Line2D([], [], color="0.3", linestyle=style.CHECKPOINT_STYLE[stage], linewidth=style.line(1.2)))
+        names.append(stage)
+    if handles:
+        figure.legend(handles, names, loc="outside right upper", frameon=False)
+    return figure
+
+
+def _order_key(label: str) -> tuple:
+    """Encodings in the paper's order, then the other factors by their numbers."""
+    first = label.split(",")[0]
+    encodings = ["learned", "sinusoidal", "rope", "alibi", "none"]
+    numbers = [int(part) for part in "".join(c if c.isdigit() else " " for c in label).split()]
+    return (encodings.index(first) if first in encodings else len(encodings), numbers, label)
+
+
+def main(sources_path: str, summary_path: str, runs_path: str, conditions: list[str], pdf: str, png: str) -> None:
+    sources, summary, runs = (pd.read_csv(path) for path in (sources_path, summary_path, runs_path))
+    style.save(plot(sources, summary, runs, conditions), pdf, png)
+
+
+if "snakemake" in globals():
+    from analysis.logs import log_to
+
+    with log_to(snakemake.log[0]):  # noqa: F821
+        main(snakemake.input.sources, snakemake.input.summary, snakemake.input.runs,  # noqa: F821
+             snakemake.params.conditions, snakemake.output.pdf, snakemake.output.png)  # noqa: F821
