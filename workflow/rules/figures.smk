@@ -1,5 +1,6 @@
 # One rule per figure, generated from one table: the figure's name (its script figures/<name>.py, its caption
-# workflow/report/<name>.rst), where the HTML report files it, and the tables it reads (input name -> table).
+# workflow/report/<name>.rst), where the HTML report files it, the tables it reads (input name -> table), and
+# optionally {"script": <a script shared by several figures>, <param>: <value>, ...}.
 FIGURE_PARAMS = dict(conditions=STUDY.paper_conditions(), confidence=STUDY.config["stats"]["confidence"])  # noqa: C408
 
 FIGURE_TABLE = {
@@ -15,18 +16,29 @@ FIGURE_TABLE = {
     "channels": ("C6: weight vs context channel", "channels against step size", {"channels": "c6_summary"}),
     "primacy": ("Primacy and attention sinks", "primacy by source position", {"sources": "primacy_sources", "summary": "primacy_summary", "runs": "runs"}),
     # figures: sinks
-    # figures: scaling
+    **({  # the scaling profile only: one figure per deciding quantity, drawn by figures/scaling.py
+        f"scaling_{claim}": ("Scaling", subcategory, {"levels": "scaling_levels"}, {"script": "scaling", "quantities": quantities})
+        for claim, subcategory, quantities in (
+            ("c2", "C2 difference-in-differences", ["did", "did_relative"]),
+            ("c4", "C4 exponent and slope", ["c4_exponent", "c4_slope"]),
+            ("c1", "C1 enrichment", ["c1_enrichment"]),
+            ("c6", "C6 ratio", ["c6_ratio"]),
+            ("primacy", "primacy", ["primacy_first_init", "primacy_first_trained", "primacy_early_init", "primacy_early_trained"]),
+        )
+    } if STUDY.config["stats"].get("scaling") else {}),
 }
 
 
-for figure_name, (figure_category, figure_subcategory, figure_tables) in FIGURE_TABLE.items():
+for figure_name, (figure_category, figure_subcategory, figure_tables, *figure_extra) in FIGURE_TABLE.items():
+    figure_options = dict(figure_extra[0]) if figure_extra else {}
+    figure_script = figure_options.pop("script", figure_name)
 
     rule:
         name:
             f"figure_{figure_name}"
         input:
             style=FIGURE_STYLE,
-            code=str(REPO / "figures" / f"{figure_name}.py"),  # an edited figure script redraws its figure
+            code=str(REPO / "figures" / f"{figure_script}.py"),  # an edited figure script redraws its figure
             **{key: f"{RESULTS}/tables/{table}.csv" for key, table in figure_tables.items()},
         output:
             pdf=f"{RESULTS}/figures/{figure_name}.pdf",
@@ -38,7 +50,8 @@ for figure_name, (figure_category, figure_subcategory, figure_tables) in FIGURE_
             ),
         params:
             **FIGURE_PARAMS,
-            figure=figure_name,
+            **figure_options,
+            figure=figure_script,
         log:
             f"{LOGS}/figures/{figure_name}.log",
         benchmark:
