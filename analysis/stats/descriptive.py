@@ -48,7 +48,7 @@ def register(analysis: Analysis) -> Analysis:
     return ANALYSES.register(analysis.id)(analysis)
 
 
-ANALYSIS_MODULES: tuple[str, ...] = ("primacy", "scaling")  # a new analysis: one module in analysis/stats plus its name here
+ANALYSIS_MODULES: tuple[str, ...] = ("primacy", "scaling", "sinks")  # a new analysis: one module in analysis/stats plus its name here
 
 
 def load_analyses() -> Registry[Analysis]:

@@ -15,7 +15,7 @@ FIGURE_TABLE = {
     "coverage": ("C3: structural reachability", "reachability", {"coverage": "c3_reachability"}),
     "channels": ("C6: weight vs context channel", "channels against step size", {"channels": "c6_summary"}),
     "primacy": ("Primacy and attention sinks", "primacy by source position", {"sources": "primacy_sources", "summary": "primacy_summary", "runs": "runs"}),
-    # figures: sinks
+    "sinks": ("Primacy and attention sinks", "attention sinks", {"share": "sink_share", "gradient": "sink_gradient", "attention": "m8_attention_mass"}),
     **({  # the scaling profile only: one figure per deciding quantity, drawn by figures/scaling.py
         f"scaling_{claim}": ("Scaling", subcategory, {"levels": "scaling_levels"}, {"script": "scaling", "quantities": quantities})
         for claim, subcategory, quantities in (
