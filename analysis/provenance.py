@@ -65,3 +65,20 @@ def changed_since(commit: str, paths: tuple[str, ...] = RULE_FILES) -> list[str]
     except (OSError, subprocess.CalledProcessError):
         return None
     return sorted(changed)
+
+
+OVERLAYS = REPO / "workflow" / "config" / "overlays"
+
+
+def exploratory_seeds(profile: str) -> list[int]:
+    """The seeds looked at while the rules and analyses were written: the default profile's exploratory overlay
+    (overlays/exploratory.yaml, where the claims' rules were developed) and the overlay that reruns this profile
+    as ``<profile>-exploratory``, where there is one."""
+    import yaml
+
+    seeds = set()
+    for path in sorted(OVERLAYS.glob("*.yaml")):
+        overlay = yaml.safe_load(path.read_text())
+        if overlay.get("profile") in ("default-exploratory", f"{profile}-exploratory"):
+            seeds |= set(overlay["seeds"])
+    return sorted(seeds)

@@ -22,3 +22,13 @@ def test_a_rule_file_changed_since_the_commit_is_named(tmp_path) -> None:
     dirty = subprocess.run(["git", "status", "--porcelain", "analysis/stats/c2.py"], cwd=REPO, capture_output=True, text=True).stdout
     assert committed == (["analysis/stats/c2.py"] if dirty.strip() else [])
     assert changed_since("not-a-commit") is None
+
+
+def test_exploratory_seeds_are_the_default_overlay_plus_the_profiles_own() -> None:
+    """The claims' rules were developed on the default overlay's seeds 0-4, whatever the profile; the scaling
+    overlay adds its own; a profile with no overlay still counts the default's."""
+    from analysis.provenance import exploratory_seeds
+
+    assert exploratory_seeds("default") == [0, 1, 2, 3, 4]
+    assert exploratory_seeds("scaling") == [0, 1, 2, 3, 4]
+    assert exploratory_seeds("smoke") == [0, 1, 2, 3, 4]

@@ -3,13 +3,12 @@
 import json
 
 import pandas as pd
-import yaml
 
 from analysis.config import load_study
 from analysis.io import read_json, write_json, write_table
 from analysis.logs import log_to
 from analysis.outcomes import TRAINED, status
-from analysis.provenance import REPO
+from analysis.provenance import exploratory_seeds
 from analysis.stats.claims import ClaimInputs, decide_all, load_claims
 from analysis.stats.descriptive import run_all
 from analysis.stats.learning import learning_table, with_learning
@@ -50,6 +49,6 @@ with log_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
         claim_id: {k: str(v) for k, v in vars(claims.get(claim_id).rules(**settings["claims"].get(claim_id, {}))).items()}
         for claim_id in results
     }
-    exploratory = yaml.safe_load((REPO / "workflow" / "config" / "overlays" / "exploratory.yaml").read_text())["seeds"]
-    numbers["preregistration"] = preregistration_numbers(config, exploratory)
+    base_profile = config["profile"].removesuffix("-exploratory")
+    numbers["preregistration"] = preregistration_numbers(config, exploratory_seeds(base_profile))
     write_json(outputs.numbers, numbers)
