@@ -131,3 +131,13 @@ def test_empty_numbers_say_nothing_was_measured() -> None:
         "largest gradient from the loss at t to the last layer's state at any s < t: n/a (0 of 0 runs")
     assert (numbers["largest"], numbers["n_runs"], numbers["n_conditions"], numbers["n_checkpoints"], numbers["regimes"]) == (
         "n/a", "0", "0", "0", "")
+
+
+def test_a_missing_gradient_table_and_a_run_listed_twice() -> None:
+    """Issue 16: no M1 table at all is mixed with an empty table; a run's second row (same condition and seed) is
+    one run, not a second one to join."""
+    result = CLAIMS.get("c5").run(ClaimInputs({}, RUNS, SETTINGS), None)
+    assert result.verdicts[0].verdict == "mixed" and result.tables["c5_teacher_forcing"].empty
+    twice = pd.concat([RUNS, RUNS.iloc[:1].assign(note="rerun")], ignore_index=True)
+    table = decide(twice, pd.concat([m1_rows(c, s) for c in ("std", "my") for s in (0, 1)])).tables["c5_teacher_forcing"]
+    assert len(table) == 4

@@ -57,12 +57,12 @@ class Rules:
 def toy_claim(outputs: tuple[str, ...], wrote: tuple[str, ...]) -> Claim:
     def decide(inputs: ClaimInputs, rules: Rules) -> ClaimResult:
         return ClaimResult([Verdict("C9", SUPPORTED, "", "")], tables={name: pd.DataFrame() for name in wrote},
-                           numbers={"rules": rules})
+                           numbers={"rules": rules, "settings": inputs.settings})
 
     return Claim(id="c9", inputs=(), outputs=outputs, rules=Rules, decide=decide)
 
 
-INPUTS = ClaimInputs(tables={}, runs=pd.DataFrame(), settings={})
+INPUTS = ClaimInputs(tables={}, runs=pd.DataFrame(), settings={"alpha": 0.05})
 
 
 def test_run_passes_the_overrides_to_the_rules_and_checks_the_declared_tables() -> None:
@@ -90,9 +90,9 @@ def test_rule_problems_name_each_problem(registered_toy: None) -> None:
     assert rule_problems("c9", {"share": "0.5"}) == ["stats.claims.c9.share: expected float, got '0.5'"]
     assert rule_problems("c9", {"name": 5}) == ["stats.claims.c9.name: expected str, got 5"]
     assert rule_problems("c9", {"share": float("nan")}) == ["stats.claims.c9.share: NaN is not allowed"]
-    assert rule_problems("c9", {"share": 0.25, "count": "many", "nope": 1}) == [
-        "stats.claims.c9.count: expected int, got 'many'",
-        "unknown key 'stats.claims.c9.nope'; allowed keys: flag, count, share, name"]
+    assert rule_problems("c9", {"nope": 1, "share": 0.25, "count": "many"}) == [
+        "unknown key 'stats.claims.c9.nope'; allowed keys: flag, count, share, name",
+        "stats.claims.c9.count: expected int, got 'many'"]
 
 
 def test_decide_all_runs_every_claim_in_id_order_with_its_own_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -102,6 +102,13 @@ def test_decide_all_runs_every_claim_in_id_order_with_its_own_overrides(monkeypa
     results = decide_all(INPUTS, {"c9": {"count": 1}})
     assert list(results) == ["c8", "c9"]
     assert results["c9"].numbers["rules"] == Rules(count=1) and results["c8"].numbers["rules"] == Rules()
+    assert results["c8"].numbers["settings"] == {"alpha": 0.05}
+
+
+def test_register_files_a_claim_under_its_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(claims, "CLAIMS", type(CLAIMS)("claim"))
+    claim = toy_claim(("a",), ("a",))
+    assert claims.register(claim) is claim and claims.CLAIMS.get("c9") is claim and claims.CLAIMS.names() == ["c9"]
 
 
 def test_load_claims_registers_the_six_claims() -> None:

@@ -42,7 +42,7 @@ TIGHT = {"confidence": 0.95, "learned_margin": 0.25, "learned_gap_share": 0.5}  
 
 
 def test_gap_closed_is_measured_from_the_baseline_to_a_nonzero_optimum() -> None:
-    table = pd.DataFrame({"final_eval_loss": [2.0, 3.0, 1.0], "baseline_loss": [3.0, 3.0, 1.0],
+    table = pd.DataFrame({"final_eval_loss": [2.0, 3.0, 0.5], "baseline_loss": [3.0, 3.0, 1.0],
                           "optimal_loss": [1.0, 1.0, 1.0]})
     closed = gap_closed(table)
     # (3 - 2) / (3 - 1) = 0.5; (3 - 3) / 2 = 0; baseline equal to the optimum: no gap to close -> NaN

@@ -51,9 +51,9 @@ def test_gap_by_position_uses_the_confidence_it_is_given() -> None:
 def decomposition() -> pd.DataFrame:
     keys = {"condition": "c", "seed": 0, "step": 100}
     return pd.DataFrame([
+        {**keys, "layer": -2, "group": "all", "norm_total": 3.0, "share_direct": 0.7, "share_shared": 0.2, "share_precache": 0.1},
         {**keys, "layer": 0, "group": "attn", "norm_total": 1.0, "share_direct": 0.2, "share_shared": 0.3, "share_precache": 0.5},
         {**keys, "layer": 0, "group": "mlp", "norm_total": 2.0, "share_direct": 0.5, "share_shared": 0.5, "share_precache": 0.0},
-        {**keys, "layer": -2, "group": "all", "norm_total": 3.0, "share_direct": 0.7, "share_shared": 0.2, "share_precache": 0.1},
         {**keys, "layer": 1, "group": "mlp", "norm_total": 5.0, "share_direct": 0.1, "share_shared": 0.1, "share_precache": 0.8},
     ])
 

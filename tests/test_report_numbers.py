@@ -95,7 +95,7 @@ def test_missing_runs_and_dropped_conditions() -> None:
 CONFIG = {
     "tasks": {"lag3": {"name": "lag", "distance": 3}, "txt": {"name": "text"}},
     "model": {"n_layer": 2, "d_model": 32}, "train": {"steps": 100}, "measure": {"n_sequences": 64},
-    "stats": {"confidence": 0.95, "s_min": 2, "d_min": 1, "learned_margin": 0.05, "learned_gap_share": 0.5,
+    "stats": {"confidence": 0.95, "s_min": 2, "d_min": 1, "learned_margin": 0.6, "learned_gap_share": 0.7,
               "alpha": 0.05},
     "paper": {"experiments": ["e1", "e2"]}, "profile": "smoke", "seeds": [0, 1],
 }
@@ -107,15 +107,15 @@ def runs_table() -> pd.DataFrame:
         "task_name": ["lag", "lag", "text"], "pos_encoding": ["learned", "learned", "rope"],
         "regime": ["standard", "standard", "myopic-state"], "context": [16, 16, 32], "init_eval_loss": [2.5, 3.0, 4.0],
         "baseline_loss": [2.0, 2.0, 3.0], "optimal_loss": [0.5, 0.5, np.nan], "steps": [100, 100, 20],
-        "measure_wall_time_s": [30.0, 60.0, 90.0],
+        "measure_wall_time_s": [300.0, 200.0, 100.0],
     })
 
 
 def learning_table() -> pd.DataFrame:
     return pd.DataFrame({
         "condition": ["lag", "txt"], "final_loss_mean": [1.0, 2.5], "final_loss_low": [0.9, np.nan],
-        "final_loss_high": [1.1, np.nan], "gap_closed_mean": [0.6667, np.nan], "gap_closed_low": [0.5, np.nan],
-        "gap_closed_high": [0.8333, np.nan], "learned": [True, False], "n_seeds": [2, 1],
+        "final_loss_high": [1.1, np.nan], "gap_closed_mean": [0.9, np.nan], "gap_closed_low": [0.8, np.nan],
+        "gap_closed_high": [1.0, np.nan], "learned": [True, False], "n_seeds": [2, 1],
     })
 
 
@@ -126,7 +126,7 @@ def test_condition_numbers_print_what_the_paper_says_of_a_condition() -> None:
         "pos_encoding": "learned", "regime": "standard", "context": "16", "n_seeds": "2", "seeds": "0, 1",
         "init_loss": "2.750", "final_loss": {"mean": "1.000", "low": "0.900", "high": "1.100", "n": "2"},
         "baseline_loss": "2.000", "optimal_loss": "0.500",
-        "gap_closed_pct": {"mean": "67", "low": "50", "high": "83", "n": "2"}, "learned": True, "steps": "100",
+        "gap_closed_pct": {"mean": "90", "low": "80", "high": "100", "n": "2"}, "learned": True, "steps": "100",
     }
     txt = _condition_numbers("txt", runs_table(), learning_table(), CONFIG)
     assert txt["optimal_loss"] == "n/a" and txt["gap_closed_pct"] is None and txt["learned"] is False
@@ -134,19 +134,23 @@ def test_condition_numbers_print_what_the_paper_says_of_a_condition() -> None:
     assert txt["task_parameters"] == "" and txt["seeds"] == "0"
 
 
-def record(task: str, commit: str, device: str, seconds: float) -> dict:
+def record(task: str, commit: str, device: str, seconds: float, torch: str = "2.4") -> dict:
     return {"git_commit": commit, "spec": {"task_label": task}, "baseline_description": f"unigram of {task}",
-            "task_description": {"corpus_sha256": "abc"} if task == "txt" else {}, "packages": {"torch": "2.5"},
+            "task_description": {"corpus_sha256": "abc"} if task == "txt" else {},
+            "packages": {"torch": torch, "numpy": "2.0"},
             "device": device, "wall_time_s": seconds}
 
 
 def test_paper_numbers_collect_settings_tasks_and_provenance(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(report, "git_commit", lambda: "HEAD1")
-    records = [record("lag3", "c2", "cpu", 60.0), record("lag3", "c1", "cpu", 30.0), record("txt", "c1", "cuda", 90.0)]
+    # 600 s of training and of measuring: 10.0 min (over 61 it would print 9.8); packages from the first record
+    records = [record("lag3", "c2", "cpu", 300.0, torch="2.5"), record("lag3", "c1", "cpu", 200.0),
+               record("txt", "c1", "cuda", 100.0)]
     numbers = paper_numbers(CONFIG, ["txt", "lag"], runs_table(), learning_table(), records)
     assert numbers["title"] == "How gradients flow across context positions in causal transformers"
     assert (numbers["profile"], numbers["experiments"]) == ("smoke", "e1, e2")
-    assert (numbers["confidence_pct"], numbers["learned_margin_pct"], numbers["learned_gap_pct"]) == ("95", "5", "50")
+    # 60 and 70 (times 101 would print 61 and 71)
+    assert (numbers["confidence_pct"], numbers["learned_margin_pct"], numbers["learned_gap_pct"]) == ("95", "60", "70")
     assert (numbers["s_min"], numbers["d_min"], numbers["alpha"], numbers["n_sequences"]) == ("2", "1", "0.05", "64")
     assert numbers["model"] == {"n_layer": "2", "d_model": "32"} and numbers["train"] == {"steps": "100"}
     assert numbers["steps"] == "20, 100"  # numerically sorted, not as text
@@ -161,8 +165,9 @@ def test_paper_numbers_collect_settings_tasks_and_provenance(monkeypatch: pytest
     assert numbers["counts"] == {"n": "2", "n_standard": "1", "learned": "1", "learned_standard": "1"}
     assert numbers["myopia"] == {"regimes": ["standard", "myopic-state"], "rows": []}
     assert numbers["provenance"] == {
-        "git_commit": "c1, c2", "analysis_commit": "HEAD1", "config_hash": config_hash(CONFIG), "packages": "torch 2.5",
-        "device": "cpu, cuda", "n_runs": "3", "train_time_min": "3.0", "measure_time_min": "3.0",
+        "git_commit": "c1, c2", "analysis_commit": "HEAD1", "config_hash": config_hash(CONFIG),
+        "packages": "torch 2.5, numpy 2.0", "device": "cpu, cuda", "n_runs": "3", "train_time_min": "10.0",
+        "measure_time_min": "10.0",
     }
     titled = paper_numbers({**CONFIG, "paper": {"experiments": ["e1"], "title": "T"}}, ["lag"], runs_table(),
                            learning_table(), records)
@@ -171,6 +176,7 @@ def test_paper_numbers_collect_settings_tasks_and_provenance(monkeypatch: pytest
 
 def test_preregistration_numbers_say_which_seeds_decide(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(report, "RULES_COMMIT_FILE", tmp_path / "absent.txt")
+    monkeypatch.setattr(report, "changed_since", lambda commit: [])  # not asked: no commit to compare with
     unfixed = preregistration_numbers({"seeds": [3, 4]}, [0, 1, 2])
     assert unfixed == {"status": "confirmatory", "rules_commit": "not fixed yet", "confirmatory_seeds": "3, 4",
                        "exploratory_seeds": "0, 1, 2", "changed_since": "unknown"}
