@@ -46,8 +46,9 @@ SLOW_TESTS = ("test_workflow*.py", "test_faults.py", "test_archive.py", "test_tu
 KILLED = {"killed", "timeout", "caught by type check"}
 NOT_RUN = {"skipped", "not checked"}
 EQUIVALENTS = REPO / "tools" / "mutants_equivalent.json"
-# Data files some selected tests read through ``analysis.config`` (the config schema and the profiles).
-DATA_DIRS = ("workflow/schemas", "workflow/config")
+# Files outside the package that selected tests read: the config schema and profiles (``analysis.config``)
+# and the figure scripts (a test draws a figure from a planted table).
+DATA_DIRS = ("workflow/schemas", "workflow/config", "figures")
 # mutmut leaves decorated functions alone; these decorators are moved below the function in the copy.
 MOVABLE_DECORATOR = re.compile(r"^@torch\.no_grad\(\)\s*$")
 
