@@ -127,6 +127,17 @@ def test_myopia_gap_pairs_each_myopic_run_with_the_standard_run_of_the_same_seed
     assert overall[1] == pytest.approx(0.5 + 1 + 0.1)
 
 
+def test_myopia_gap_is_empty_with_its_columns_when_no_run_measured_m4() -> None:
+    """A profile whose runs skip M4 (measure.only) aggregates an M4 table with no loss column."""
+    runs = pd.DataFrame([{"condition": "c", "seed": 0, "regime": "standard", "task": "sine", "pos_encoding": "learned",
+                          "n_layer": 2, "d_model": 8, "n_head": 2, "context": 3, "steps": 10}])
+    gap = myopia_gap(pd.DataFrame({"condition": [], "seed": [], "step": []}), runs)
+    assert gap.empty
+    assert list(gap.columns) == ["condition", "standard_condition", "regime", "task", "pos_encoding", "n_layer",
+                                 "d_model", "n_head", "context", "steps", "seed", "step", "t", "loss_myopic",
+                                 "loss_standard", "gap"]
+
+
 # M5 ---------------------------------------------------------------------------------------------
 
 

@@ -29,12 +29,17 @@ def position_loss_table(model: GPT, inputs: Tensor, targets: Tensor, loss_fn: Lo
     return pd.DataFrame({"t": range(losses.shape[1]), "loss_mean": losses.mean(0).double().numpy()})
 
 
+M4_COLUMNS = {"condition": "object", "seed": "int64", "step": "int64", "t": "int64", "loss_mean": "float64"}
+
+
 def myopia_gap(position_losses: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """Per myopic run, step and position: its loss minus the paired standard run's; t = -1 is the mean over t.
 
     ``position_losses`` is the aggregated M4 table (condition, seed, step, t, loss_mean);
     ``runs`` the runs table (one row per run with its factors).
     """
+    if "loss_mean" not in position_losses:  # no run measured M4 (measure.only): an empty gap, with its columns
+        position_losses = pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in M4_COLUMNS.items()})
     factors = runs[["condition", *PAIRING_FACTORS, "regime"]]
     table = position_losses.merge(factors, on=["condition", "seed"], validate="many_to_one")
     overall = table.groupby(["condition", "seed", "step"], as_index=False)["loss_mean"].mean().assign(t=-1)
