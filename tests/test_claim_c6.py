@@ -258,3 +258,17 @@ def test_deciding_conditions_need_learned_a_listed_task_and_a_listed_encoding() 
     assert c6.deciding_conditions(losses, criterion, c6.Rules())["learned"].tolist() == [True, False, True, True]
     empty = c6.deciding_conditions(runs.iloc[:0], SETTINGS, c6.Rules())
     assert empty.empty and empty.columns.tolist() == table.columns.tolist()
+
+
+def test_numbers_without_sgd_rows_without_conditions_and_with_two_encodings() -> None:
+    """Issue 16: no SGD step evaluated -> sgd_signed is None; nothing to decide -> every count is "0"; the encodings
+    print sorted, comma-separated."""
+    inputs = planted({"a": [0.002, 0.002]})
+    weight = inputs.tables["m7_weight_channel"]
+    no_sgd = ClaimInputs(tables={**inputs.tables, "m7_weight_channel": weight[weight["optimizer"] != "sgd"]},
+                         runs=inputs.runs, settings=inputs.settings)
+    numbers = run(no_sgd, pos_encodings="rope,learned").numbers
+    assert numbers["rows"][0]["sgd_signed"] is None and numbers["pos_encodings"] == "learned, rope"
+    empty = run(ClaimInputs(tables={}, runs=pd.DataFrame(), settings=SETTINGS)).numbers
+    assert (empty["n_conditions"], empty["n_minuscule"], empty["n_comparable"], empty["n_not_learned"],
+            empty["n_descriptive"], empty["rows"], empty["sweep"]) == ("0", "0", "0", "0", "0", [], [])
