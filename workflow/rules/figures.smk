@@ -1,21 +1,22 @@
 # One rule per figure, generated from one table: the figure's name (its script figures/<name>.py, its caption
 # workflow/report/<name>.rst), where the HTML report files it, the tables it reads (input name -> table), and
-# optionally {"script": <a script shared by several figures>, <param>: <value>, ...}.
+# optionally {"script": <a script shared by several figures>, "needs": <the measure it draws>, <param>: <value>, ...}:
+# a figure whose measure no run of the profile takes (measure.only) has no rule.
 FIGURE_PARAMS = dict(conditions=STUDY.paper_conditions(), confidence=STUDY.config["stats"]["confidence"])  # noqa: C408
 
 FIGURE_TABLE = {
     "training_curves": ("Training", "training curves", {"log": "train_log", "runs": "runs"}),
     "loss_by_regime": ("C2: pre-caching", "loss by regime", {"runs": "runs"}),
-    "gradient_flow": ("C1 and C4: reach and distance", "gradient matrices", {"m1": "m1_gradient_matrix", "profile": "c4_profile_summary", "runs": "runs"}),
-    "gradient_matrices": ("C1 and C4: reach and distance", "matrices by encoding", {"m1": "m1_gradient_matrix", "runs": "runs"}),
-    "distance_profiles": ("C1 and C4: reach and distance", "within-target distance profiles", {"profile": "c4_profile_summary", "runs": "runs", "fits": "c4_fits"}),
-    "myopia": ("C2: pre-caching", "myopia gap along training", {"along": "c2_did_by_step", "by_position": "c2_gap_by_position"}),
-    "decomposition": ("C2: pre-caching", "gradient decomposition", {"shares": "c2_decomposition_shares", "runs": "runs"}),
-    "probes": ("C2: pre-caching", "probes", {"probes": "m6_probes", "runs": "runs"}),
-    "coverage": ("C3: structural reachability", "reachability", {"coverage": "c3_reachability"}),
-    "channels": ("C6: weight vs context channel", "channels against step size", {"channels": "c6_summary"}),
-    "primacy": ("Primacy and attention sinks", "primacy by source position", {"sources": "primacy_sources", "summary": "primacy_summary", "runs": "runs"}),
-    "sinks": ("Primacy and attention sinks", "attention sinks", {"share": "sink_share", "gradient": "sink_gradient", "attention": "m8_attention_mass"}),
+    "gradient_flow": ("C1 and C4: reach and distance", "gradient matrices", {"m1": "m1_gradient_matrix", "profile": "c4_profile_summary", "runs": "runs"}, {"needs": "m1_gradient_matrix"}),
+    "gradient_matrices": ("C1 and C4: reach and distance", "matrices by encoding", {"m1": "m1_gradient_matrix", "runs": "runs"}, {"needs": "m1_gradient_matrix"}),
+    "distance_profiles": ("C1 and C4: reach and distance", "within-target distance profiles", {"profile": "c4_profile_summary", "runs": "runs", "fits": "c4_fits"}, {"needs": "m1_gradient_matrix"}),
+    "myopia": ("C2: pre-caching", "myopia gap along training", {"along": "c2_did_by_step", "by_position": "c2_gap_by_position"}, {"needs": "m4_position_loss"}),
+    "decomposition": ("C2: pre-caching", "gradient decomposition", {"shares": "c2_decomposition_shares", "runs": "runs"}, {"needs": "m3_decomposition"}),
+    "probes": ("C2: pre-caching", "probes", {"probes": "m6_probes", "runs": "runs"}, {"needs": "m6_probes"}),
+    "coverage": ("C3: structural reachability", "reachability", {"coverage": "c3_reachability"}, {"needs": "m5_reachability"}),
+    "channels": ("C6: weight vs context channel", "channels against step size", {"channels": "c6_summary"}, {"needs": "m7_weight_channel"}),
+    "primacy": ("Primacy and attention sinks", "primacy by source position", {"sources": "primacy_sources", "summary": "primacy_summary", "runs": "runs"}, {"needs": "m1_gradient_matrix"}),
+    "sinks": ("Primacy and attention sinks", "attention sinks", {"share": "sink_share", "gradient": "sink_gradient", "attention": "m8_attention_mass"}, {"needs": "m8_attention_mass"}),
     **({  # the scaling profile only: one figure per deciding quantity, drawn by figures/scaling.py
         f"scaling_{claim}": ("Scaling", subcategory, {"levels": "scaling_levels"}, {"script": "scaling", "quantities": quantities})
         for claim, subcategory, quantities in (
@@ -29,9 +30,19 @@ FIGURE_TABLE = {
 }
 
 
+def drawn(entry):
+    """Whether a figure has a rule here: some run of the profile takes the measure it needs (no "needs": always)."""
+    options = entry[3] if len(entry) > 3 else {}
+    return options.get("needs") in MEASURED | {None}
+
+
+FIGURE_TABLE = {name: entry for name, entry in FIGURE_TABLE.items() if drawn(entry)}
+
+
 for figure_name, (figure_category, figure_subcategory, figure_tables, *figure_extra) in FIGURE_TABLE.items():
     figure_options = dict(figure_extra[0]) if figure_extra else {}
     figure_script = figure_options.pop("script", figure_name)
+    figure_options.pop("needs", None)
 
     rule:
         name:
