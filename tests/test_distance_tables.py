@@ -98,6 +98,8 @@ def test_summarize_profile_is_a_geometric_mean_over_seeds() -> None:
     b = table[table["condition"] == "b"].iloc[0]
     assert b[["profile_mean", "profile_low", "profile_high"]].tolist() == pytest.approx([3.0, 3.0, 3.0])
     assert b["n_seeds"] == 2
+    assert list(table.index) == [0, 1]  # one frame per condition, re-indexed
+    assert distance.summarize_profile(profile.iloc[:0], 0.5).columns.tolist() == table.columns.tolist()
 
 
 @pytest.mark.xfail(strict=True, reason="summarize_profile pivots all conditions on one seed index: a condition run "
@@ -170,3 +172,9 @@ def test_aic_and_the_flat_boundary_by_hand() -> None:
     assert distance.preferred_law(50.0, 2.0, flat_gain=2.0) == distance.EXPONENTIAL
     assert distance.preferred_law(1.999, 2.0) == distance.INDISTINGUISHABLE
     assert distance.preferred_law(float("inf"), 2.0) == distance.INDISTINGUISHABLE
+
+
+def test_a_law_is_picked_at_exactly_the_margin_and_zero_difference_is_not_the_power_law() -> None:
+    assert distance.preferred_law(0.0, 0.0) == distance.EXPONENTIAL  # delta 0: not below 0
+    assert distance.preferred_law(0.5, 0.5) == distance.EXPONENTIAL
+    assert distance.preferred_law(-0.5, 0.5) == distance.POWER_LAW
