@@ -32,6 +32,13 @@ FIGURE_STYLE = str(REPO / "figures" / "style.py")
 SOFTWARE = "../envs/study.yaml"  # every rule's `conda:` env (relative to rules/): the pins of requirements.lock
 MEASURE_NAMES = MEASURES.names()  # one table per measure and run: m1_gradient_matrix, m3_decomposition, ...
 MEASURED = {name for spec in STUDY.runs.values() for name in spec.measure.get("only", MEASURE_NAMES)}  # taken by some run
+
+
+def figure_drawn(entry):
+    """Whether a FIGURE_TABLE entry gets a rule: some run of the profile takes the measure it needs (no "needs": always)."""
+    options = entry[3] if len(entry) > 3 else {}
+    return options.get("needs") in MEASURED | {None}
+
 AGGREGATED_TABLES = [*MEASURE_NAMES, "m4_myopia_gap", "train_log"]  # what the claims may read (besides runs)
 CLAIM_TABLES = sorted({name for claim_id in load_claims().names() for name in load_claims().get(claim_id).outputs})
 ANALYSIS_TABLES = sorted({name for analysis_id in load_analyses().names() for name in load_analyses().get(analysis_id).outputs})

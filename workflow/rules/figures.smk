@@ -28,15 +28,7 @@ FIGURE_TABLE = {
         )
     } if STUDY.config["stats"].get("scaling") else {}),
 }
-
-
-def drawn(entry):
-    """Whether a figure has a rule here: some run of the profile takes the measure it needs (no "needs": always)."""
-    options = entry[3] if len(entry) > 3 else {}
-    return options.get("needs") in MEASURED | {None}
-
-
-FIGURE_TABLE = {name: entry for name, entry in FIGURE_TABLE.items() if drawn(entry)}
+FIGURE_TABLE = {name: entry for name, entry in FIGURE_TABLE.items() if figure_drawn(entry)}
 
 
 for figure_name, (figure_category, figure_subcategory, figure_tables, *figure_extra) in FIGURE_TABLE.items():
