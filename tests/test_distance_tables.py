@@ -102,12 +102,14 @@ def test_summarize_profile_is_a_geometric_mean_over_seeds() -> None:
     assert distance.summarize_profile(profile.iloc[:0], 0.5).columns.tolist() == table.columns.tolist()
 
 
-@pytest.mark.xfail(strict=True, reason="summarize_profile pivots all conditions on one seed index: a condition run "
-                   "with fewer seeds than another loses every point (reported in issue 16's mutation work)")
 def test_summarize_profile_keeps_a_condition_with_fewer_seeds() -> None:
     profile = pd.DataFrame({"condition": ["c", "c", "b"], "seed": [0, 1, 0], "step": 10, "layer": 0,
                             "distance": 1, "profile": [1.0, 4.0, 3.0]})
-    assert set(distance.summarize_profile(profile, 0.5)["condition"]) == {"b", "c"}
+    summary = distance.summarize_profile(profile, 0.5).set_index("condition")
+    assert set(summary.index) == {"b", "c"}
+    assert summary.loc["c", "n_seeds"] == 2 and summary.loc["b", "n_seeds"] == 1
+    assert summary.loc["c", "profile_mean"] == pytest.approx(2.0)  # geometric mean of 1 and 4
+    assert summary.loc["b", "profile_mean"] == pytest.approx(3.0)
 
 
 def test_distance_profile_pools_rows_from_s_min_on() -> None:

@@ -215,7 +215,7 @@ def summarize_profile(profile: pd.DataFrame, confidence: float) -> pd.DataFrame:
     wide = np.log(profile.pivot_table(index="seed", columns=keys, values="profile"))
     frames = []
     for condition in wide.columns.get_level_values("condition").unique():
-        block = wide[condition].dropna(axis=1)  # a point some seed lacks is left out
+        block = wide[condition].dropna(axis=0, how="all").dropna(axis=1)  # this condition's seeds; a point one lacks is left out
         mean, low, high = mean_interval_columns(block.to_numpy(), confidence)
         frame = block.columns.to_frame(index=False)
         frame.insert(0, "condition", condition)
