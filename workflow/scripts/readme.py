@@ -1,4 +1,4 @@
-"""Snakemake job: the README's headline block (make readme splices it into README.md)."""
+"""Snakemake job: the verdict block for README.md and the loss-table block for docs/results.md (make readme splices both)."""
 from pathlib import Path
 
 from analysis.io import atomic_path, read_json
