@@ -1,4 +1,4 @@
-"""The README's walk-through "Add an experimental condition", followed literally in a copy of the repository.
+"""The walk-through "Add an experimental condition" of docs/extending.md, followed literally in a copy of the repository.
 
 Every fenced block of that section that names a file (``file=...``) is applied to the copy
 as written: a ``python``/``yaml`` block creates the file, a ``diff`` block replaces its
@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from workflow_helpers import REPO
 
+GUIDE = REPO / "docs" / "extending.md"
 SECTION = "## Add an experimental condition"
 FENCE = re.compile(r"^```(\w+)(?: +file=(\S+))?\n(.*?)^```", re.M | re.S)
 NOT_COPIED = shutil.ignore_patterns(".git", ".venv*", "results", ".snakemake", "__pycache__", ".pytest_cache", ".ruff_cache")
@@ -29,7 +30,7 @@ PROFILE = "workflow/config/tutorial.yaml"
 
 
 def tutorial_section() -> str:
-    return (REPO / "README.md").read_text().split(SECTION, 1)[1].split("\n## ", 1)[0]
+    return GUIDE.read_text().split(SECTION, 1)[1].split("\n## ", 1)[0]
 
 
 def tutorial_blocks() -> list[tuple[str, str, str]]:
@@ -40,7 +41,7 @@ def tutorial_blocks() -> list[tuple[str, str, str]]:
 def apply_block(root: Path, language: str, path: str, body: str) -> None:
     target = root / path
     if language != "diff":
-        assert not target.exists(), f"the README creates {path}, which already exists"
+        assert not target.exists(), f"the walk-through creates {path}, which already exists"
         target.write_text(body)
         return
     lines = body.splitlines()
@@ -48,7 +49,7 @@ def apply_block(root: Path, language: str, path: str, body: str) -> None:
     old = "".join(line[1:] + "\n" for line in lines if line[:1] in " -")
     new = "".join(line[1:] + "\n" for line in lines if line[:1] in " +")
     text = target.read_text()
-    assert text.count(old) == 1, f"the README's change to {path} no longer matches that file; expected once:\n{old}"
+    assert text.count(old) == 1, f"the walk-through's change to {path} no longer matches that file; expected once:\n{old}"
     target.write_text(text.replace(old, new))
 
 
@@ -68,7 +69,7 @@ def run_in(root: Path, command: list[str], timeout: int = 300) -> subprocess.Com
 
 @pytest.fixture(scope="module")
 def extended_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the repository with the README's blocks applied."""
+    """A copy of the repository with the walk-through's blocks applied."""
     root = tmp_path_factory.mktemp("tutorial") / "repo"
     shutil.copytree(REPO, root, ignore=NOT_COPIED)
     for block in tutorial_blocks():
