@@ -65,7 +65,8 @@ def plot(profile: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confi
 
 def main(profile_path: str, runs_path: str, fits_path: str, conditions: list[str], confidence: float, pdf: str, png: str) -> None:
     profile, runs, fits = pd.read_csv(profile_path), pd.read_csv(runs_path), pd.read_csv(fits_path)
-    style.save(plot(profile, runs, conditions, confidence, fits), pdf, png)
+    measured = [c for c in conditions if c in set(profile["condition"])]  # runs that skip M1 (measure.only) have no profile
+    style.save(plot(profile, runs, measured, confidence, fits), pdf, png)
 
 
 if "snakemake" in globals():

@@ -55,7 +55,9 @@ def plot(m1: pd.DataFrame, runs: pd.DataFrame, conditions: list[str]) -> plt.Fig
 
 
 def main(m1_path: str, runs_path: str, conditions: list[str], pdf: str, png: str) -> None:
-    style.save(plot(pd.read_csv(m1_path), pd.read_csv(runs_path), conditions), pdf, png)
+    m1 = pd.read_csv(m1_path)
+    measured = [c for c in conditions if c in set(m1["condition"])]  # runs that skip M1 (measure.only) have no matrix
+    style.save(plot(m1, pd.read_csv(runs_path), measured), pdf, png)
 
 
 if "snakemake" in globals():
