@@ -67,7 +67,7 @@ verify: $(BIN)/.installed
 	@test -n "$(ARCHIVE)" || { echo "usage: make verify ARCHIVE=path/to/gradflow-<profile>.tar.gz [PROFILE=...] [TOLERANCE=auto|exact|cross-device]"; exit 2; }
 	$(BIN)/python -m analysis.verify --archive "$(ARCHIVE)" --profile "$(PROFILE)" --tolerance "$(TOLERANCE)"
 
-# After a kill or power loss: remove Snakemake's stale lock; `make study` then resumes (README, Reliability).
+# After a kill or power loss: remove Snakemake's stale lock; `make study` then resumes (docs/reliability.md).
 unlock: $(BIN)/.installed
 	$(SNAKEMAKE) --unlock
 
@@ -85,7 +85,7 @@ report: $(BIN)/.installed
 	@echo "report: results/$(PROFILE)/report.html"
 
 # Opt-in (root, a few minutes): a one-node SLURM cluster from Debian's slurm-wlm and munge runs the smoke
-# study through workflow/profiles/slurm. See README, "Running on a SLURM cluster".
+# study through workflow/profiles/slurm (docs/slurm.md).
 test-slurm: $(BIN)/.installed
 	$(BIN)/python tests/slurm/run_smoke_cluster.py
 
@@ -98,7 +98,7 @@ clean-results:
 mutants: $(MUT_VENV)/bin/.installed
 	$(MUT_VENV)/bin/python tools/mutants.py --max-children $(MUTANT_CORES)
 
-# Copy the headline table of the last run and the last benchmark into README.md (between their markers).
+# Splice the generated blocks of the last run and the last benchmark into README.md, docs/results.md and docs/performance.md.
 readme: $(BIN)/.installed
 	$(BIN)/python -m analysis.readme --profile $(PROFILE)
 

@@ -1,10 +1,10 @@
-"""The prepared device check: what issue 6 leaves unverified until a GPU is lent, in one command.
+"""The prepared device check: what the CPU-side tests leave unverified on a GPU, in one command.
 
     python -m analysis.gpu_check --out results/bench/gpu            # on the GPU machine
     python -m analysis.gpu_check --out /tmp/check --device cpu --quick   # plumbing only (the tests run this)
 
 It needs torch, numpy, pandas, scipy, pyyaml, tqdm and jsonschema, not Snakemake or Typst,
-so it runs in a GPU image that lacks the study's full environment (README, Performance).
+so it runs in a GPU image that lacks the study's full environment (docs/gpu.md).
 Each part writes its JSON as soon as it finishes, so a check cut short by a time limit
 still returns what it measured:
 

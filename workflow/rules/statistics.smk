@@ -52,7 +52,7 @@ rule statistics:
 
 
 rule headline:
-    """The README's headline table, from the numbers the paper prints."""
+    """The generated verdict and loss blocks of README.md and docs/results.md (make readme splices them), from the numbers the paper prints."""
     input:
         numbers=rules.statistics.output.numbers,
     output:
