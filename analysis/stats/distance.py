@@ -94,18 +94,25 @@ def _fixed_effects(t: np.ndarray, d: np.ndarray, y: np.ndarray) -> tuple[np.ndar
     return distances, f, n_dist
 
 
-def within_row_profile(cells: pd.DataFrame) -> pd.DataFrame:
-    """Per run, step and layer: the fixed-effects profile exp(f(d)) (count-weighted geometric mean 1) and its cell count."""
+def fixed_effects_table(cells: pd.DataFrame, factor: str) -> pd.DataFrame:
+    """Per run, step and layer: the effects f_k of log G = a_t + f_k (row fixed effects a_t) for k = ``factor``
+    (distance for C4's profile, source position for primacy), as ``_fixed_effects`` centres them, with cell counts."""
     frames = []
     for keys, group in cells.groupby(KEYS, sort=True):
-        distances, f, count = _fixed_effects(group["t"].to_numpy(), group["distance"].to_numpy(), group["log_g"].to_numpy())
-        frame = pd.DataFrame({"distance": distances, "profile": np.exp(f), "n_cells": count.astype(int)})
+        levels, effect, count = _fixed_effects(group["t"].to_numpy(), group[factor].to_numpy(), group["log_g"].to_numpy())
+        frame = pd.DataFrame({factor: levels, "effect": effect, "n_cells": count.astype(int)})
         for key, value in zip(KEYS, keys, strict=True):
             frame.insert(KEYS.index(key), key, value)
         frames.append(frame)
     if not frames:
-        return pd.DataFrame(columns=[*KEYS, "distance", "profile", "n_cells"])
+        return pd.DataFrame(columns=[*KEYS, factor, "effect", "n_cells"])
     return pd.concat(frames, ignore_index=True)
+
+
+def within_row_profile(cells: pd.DataFrame) -> pd.DataFrame:
+    """Per run, step and layer: the fixed-effects profile exp(f(d)) (count-weighted geometric mean 1) and its cell count."""
+    table = fixed_effects_table(cells, "distance")
+    return table.assign(effect=np.exp(table["effect"].astype(float))).rename(columns={"effect": "profile"})
 
 
 def power_law(d: np.ndarray, c: float, amplitude: float, p: float) -> np.ndarray:

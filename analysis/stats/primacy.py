@@ -69,20 +69,14 @@ def source_effects(cells: pd.DataFrame, exclude: Mapping[str, int] | None = None
 
     Cells with G > 0 enter; ``exclude`` maps a condition to a distance left out (a task's known
     dependency: on ``lag`` with distance k only sources s <= T - 1 - k have a target that needs
-    them, which would otherwise read as primacy). ``distance._fixed_effects`` solves
+    them, which would otherwise read as primacy). ``distance.fixed_effects_table`` solves
     y = a_t + f_k for any second factor k; here k is the source.
     """
     fit = distance.fit_cells(cells, s_min=0, d_min=1, exclude=exclude)
-    frames = []
-    for keys, group in fit.groupby(KEYS, sort=True):
-        sources, b, count = distance._fixed_effects(group["t"].to_numpy(), group["s"].to_numpy(), group["log_g"].to_numpy())
-        frame = pd.DataFrame({"s": sources, "primacy": b - b.mean(), "n_fit": count.astype(int)})
-        for key, value in zip(KEYS, keys, strict=True):
-            frame.insert(KEYS.index(key), key, value)
-        frames.append(frame)
-    if not frames:
-        return pd.DataFrame(columns=[*KEYS, "s", "primacy", "n_fit"])
-    return pd.concat(frames, ignore_index=True)
+    table = distance.fixed_effects_table(fit, "s").rename(columns={"n_cells": "n_fit"})
+    effect = table["effect"].astype(float)
+    table["effect"] = effect - effect.groupby([table[k] for k in KEYS]).transform("mean")  # centred over the sources
+    return table.rename(columns={"effect": "primacy"})[[*KEYS, "s", "primacy", "n_fit"]]
 
 
 def column_sums(cells: pd.DataFrame) -> pd.DataFrame:
