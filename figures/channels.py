@@ -56,5 +56,5 @@ def main(channels_path: str, pdf: str, png: str) -> None:
 if "snakemake" in globals():
     from analysis.logs import log_to
 
-    with log_to(snakemake.log[0]):  # noqa: F821
-        main(snakemake.input.channels, snakemake.output.pdf, snakemake.output.png)  # noqa: F821
+    with log_to(snakemake.log[0]):
+        main(snakemake.input.channels, snakemake.output.pdf, snakemake.output.png)

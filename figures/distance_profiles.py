@@ -72,6 +72,6 @@ def main(profile_path: str, runs_path: str, fits_path: str, conditions: list[str
 if "snakemake" in globals():
     from analysis.logs import log_to
 
-    with log_to(snakemake.log[0]):  # noqa: F821
-        main(snakemake.input.profile, snakemake.input.runs, snakemake.input.fits, snakemake.params.conditions,  # noqa: F821
-             snakemake.params.confidence, snakemake.output.pdf, snakemake.output.png)  # noqa: F821
+    with log_to(snakemake.log[0]):
+        main(snakemake.input.profile, snakemake.input.runs, snakemake.input.fits, snakemake.params.conditions,
+             snakemake.params.confidence, snakemake.output.pdf, snakemake.output.png)

@@ -7,7 +7,7 @@ import runpy
 from pathlib import Path
 
 runpy.run_path(
-    str(Path(__file__).with_name(f"{snakemake.params.figure}.py")),  # noqa: F821 (snakemake injects this object)
-    init_globals={"snakemake": snakemake},  # noqa: F821
+    str(Path(__file__).with_name(f"{snakemake.params.figure}.py")),
+    init_globals={"snakemake": snakemake},
     run_name="__main__",
 )

@@ -99,9 +99,9 @@ def main(m1_path: str, profile_path: str, runs_path: str, conditions: list[str],
 if "snakemake" in globals():
     from analysis.logs import log_to
 
-    with log_to(snakemake.log[0]):  # noqa: F821
+    with log_to(snakemake.log[0]):
         main(
-            snakemake.input.m1, snakemake.input.profile, snakemake.input.runs,  # noqa: F821
-            snakemake.params.conditions, snakemake.params.confidence,  # noqa: F821
-            snakemake.output.pdf, snakemake.output.png,  # noqa: F821
+            snakemake.input.m1, snakemake.input.profile, snakemake.input.runs,
+            snakemake.params.conditions, snakemake.params.confidence,
+            snakemake.output.pdf, snakemake.output.png,
         )

@@ -63,6 +63,6 @@ def main(m1_path: str, runs_path: str, conditions: list[str], pdf: str, png: str
 if "snakemake" in globals():
     from analysis.logs import log_to
 
-    with log_to(snakemake.log[0]):  # noqa: F821
-        main(snakemake.input.m1, snakemake.input.runs, snakemake.params.conditions,  # noqa: F821
-             snakemake.output.pdf, snakemake.output.png)  # noqa: F821
+    with log_to(snakemake.log[0]):
+        main(snakemake.input.m1, snakemake.input.runs, snakemake.params.conditions,
+             snakemake.output.pdf, snakemake.output.png)

@@ -43,6 +43,6 @@ def main(runs_path: str, conditions: list[str], confidence: float, pdf: str, png
 if "snakemake" in globals():
     from analysis.logs import log_to
 
-    with log_to(snakemake.log[0]):  # noqa: F821
-        main(snakemake.input.runs, snakemake.params.conditions, snakemake.params.confidence,  # noqa: F821
-             snakemake.output.pdf, snakemake.output.png)  # noqa: F821
+    with log_to(snakemake.log[0]):
+        main(snakemake.input.runs, snakemake.params.conditions, snakemake.params.confidence,
+             snakemake.output.pdf, snakemake.output.png)

@@ -69,5 +69,5 @@ def main(along_path: str, position_path: str, pdf: str, png: str) -> None:
 if "snakemake" in globals():
     from analysis.logs import log_to
 
-    with log_to(snakemake.log[0]):  # noqa: F821
-        main(snakemake.input.along, snakemake.input.by_position, snakemake.output.pdf, snakemake.output.png)  # noqa: F821
+    with log_to(snakemake.log[0]):
+        main(snakemake.input.along, snakemake.input.by_position, snakemake.output.pdf, snakemake.output.png)

@@ -98,6 +98,6 @@ def main(sources_path: str, summary_path: str, runs_path: str, conditions: list[
 if "snakemake" in globals():
     from analysis.logs import log_to
 
-    with log_to(snakemake.log[0]):  # noqa: F821
-        main(snakemake.input.sources, snakemake.input.summary, snakemake.input.runs,  # noqa: F821
-             snakemake.params.conditions, snakemake.output.pdf, snakemake.output.png)  # noqa: F821
+    with log_to(snakemake.log[0]):
+        main(snakemake.input.sources, snakemake.input.summary, snakemake.input.runs,
+             snakemake.params.conditions, snakemake.output.pdf, snakemake.output.png)

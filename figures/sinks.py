@@ -145,6 +145,6 @@ def main(share_path: str, gradient_path: str, attention_path: str, conditions: l
 if "snakemake" in globals():
     from analysis.logs import log_to
 
-    with log_to(snakemake.log[0]):  # noqa: F821
-        main(snakemake.input.share, snakemake.input.gradient, snakemake.input.attention, snakemake.params.conditions,  # noqa: F821
-             snakemake.output.pdf, snakemake.output.png)  # noqa: F821
+    with log_to(snakemake.log[0]):
+        main(snakemake.input.share, snakemake.input.gradient, snakemake.input.attention, snakemake.params.conditions,
+             snakemake.output.pdf, snakemake.output.png)

@@ -41,6 +41,6 @@ def main(log_path: str, runs_path: str, conditions: list[str], confidence: float
 if "snakemake" in globals():
     from analysis.logs import log_to
 
-    with log_to(snakemake.log[0]):  # noqa: F821
-        main(snakemake.input.log, snakemake.input.runs, snakemake.params.conditions, snakemake.params.confidence,  # noqa: F821
-             snakemake.output.pdf, snakemake.output.png)  # noqa: F821
+    with log_to(snakemake.log[0]):
+        main(snakemake.input.log, snakemake.input.runs, snakemake.params.conditions, snakemake.params.confidence,
+             snakemake.output.pdf, snakemake.output.png)

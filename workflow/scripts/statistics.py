@@ -14,14 +14,14 @@ from analysis.stats.descriptive import run_all
 from analysis.stats.learning import learning_table, with_learning
 from analysis.stats.report import missing_runs_numbers, paper_numbers, preregistration_numbers
 
-with log_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
-    config = json.loads(snakemake.params.config)  # noqa: F821
+with log_to(snakemake.log[0]):
+    config = json.loads(snakemake.params.config)
     settings = config["stats"]
-    inputs, outputs = snakemake.input, snakemake.output  # noqa: F821
+    inputs, outputs = snakemake.input, snakemake.output
     runs = with_learning(pd.read_csv(inputs.runs), settings)
     learning = learning_table(runs, settings)
     write_table(outputs.learning, learning)
-    tables = {name: pd.read_csv(getattr(inputs, name)) for name in snakemake.params.tables}  # noqa: F821
+    tables = {name: pd.read_csv(getattr(inputs, name)) for name in snakemake.params.tables}
     claims = load_claims()
     results = decide_all(ClaimInputs(tables, runs, settings), settings["claims"])
     for result in results.values():
