@@ -30,7 +30,7 @@ import torch
 from .config import load_study_file
 from .device import ComputeSettings
 from .io import write_json
-from .models import GPT, GPTConfig
+from .models import GPT, build_model
 from .models.positional import POSITIONAL_ENCODINGS
 from .provenance import device_description, git_commit, package_versions
 from .regimes import REGIMES
@@ -86,7 +86,7 @@ def regime_step_times(
     for encoding in encodings or POSITIONAL_ENCODINGS.names():
         torch.manual_seed(0)
         architecture = {**model_config, "pos_encoding": encoding}
-        model = GPT(GPTConfig.for_task(task.input_spec, task.output_spec, **architecture)).to(compute.device)
+        model = build_model(task.input_spec, task.output_spec, architecture).to(compute.device)
         optimizer = make_optimizer(model, train)
         times: dict[str, list[float]] = {name: [] for name in REGIMES.names()}
 
@@ -145,7 +145,7 @@ def gradient_method_times(profile: str, rounds: int, threads: int, device: str =
         task.sample(measure["n_sequences"], model_config["context"], torch.Generator().manual_seed(0)), compute.device
     )
     torch.manual_seed(0)
-    model = GPT(GPTConfig.for_task(task.input_spec, task.output_spec, **model_config)).to(compute.device)
+    model = build_model(task.input_spec, task.output_spec, model_config).to(compute.device)
     matrix_jobs = {
         name: (lambda name=name: gradient_matrix(
             model, batch.inputs, batch.targets, task.loss_per_position, method=name,

@@ -18,16 +18,12 @@ from tqdm import tqdm
 from .config import RunSpec
 from .device import ComputeSettings
 from .io import save_checkpoint, write_json, write_rows
-from .models import GPT, GPTConfig
+from .models import GPT, build_model
 from .provenance import device_description, git_commit, package_versions
 from .regimes import REGIMES, STANDARD
 from .resume import RESUME_EVERY, TrainingState, check_same_task, load_state, restore, save_state, snapshot
 from .seeding import EVALUATION_SEED, generator, use_deterministic_algorithms
 from .tasks import Batch, Task, build_task
-
-
-def build_model(spec: RunSpec, task: Task) -> GPT:
-    return GPT(GPTConfig.for_task(task.input_spec, task.output_spec, **spec.model))
 
 
 def checkpoint_path(run_dir: str | Path, step: int) -> Path:
@@ -141,7 +137,7 @@ def train_run(
         print(f"{spec.run_id}: already trained before the job was interrupted; not retrained")
         _write_log_and_record(run_dir, state.log, state.evaluations, state.record)
         return state.record
-    model = build_model(spec, task).to(device)
+    model = build_model(task.input_spec, task.output_spec, spec.model).to(device)
     forward = compute.compiled(model)
     optimizer = make_optimizer(model, spec.train)
     regime = REGIMES.get(spec.train["regime"])

@@ -7,10 +7,19 @@ import pytest
 import torch
 from workflow_helpers import smoke_config, snakemake, write_config
 
-from analysis.models import GPT, GPTConfig
+from analysis.models import GPT, build_model
 from analysis.tasks import build_task
 
 ENCODINGS = ["learned", "sinusoidal", "rope", "alibi", "none"]
+# Workflow tests run Snakemake, the smoke study or the tutorial end to end (minutes; a unit test takes seconds):
+# every test of these files, and every test that needs the smoke study. `make test-unit` leaves them out.
+WORKFLOW_FILES = {"test_workflow.py", "test_workflow_faults.py", "test_workflow_scaling.py", "test_tutorial.py"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in WORKFLOW_FILES or "smoke_study" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.workflow)
 
 
 @pytest.fixture(autouse=True)
@@ -20,10 +29,8 @@ def _deterministic() -> None:
 
 def tiny_model(pos_encoding: str = "learned", task_kind: str = "markov", n_layer: int = 2, context: int = 6) -> GPT:
     task = tiny_task(task_kind)
-    config = GPTConfig.for_task(
-        task.input_spec, task.output_spec, n_layer=n_layer, d_model=8, n_head=2, context=context, pos_encoding=pos_encoding
-    )
-    model = GPT(config).double()
+    architecture = {"n_layer": n_layer, "d_model": 8, "n_head": 2, "context": context, "pos_encoding": pos_encoding, "mlp_ratio": 4}
+    model = build_model(task.input_spec, task.output_spec, architecture).double()
     with torch.no_grad():  # break the symmetry of the small init so every path carries gradient
         for parameter in model.parameters():
             parameter.add_(0.3 * torch.randn_like(parameter))

@@ -77,12 +77,12 @@ def test_score_pass_fallback_gives_the_fused_kernels_gradients(
     pos_encoding: str, regime: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Off the CPU the softmax normaliser comes from a separate score pass; check that path here."""
-    import analysis.models.gpt as gpt
+    import analysis.models.myopic_routing as routing
 
     model = tiny_model(pos_encoding)
     fused = _weight_gradients(model, regime)
-    original = gpt.attention_and_logsumexp
-    monkeypatch.setattr(gpt, "attention_and_logsumexp", lambda q, k, v, bias, fused_lse=True: original(q, k, v, bias, False))
+    original = routing.attention_and_logsumexp
+    monkeypatch.setattr(routing, "attention_and_logsumexp", lambda q, k, v, bias, fused_lse=True: original(q, k, v, bias, False))
     fallback = _weight_gradients(model, regime)
     for a, b in zip(fused, fallback, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-13)

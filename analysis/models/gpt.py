@@ -8,58 +8,49 @@ to them are read with ``torch.autograd.grad`` and nothing else.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from typing import Any
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..regimes import STANDARD, Regime
 from ..tasks.base import IOSpec
+from .masks import mask_arguments
+from .myopic_routing import MyopicProjection, myopic_attention
 from .positional import POSITIONAL_ENCODINGS, PositionalEncoding
 
 
 @dataclass(frozen=True)
 class GPTConfig:
-    n_layer: int = 2
-    d_model: int = 64
-    n_head: int = 4
-    context: int = 32
-    pos_encoding: str = "learned"
-    mlp_ratio: int = 4
-    input_kind: str = "tokens"  # "tokens" (embedding table) or "continuous" (linear read-in)
-    input_size: int = 16
-    output_kind: str = "tokens"
-    output_size: int = 16
+    """A config's ``model`` section (the schema holds its defaults) and the task's input and output."""
+
+    n_layer: int
+    d_model: int
+    n_head: int
+    context: int
+    pos_encoding: str  # a name registered in POSITIONAL_ENCODINGS
+    mlp_ratio: int
+    input_kind: str  # "tokens" (embedding table) or "continuous" (linear read-in)
+    input_size: int
+    output_kind: str
+    output_size: int
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_head:
             raise ValueError(f"d_model ({self.d_model}) must be divisible by n_head ({self.n_head})")
 
-    @classmethod
-    def for_task(cls, input_spec: IOSpec, output_spec: IOSpec, **architecture: Any) -> GPTConfig:
-        return cls(
-            input_kind=input_spec.kind,
-            input_size=input_spec.size,
-            output_kind=output_spec.kind,
-            output_size=output_spec.size,
-            **architecture,
-        )
-
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-@lru_cache(maxsize=32)
-def causal_mask(length: int, device: torch.device) -> Tensor:
-    """(T, T) True where query t may read key s <= t; cached: built once per length, not per layer and step."""
-    return torch.ones(length, length, dtype=torch.bool, device=device).tril()
-
-
 class CausalSelfAttention(nn.Module):
-    """Multi-head causal attention whose past keys/values are chosen by the training regime."""
+    """Multi-head causal attention whose past keys/values are chosen by the training regime.
+
+    The myopic regimes compute the same output; how their backward pass stops gradient is in
+    ``myopic_routing.py``.
+    """
 
     def __init__(self, config: GPTConfig, positions: PositionalEncoding) -> None:
         super().__init__()
@@ -108,133 +99,7 @@ class CausalSelfAttention(nn.Module):
 
     @staticmethod
     def _fused(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | None) -> Tensor:
-        return F.scaled_dot_product_attention(q, k, v, **_mask_arguments(q, bias))
-
-
-def _mask_arguments(q: Tensor, bias: Tensor | None) -> dict[str, Any]:
-    if bias is None:
-        return {"is_causal": True}
-    mask = bias.to(q.dtype).masked_fill(~causal_mask(q.shape[-2], q.device), float("-inf"))
-    # (1, H, T, T), not (H, T, T): with a 3-D mask SDPA falls back to its unfused math kernel (2x slower on CPU)
-    return {"attn_mask": mask.expand(1, *mask.shape[-3:]) if mask.dim() == 3 else mask}
-
-
-class MyopicProjection(torch.autograd.Function):
-    """A key (or value) projection computed once, whose gradient is routed by the training regime.
-
-    Returns ``past`` = x_past W^T + b, read by every query s <= t, and ``own``, a zero
-    tensor read by query t at s = t only (``myopic_attention``). Backward receives
-    d_past (every query's gradient, the diagonal included) and d_own (what position
-    t's own key additionally sends) and routes them:
-
-    * ``weights`` (myopic-state): W and b learn from d_past; the hidden state from
-      d_own only. x_past = LayerNorm(h.detach()) carries the LayerNorm weights'
-      share: it gets (d_past - d_own) W, while x = LayerNorm(h) gets d_own W, so the
-      LayerNorm weights see d_past once and h sees d_own alone.
-    * ``nowhere`` (myopic-full): W, b and h learn from d_own alone; d_past is dropped.
-
-    One forward matmul instead of two (past and own computed separately), and the
-    hidden-state gradient in both regimes by the same operations, so the parts of
-    ``analysis/measures/decomposition.py`` are exactly zero where they must be. Under
-    autocast the forward matmul runs in bf16 and the backward in the weights' fp32.
-    """
-
-    @staticmethod
-    def forward(ctx: Any, x: Tensor, x_past: Tensor, weight: Tensor, bias: Tensor, mode: str) -> tuple[Tensor, Tensor]:
-        past = F.linear(x_past, weight, bias)
-        ctx.save_for_backward(x, x_past, weight)
-        ctx.mode = mode
-        return past, past.new_zeros(()).expand_as(past)  # only routes gradient: no memory
-
-    @staticmethod
-    def backward(ctx: Any, d_past: Tensor, d_own: Tensor) -> tuple[Tensor | None, ...]:
-        x, x_past, weight = ctx.saved_tensors
-        d_past = d_past.to(weight.dtype)  # under autocast the cotangents arrive in bf16
-        d_own = d_own.to(weight.dtype)
-        rows = d_own.shape[-1]
-        learn_from = d_past if ctx.mode == "weights" else d_own
-        source = x_past if ctx.mode == "weights" else x
-        grad_weight = learn_from.reshape(-1, rows).t() @ source.reshape(-1, source.shape[-1]).to(weight.dtype)
-        grad_bias = learn_from.reshape(-1, rows).sum(0)
-        grad_x = d_own @ weight
-        grad_x_past = (d_past - d_own) @ weight if ctx.mode == "weights" else None
-        return grad_x.to(x.dtype), None if grad_x_past is None else grad_x_past.to(x_past.dtype), grad_weight, grad_bias, None
-
-
-def attention_and_logsumexp(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | None, fused_lse: bool = True) -> tuple[Tensor, Tensor]:
-    """Causal attention y (B, H, T, d_head) and, outside the graph, each query's softmax normaliser (B, H, T).
-
-    On CPU the fused kernel returns the log-sum-exp with y at no extra cost
-    (``fused_lse``); elsewhere (other devices, bf16, a trained score bias) it comes
-    from a T x T score pass without autograd.
-    y is bitwise the output of ``F.scaled_dot_product_attention``.
-    """
-    mask = _mask_arguments(q, bias)
-    learned_bias = bias is not None and bias.requires_grad  # the fused CPU kernel has no gradient for a mask
-    if fused_lse and q.device.type == "cpu" and q.dtype in (torch.float32, torch.float64) and not learned_bias:
-        y, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
-            q, k, v, 0.0, mask.get("is_causal", False), attn_mask=mask.get("attn_mask")
-        )
-        return y, lse
-    y = F.scaled_dot_product_attention(q, k, v, **mask)
-    with torch.no_grad():
-        exact = torch.promote_types(q.dtype, torch.float32)  # bf16 autocast: softmax normaliser in fp32
-        scores = (q.to(exact) @ k.to(exact).transpose(-2, -1)) * q.shape[-1] ** -0.5
-        if bias is not None:
-            scores = scores + bias.to(exact)
-        lse = scores.masked_fill(~causal_mask(q.shape[-2], q.device), float("-inf")).logsumexp(-1)
-    return y, lse
-
-
-def myopic_attention(
-    q: Tensor, k_past: Tensor, v_past: Tensor, k_own: Tensor, v_own: Tensor, bias: Tensor | None, fused_lse: bool = True
-) -> Tensor:
-    """Causal attention over (k_past, v_past) whose backward also sends gradient into (k_own, v_own).
-
-    Every query s <= t reads (k_past, v_past), so what they lead to receives the
-    gradient of every position, the diagonal s = t included. Position t's own key and
-    value must in addition send d y_t / d k_t and d y_t / d v_t wherever (k_own, v_own)
-    lead. With p_tt the weight of t on itself and scale = d_head^-1/2,
-
-        d y_t = p_tt * [d v_t + scale * (q_t . d k_t) * (v_t - y_t)],
-
-    which ``_OwnPositionGradient`` applies in the backward pass while passing y through
-    unchanged (k_own and v_own only route gradient; their values are never read). This
-    replaces attention over 2T keys (past and own side by side): the same gradients,
-    tested against a one-position-at-a-time reference, for a few (B, H, T, d_head) products.
-    """
-    y, lse = attention_and_logsumexp(q, k_past, v_past, bias, fused_lse)
-    if not torch.is_grad_enabled():
-        return y
-    own_bias = None if bias is None else bias.diagonal(dim1=-2, dim2=-1)
-    return _OwnPositionGradient.apply(y, k_own, v_own, q.detach(), k_past.detach(), v_past.detach(), lse, own_bias)
-
-
-class _OwnPositionGradient(torch.autograd.Function):
-    """Identity on y; its backward sends y's gradient on through the own key/value (see ``myopic_attention``)."""
-
-    @staticmethod
-    def forward(
-        ctx: Any, y: Tensor, k_own: Tensor, v_own: Tensor, q: Tensor, k: Tensor, v: Tensor, lse: Tensor, own_bias: Tensor | None
-    ) -> Tensor:
-        ctx.save_for_backward(y.detach(), q, k, v, lse, own_bias)
-        ctx.own_dtypes = (k_own.dtype, v_own.dtype)
-        return y.view_as(y)
-
-    @staticmethod
-    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
-        y, q, k, v, lse, own_bias = ctx.saved_tensors
-        exact = torch.promote_types(q.dtype, torch.float32)
-        scale = q.shape[-1] ** -0.5
-        own_score = torch.linalg.vecdot(q.to(exact), k.to(exact)) * scale
-        if own_bias is not None:
-            own_score = own_score + own_bias.to(exact)
-        p_own = (own_score - lse.to(exact)).exp().to(grad.dtype).unsqueeze(-1)  # (B, H, T, 1)
-        weighted = p_own * grad
-        along_residual = torch.linalg.vecdot(weighted, v - y).unsqueeze(-1)
-        grad_k = q * (scale * along_residual)
-        k_dtype, v_dtype = ctx.own_dtypes
-        return grad, grad_k.to(k_dtype), weighted.to(v_dtype), None, None, None, None, None
+        return F.scaled_dot_product_attention(q, k, v, **mask_arguments(q, bias))
 
 
 class MLP(nn.Module):
@@ -303,3 +168,15 @@ class GPT(nn.Module):
             residuals.append(h)
         prediction = self.head(self.ln_f(h))
         return prediction, (residuals if return_residuals else [])
+
+
+def build_model(input_spec: IOSpec, output_spec: IOSpec, architecture: Mapping[str, Any]) -> GPT:
+    """The GPT for a task's input and output and a config's ``model`` section: every model of the study is built here."""
+    config = GPTConfig(
+        **architecture,
+        input_kind=input_spec.kind,
+        input_size=input_spec.size,
+        output_kind=output_spec.kind,
+        output_size=output_spec.size,
+    )
+    return GPT(config)
