@@ -19,22 +19,13 @@ from typing import Any
 
 import yaml
 
+from .grid import GRID_FACTORS, condition_name
 from .measures.gradient_matrix import GRADIENT_METHODS
 from .models.positional import POSITIONAL_ENCODINGS
 from .regimes import REGIMES
 from .tasks import TASKS, build_task
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
-GRID_FACTORS = {  # grid factor -> (section, key) it sets in the run config
-    "task": (None, "task"),
-    "pos_encoding": ("model", "pos_encoding"),
-    "regime": ("train", "regime"),
-    "n_layer": ("model", "n_layer"),
-    "d_model": ("model", "d_model"),
-    "n_head": ("model", "n_head"),
-    "context": ("model", "context"),
-    "steps": ("train", "steps"),
-}
 
 
 class ConfigError(ValueError):
@@ -43,8 +34,21 @@ class ConfigError(ValueError):
 
 @cache
 def schema() -> dict[str, Any]:
-    """The config schema, with registry names injected as enums."""
+    """The config schema, with registry names injected as enums and the grid's keys from ``GRID_FACTORS``.
+
+    A grid factor takes a non-empty list of the values its setting allows (the task factor: labels of
+    the config's ``tasks``, checked against them in ``validate``).
+    """
     loaded = yaml.safe_load(SCHEMA_PATH.read_text())
+    grid = loaded["properties"]["experiments"]["additionalProperties"]["properties"]["grid"]
+    grid["properties"] = {
+        name: {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "string"} if factor.section is None else loaded["properties"][factor.section]["properties"][name],
+        }
+        for name, factor in GRID_FACTORS.items()
+    }
     loaded["$defs"]["pos_encoding"]["enum"] = POSITIONAL_ENCODINGS.names()
     loaded["$defs"]["regime"]["enum"] = REGIMES.names()
     loaded["$defs"]["gradient_method"]["enum"] = ["auto", *GRADIENT_METHODS.names()]
@@ -203,13 +207,6 @@ def checkpoint_steps(steps: int, n_log: int) -> list[int]:
     return sorted({0, steps, *(int(m) for m in middle if 0 < m < steps)})
 
 
-def condition_name(task_label: str, model: dict[str, Any], train: dict[str, Any]) -> str:
-    return (
-        f"{task_label}_{model['pos_encoding']}_{train['regime']}_L{model['n_layer']}"
-        f"_D{model['d_model']}_H{model['n_head']}_T{model['context']}_S{train['steps']}"
-    )
-
-
 def _experiment_runs(config: dict[str, Any], name: str) -> list[RunSpec]:
     experiment = config["experiments"][name]
     grid = experiment["grid"]
@@ -219,13 +216,14 @@ def _experiment_runs(config: dict[str, Any], name: str) -> list[RunSpec]:
         model = {**config["model"], **experiment.get("model", {})}
         train = {**config["train"], **experiment.get("train", {})}
         measure = {**config["measure"], **experiment.get("measure", {})}
+        sections = {"model": model, "train": train}
         task_label = None
-        for factor, value in zip(factors, values, strict=False):
-            section, key = GRID_FACTORS[factor]
+        for factor, value in zip(factors, values, strict=True):
+            section = GRID_FACTORS[factor].section
             if section is None:
                 task_label = value
             else:
-                (model if section == "model" else train)[key] = value
+                sections[section][factor] = value
         assert task_label is not None
         condition = condition_name(task_label, model, train)
         for seed in experiment.get("seeds", config["seeds"]):
@@ -238,7 +236,7 @@ def _experiment_runs(config: dict[str, Any], name: str) -> list[RunSpec]:
 def _origin(config: dict[str, Any], experiment: str, section: str, key: str) -> str:
     """The config key a run's setting came from: the experiment's grid, its overrides, or the top level."""
     grid = config["experiments"][experiment]["grid"]
-    if GRID_FACTORS.get(key, (None, None))[0] == section and key in grid:
+    if key in grid and GRID_FACTORS[key].section == section:
         return f"experiments.{experiment}.grid.{key}"
     if key in config["experiments"][experiment].get(section, {}):
         return f"experiments.{experiment}.{section}.{key}"

@@ -6,7 +6,8 @@ import copy
 import pytest
 from workflow_helpers import REPO, smoke_config
 
-from analysis.config import ConfigError, checkpoint_steps, load_study, load_study_file
+from analysis.config import ConfigError, checkpoint_steps, load_study, load_study_file, schema
+from analysis.grid import GRID_FACTORS
 from analysis.tasks import TASKS
 
 
@@ -58,6 +59,31 @@ def test_bad_config_is_rejected_with_a_clear_message(case: str) -> None:
     for fragment in expected:
         assert fragment in str(error.value), f"{fragment!r} missing from:\n{error.value}"
     assert str(error.value).count("\n  - ") == 1, f"one mistake, one message:\n{error.value}"
+
+
+def test_grid_factors_are_the_schema_grid_keys_and_name_the_conditions() -> None:
+    """One table: a grid takes exactly the factors of GRID_FACTORS, and condition names list them in its order."""
+    grid = schema()["properties"]["experiments"]["additionalProperties"]["properties"]["grid"]
+    assert list(grid["properties"]) == list(GRID_FACTORS)
+    assert grid["properties"]["n_layer"]["items"] == schema()["properties"]["model"]["properties"]["n_layer"]
+    study = load_study(smoke_config())
+    assert sorted({run.condition for run in study.runs.values()}) == [
+        "lag_learned_standard_L2_D16_H2_T8_S20",
+        "lag_rope_standard_L2_D16_H2_T8_S20",
+        "markov_learned_standard_L2_D16_H2_T8_S20",
+        "markov_rope_standard_L2_D16_H2_T8_S20",
+        "sine-shift1_learned_myopic-full_L2_D16_H2_T8_S20",
+        "sine-shift1_learned_standard_L2_D16_H2_T8_S20",
+    ]
+
+
+def test_a_grid_factor_sets_its_run_setting() -> None:
+    config = smoke_config()
+    config["experiments"]["wide"] = {"grid": {"task": ["markov"], "d_model": [32], "n_head": [4], "steps": [30]}}
+    study = load_study(config)
+    (run,) = [study.runs[run_id] for run_id in study.experiments["wide"] if run_id.endswith("/seed0")]
+    assert (run.model["d_model"], run.model["n_head"], run.train["steps"]) == (32, 4, 30)
+    assert run.condition == "markov_learned_standard_L2_D32_H4_T8_S30"
 
 
 @pytest.mark.parametrize("profile", ["smoke", "default", "paper"])

@@ -1,29 +1,26 @@
-"""One row per run: its factors, its losses against the task baseline, and where it ran."""
+"""One row per run: its grid factors (``GRID_FACTORS``), its losses against the task baseline, and where it ran."""
 from __future__ import annotations
 
 from typing import Any
 
 import pandas as pd
 
+from ..grid import factor_values
+
 
 def runs_table(records: list[dict[str, Any]], timings: list[dict[str, float]]) -> pd.DataFrame:
     rows = []
     for record, timing in zip(records, timings, strict=True):
         spec = record["spec"]
+        factors = factor_values(spec["task_label"], spec["model"], spec["train"])
         rows.append(
             {
                 "condition": spec["condition"],
                 "seed": spec["seed"],
-                "task": spec["task_label"],
+                "task": factors.pop("task"),
                 "task_name": spec["task"]["name"],
                 "task_distance": spec["task"].get("distance"),  # the known dependency distance (lag task), else empty
-                "pos_encoding": spec["model"]["pos_encoding"],
-                "regime": spec["train"]["regime"],
-                "n_layer": spec["model"]["n_layer"],
-                "d_model": spec["model"]["d_model"],
-                "n_head": spec["model"]["n_head"],
-                "context": spec["model"]["context"],
-                "steps": spec["train"]["steps"],
+                **factors,
                 "parameters": record["parameters"],
                 "init_eval_loss": record["eval_loss"]["0"],
                 "final_eval_loss": record["final_eval_loss"],
