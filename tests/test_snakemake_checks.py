@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 from workflow_helpers import REPO, smoke_config, snakemake, write_config
 
 
+@pytest.mark.workflow  # snakemake parses the whole workflow
 def test_lint_finds_nothing(tmp_path: Path) -> None:
     configfile = write_config(tmp_path / "smoke.yaml", smoke_config())
     result = snakemake(tmp_path, configfile, "--lint", check=False)
