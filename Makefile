@@ -60,12 +60,12 @@ cite: $(CFF_VENV)/bin/.installed
 
 # Pack the finished study into results/archives/gradflow-$(PROFILE).tar.gz (deterministic; prints its SHA-256).
 archive: $(BIN)/.installed
-	$(BIN)/python -m analysis.archive --profile "$(PROFILE)"
+	$(BIN)/python -m tooling.archive --profile "$(PROFILE)"
 
-# Compare results/$(PROFILE) with a published archive (tolerances: analysis/tolerances.py); non-zero exit on a mismatch.
+# Compare results/$(PROFILE) with a published archive (tolerances: tooling/tolerances.py); non-zero exit on a mismatch.
 verify: $(BIN)/.installed
 	@test -n "$(ARCHIVE)" || { echo "usage: make verify ARCHIVE=path/to/gradflow-<profile>.tar.gz [PROFILE=...] [TOLERANCE=auto|exact|cross-device]"; exit 2; }
-	$(BIN)/python -m analysis.verify --archive "$(ARCHIVE)" --profile "$(PROFILE)" --tolerance "$(TOLERANCE)"
+	$(BIN)/python -m tooling.verify --archive "$(ARCHIVE)" --profile "$(PROFILE)" --tolerance "$(TOLERANCE)"
 
 # After a kill or power loss: remove Snakemake's stale lock; `make study` then resumes (docs/reliability.md).
 unlock: $(BIN)/.installed
@@ -96,21 +96,21 @@ clean-results:
 # tests: 25-70 min on one core depending on load (docs/mutation.md; MUTANT_CORES=2 to use both); not part of `make test`.
 # Report of the survivors and the kill rate: results/mutants/report.txt and report.json.
 mutants: $(MUT_VENV)/bin/.installed
-	$(MUT_VENV)/bin/python tools/mutants.py --max-children $(MUTANT_CORES)
+	$(MUT_VENV)/bin/python -m tooling.mutants --max-children $(MUTANT_CORES)
 
 # Splice the generated blocks of the last run and the last benchmark into README.md, docs/results.md and docs/performance.md.
 readme: $(BIN)/.installed
-	$(BIN)/python -m analysis.readme --profile $(PROFILE)
+	$(BIN)/python -m tooling.readme --profile $(PROFILE)
 
 # Benchmarks write JSON under results/bench/ (never timed tests).
 bench: $(BIN)/.installed
-	$(BIN)/python -m analysis.benchmark --profile $(PROFILE)
+	$(BIN)/python -m tooling.benchmark --profile $(PROFILE)
 
-# The prepared device check (analysis/gpu_check.py): regimes and M1 methods at the paper size, and one
+# The prepared device check (tooling/gpu_check.py): regimes and M1 methods at the paper size, and one
 # paper-profile sine run trained and measured on the GPU. JSON under results/bench/gpu.
 gpu-check: $(BIN)/.installed
-	$(BIN)/python -m analysis.gpu_check --out results/bench/gpu
+	$(BIN)/python -m tooling.gpu_check --out results/bench/gpu
 
 # Where a training step's time goes (pyinstrument call tree of the regime benchmark's steps).
 profile-step: $(BIN)/.installed
-	$(BIN)/pyinstrument -m analysis.benchmark --profile $(PROFILE) --only regimes --rounds 2 --steps 5 --out-dir results/bench/profile
+	$(BIN)/pyinstrument -m tooling.benchmark --profile $(PROFILE) --only regimes --rounds 2 --steps 5 --out-dir results/bench/profile

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 import typst
 
-from analysis import verify as verify_module
-from analysis.archive import ArchiveError, archive_problems, pack, unpack
 from analysis.io import read_json
-from analysis.manifest import read_manifest, sha256_file
-from analysis.tolerances import PROFILES, Tolerance, kind_of
-from analysis.verify import text_within, verify
+from tooling import verify as verify_module
+from tooling.archive import ArchiveError, archive_problems, pack, unpack
+from tooling.manifest import read_manifest, sha256_file
+from tooling.tolerances import PROFILES, Tolerance, kind_of
+from tooling.verify import text_within, verify
 
 
 @pytest.fixture(scope="module")

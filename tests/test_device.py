@@ -90,7 +90,7 @@ def test_the_prepared_gpu_check_runs_without_snakemake_or_typst(tmp_path: Path) 
         "            raise ImportError(f'{name} is not on the GPU image')\n"
         "sys.meta_path.insert(0, Block())\n"
         "sys.argv = ['gpu_check', '--out', sys.argv[1], '--device', 'cpu', '--quick']\n"
-        "runpy.run_module('analysis.gpu_check', run_name='__main__')\n"
+        "runpy.run_module('tooling.gpu_check', run_name='__main__')\n"
     )
     done = subprocess.run([sys.executable, "-c", blocker, str(tmp_path)], capture_output=True, text=True, cwd=Path(__file__).parents[1])
     assert done.returncode == 0, done.stderr[-3000:]

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 from workflow_helpers import REPO
 
-from analysis.readme import splice_all
-from analysis.stats.headline import (
+from tooling.doc_blocks import (
     BEGIN,
     BENCH_BEGIN,
     BENCH_END,
@@ -24,6 +23,7 @@ from analysis.stats.headline import (
     splice,
     verdict_markdown,
 )
+from tooling.readme import splice_all
 
 README = REPO / "README.md"
 DOCS = sorted((REPO / "docs").glob("*.md"))

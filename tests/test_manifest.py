@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.manifest import manifest_problems, manifest_text, read_manifest, write_manifest
+from tooling.manifest import manifest_problems, manifest_text, read_manifest, write_manifest
 
 
 def _tree(root: Path) -> list[Path]:

@@ -3,10 +3,10 @@ from pathlib import Path
 
 from analysis.io import atomic_path, read_json
 from analysis.logs import log_to
-from analysis.stats.headline import headline_markdown
+from tooling.doc_blocks import headline_markdown
 
-with log_to(snakemake.log[0]):  # noqa: F821 (snakemake injects this object)
-    numbers = read_json(snakemake.input.numbers)  # noqa: F821
+with log_to(snakemake.log[0]):
+    numbers = read_json(snakemake.input.numbers)
     block = headline_markdown(numbers, f"make study PROFILE={numbers['profile']}")
-    with atomic_path(snakemake.output.block) as tmp:  # noqa: F821
+    with atomic_path(snakemake.output.block) as tmp:
         Path(tmp).write_text(block + "\n")

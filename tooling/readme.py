@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .stats.headline import (
+from .doc_blocks import (
     BEGIN,
     BENCH_BEGIN,
     BENCH_END,

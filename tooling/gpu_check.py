@@ -1,7 +1,7 @@
 """The prepared device check: what the CPU-side tests leave unverified on a GPU, in one command.
 
-    python -m analysis.gpu_check --out results/bench/gpu            # on the GPU machine
-    python -m analysis.gpu_check --out /tmp/check --device cpu --quick   # plumbing only (the tests run this)
+    python -m tooling.gpu_check --out results/bench/gpu            # on the GPU machine
+    python -m tooling.gpu_check --out /tmp/check --device cpu --quick   # plumbing only (the tests run this)
 
 It needs torch, numpy, pandas, scipy, pyyaml, tqdm and jsonschema, not Snakemake or Typst,
 so it runs in a GPU image that lacks the study's full environment (docs/gpu.md).
@@ -29,12 +29,13 @@ from typing import Any
 
 import torch
 
+from analysis.config import RunSpec, load_study_file
+from analysis.device import ComputeSettings
+from analysis.io import write_json
+from analysis.measures.run import measure_run
+from analysis.training import checkpoint_path, train_run
+
 from .benchmark import REPO, gradient_method_times, machine, regime_step_times
-from .config import RunSpec, load_study_file
-from .device import ComputeSettings
-from .io import write_json
-from .measures.run import measure_run
-from .training import checkpoint_path, train_run
 
 LEARNED_MARGIN = 0.05  # the study's own criterion: end at least 5% below the context-free baseline
 

@@ -8,7 +8,7 @@ notices ("survived") marks a place where a wrong number or verdict would go unse
 The run happens in a scratch copy (``results/mutants/work``) so the working tree is never
 touched; the report (``results/mutants/report.json`` and ``report.txt``) gives the kill rate
 per module and overall and every survivor with its diff, marked equivalent where
-``tools/mutants_equivalent.json`` says why no test can tell it from the original.
+``tooling/mutants_equivalent.json`` says why no test can tell it from the original.
 """
 from __future__ import annotations
 
@@ -28,9 +28,6 @@ REPO = Path(__file__).resolve().parents[1]
 
 # What is mutated: every function of these modules ...
 WHOLE_MODULES = ("analysis/stats/*.py",)
-# ... except presentation that decides and computes nothing (docs/mutation.md, "What is mutated"): the README's
-# headline block re-prints the paper's numbers, whose formatting is tested where it is made (stats/report.py, claims).
-OUT_OF_SCOPE = ("analysis/stats/headline.py",)
 # ... and the table-building functions of the measures (their numerical cores have references of their own).
 TABLE_FUNCTIONS = {
     "analysis/measures/run.py": ("_gradient_matrix", "RunData.gradient_matrix", "measure_checkpoints"),
@@ -45,7 +42,7 @@ TESTED_IMPORTS = ("analysis.stats", "analysis.measures")
 SLOW_TESTS = ("test_workflow*.py", "test_faults.py", "test_archive.py", "test_tutorial.py", "test_paper.py")
 KILLED = {"killed", "timeout", "caught by type check"}
 NOT_RUN = {"skipped", "not checked"}
-EQUIVALENTS = REPO / "tools" / "mutants_equivalent.json"
+EQUIVALENTS = Path(__file__).with_name("mutants_equivalent.json")
 # Files outside the package that selected tests read: the config schema and profiles (``analysis.config``)
 # and the figure scripts (a test draws a figure from a planted table).
 DATA_DIRS = ("workflow/schemas", "workflow/config", "figures")
@@ -55,8 +52,7 @@ MOVABLE_DECORATOR = re.compile(r"^@torch\.no_grad\(\)\s*$")
 
 def mutated_files(root: Path) -> list[str]:
     """Paths (relative to ``root``) of the modules mutated, whole or in part."""
-    whole = sorted(str(p.relative_to(root)) for pattern in WHOLE_MODULES for p in root.glob(pattern)
-                   if str(p.relative_to(root)) not in OUT_OF_SCOPE)
+    whole = sorted(str(p.relative_to(root)) for pattern in WHOLE_MODULES for p in root.glob(pattern))
     return whole + [path for path in TABLE_FUNCTIONS if (root / path).exists()]
 
 
@@ -250,7 +246,7 @@ def as_text(result: dict) -> str:
     lines += ["", f"survivors not listed as equivalent ({len(open_survivors)}):"]
     for survivor in open_survivors:
         lines += ["", f"## {survivor['mutant']} ({survivor['status']})", survivor["diff"]]
-    lines += ["", "equivalent (tools/mutants_equivalent.json):"]
+    lines += ["", "equivalent (tooling/mutants_equivalent.json):"]
     lines += [f"  {s['mutant']}: {s['equivalent']}" for s in result["survivors"] if s["equivalent"]]
     return "\n".join(lines) + "\n"
 

@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
-from .io import atomic_path
+from analysis.io import atomic_path
 
 MANIFEST_NAME = "manifest.sha256"
 

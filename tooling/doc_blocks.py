@@ -3,7 +3,7 @@
 ``headline_markdown`` renders, from the numbers the paper prints, two marked blocks (the file
 ``results/<profile>/headline.md``): the verdicts (``BEGIN``/``END``, spliced into README.md)
 and the per-condition and per-regime losses (``RESULTS_BEGIN``/``RESULTS_END``, spliced into
-docs/results.md). ``make readme`` (``analysis/readme.py``) does the splicing.
+docs/results.md). ``make readme`` (``tooling/readme.py``) does the splicing.
 """
 from __future__ import annotations
 

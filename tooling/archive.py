@@ -8,7 +8,7 @@ installed package versions), the paper PDF built from that manifest, and ``sourc
 an unpacked copy. Members are sorted and stamped with a fixed time, owner and mode, and
 the gzip header carries no time or name: the same files give the same archive bytes.
 
-    python -m analysis.archive --profile default   # -> results/archives/gradflow-default.tar.gz
+    python -m tooling.archive --profile default   # -> results/archives/gradflow-default.tar.gz
 """
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ import sys
 import tarfile
 from pathlib import Path
 
-from .io import atomic_path, read_json
+from analysis.io import atomic_path, read_json
+
 from .manifest import MANIFEST_NAME, manifest_problems, read_manifest, sha256_file
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import Study
+from analysis.config import Study
 
 # Stated assumptions (H100 SXM: 989 TFLOP/s dense bf16, 67 TFLOP/s fp32 without TF32, 67 fp64 tensor-core).
 # Width-256 models use a small fraction of that: matmuls of 256 columns and memory-bound elementwise work.

@@ -2,11 +2,11 @@
 
 Every table of the archive must be in the rerun with the same columns and the same rows
 (matched on their identifying columns), and every number must agree within the tolerances
-of ``analysis/tolerances.py``; so must the paper's numbers and the validated config.
+of ``tooling/tolerances.py``; so must the paper's numbers and the validated config.
 Package versions, figures and provenance fields (commit, device, wall times) are reported
 where they differ but decide nothing: the numbers do.
 
-    python -m analysis.verify --archive results/archives/gradflow-default.tar.gz --profile default
+    python -m tooling.verify --archive results/archives/gradflow-default.tar.gz --profile default
 """
 from __future__ import annotations
 
@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--archive", type=Path, required=True, help="a published archive (make archive)")
     parser.add_argument("--profile", required=True, help="the rerun's profile, as in results/<profile>/")
     parser.add_argument("--results", type=Path, help="the rerun's results folder (default: results/<profile>)")
-    parser.add_argument("--tolerance", choices=["auto", *PROFILES], default="auto", help="see analysis/tolerances.py")
+    parser.add_argument("--tolerance", choices=["auto", *PROFILES], default="auto", help="see tooling/tolerances.py")
     args = parser.parse_args(argv)
     if not args.archive.is_file():
         print(f"verify: no archive at {args.archive}", file=sys.stderr)

@@ -8,10 +8,10 @@
   and the method ``auto`` picks on this device and on a GPU.
 * ``pipeline.json``: wall time per pipeline rule from the ``benchmark:`` files of the last
   study run, and how long a rerun with nothing changed and a dry run take
-  (``analysis/bench_pipeline.py``).
+  (``tooling/bench_pipeline.py``).
 * ``paper_estimate.json``: an *estimate* of the paper profile's time on one GPU, from FLOPs
   and stated throughput assumptions, checked against this machine's measured FLOP rate
-  (``analysis/bench_estimate.py``).
+  (``tooling/bench_estimate.py``).
 * ``machine.json``: the machine the benchmarks ran on.
 
 Alternatives are measured interleaved, round by round, in one process, and compared as
@@ -27,15 +27,15 @@ from typing import Any
 
 import torch
 
-from .config import load_study_file
-from .device import ComputeSettings
-from .io import write_json
-from .models import GPT, build_model
-from .models.positional import POSITIONAL_ENCODINGS
-from .provenance import device_description, git_commit, package_versions
-from .regimes import REGIMES
-from .tasks import build_task
-from .training import make_optimizer, to_device
+from analysis.config import load_study_file
+from analysis.device import ComputeSettings
+from analysis.io import write_json
+from analysis.models import GPT, build_model
+from analysis.models.positional import POSITIONAL_ENCODINGS
+from analysis.provenance import device_description, git_commit, package_versions
+from analysis.regimes import REGIMES
+from analysis.tasks import build_task
+from analysis.training import make_optimizer, to_device
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -132,8 +132,8 @@ def _seconds(work) -> float:
 
 def gradient_method_times(profile: str, rounds: int, threads: int, device: str = "auto") -> dict[str, Any]:
     """Median seconds to extract M1 for one checkpoint (the profile's n_sequences) by each method (fp32)."""
-    from .measures.gradient_matrix import AUTO_METHOD, GRADIENT_METHODS, choose_method, gradient_matrix
-    from .measures.parameters import PER_TARGET_METHODS, per_target_gradients
+    from analysis.measures.gradient_matrix import AUTO_METHOD, GRADIENT_METHODS, choose_method, gradient_matrix
+    from analysis.measures.parameters import PER_TARGET_METHODS, per_target_gradients
 
     torch.set_num_threads(threads)
     study = load_study_file(REPO / "workflow" / "config" / f"{profile}.yaml")
