@@ -1,6 +1,6 @@
 """``make readme``: copy the generated blocks into the documents.
 
-From ``results/<profile>/headline.md`` (the ``headline`` rule): the verdict block into README.md
+From ``results/<profile>/headline.md`` (the ``readme_blocks`` rule): the verdict block into README.md
 and the loss tables into docs/results.md. From ``results/bench/``: the step-time and gradient-method
 blocks into docs/performance.md. A missing source leaves its block as it is.
 """

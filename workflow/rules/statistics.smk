@@ -51,17 +51,17 @@ rule statistics:
         "../scripts/statistics.py"
 
 
-rule headline:
+rule readme_blocks:
     """The generated verdict and loss blocks of README.md and docs/results.md (make readme splices them), from the numbers the paper prints."""
     input:
         numbers=rules.statistics.output.numbers,
     output:
         block=f"{RESULTS}/headline.md",
     log:
-        f"{LOGS}/headline.log",
+        f"{LOGS}/readme_blocks.log",
     benchmark:
-        f"{BENCHMARKS}/headline.tsv"
+        f"{BENCHMARKS}/readme_blocks.tsv"
     conda:
         SOFTWARE
     script:
-        "../scripts/readme.py"
+        "../scripts/readme_blocks.py"
