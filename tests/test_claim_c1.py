@@ -199,7 +199,7 @@ def test_rules_are_checked_against_config_overrides() -> None:
 
 
 def test_numbers_and_deciding_texts_printed_by_the_paper() -> None:
-    """Every number C1 hands the paper, worked by hand (issue 16: mutation testing).
+    """Every number C1 hands the paper, worked by hand.
 
     SPREAD has sd 0.0247053 over 5 seeds: half-width t(0.975, 4) 2.776445 x 0.0247053 / sqrt 5 = 0.030676, so
     markov's trained enrichment 0.5 prints [0.47, 0.53], recall's 0.375 [0.34, 0.41] (0.375 and 0.125 round half to
@@ -263,7 +263,7 @@ def test_p_values_print_with_three_digits_or_as_below_one_in_a_thousand() -> Non
 
 
 def test_enrichment_summary_over_seeds_by_hand() -> None:
-    """At confidence 0.5 two seeds give mean +- |a - b| / 2 (t(0.75, 1) = 1); issue 16."""
+    """At confidence 0.5 two seeds give mean +- |a - b| / 2 (t(0.75, 1) = 1)."""
     per_run = pd.DataFrame({"condition": ["b", "b", "a"], "seed": [0, 1, 0], "stage": ["trained", "trained", "init"],
                             "layer": [0, 0, 1], "enrichment": [0.1, 0.3, 0.0], "share": [0.35, 0.55, 0.25],
                             "uniform": [0.25, 0.25, 0.25]})

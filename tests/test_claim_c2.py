@@ -176,7 +176,7 @@ def test_rules_refuse_a_margin_wider_than_the_threshold() -> None:
 
 
 def test_numbers_and_deciding_text_printed_by_the_paper() -> None:
-    """Every number C2 hands the paper, worked by hand from the planted tables (issue 16: mutation testing).
+    """Every number C2 hands the paper, worked by hand from the planted tables.
 
     state: DiD 0.07, 0.08, 0.09, 0.08, 0.08: mean 0.08, sd 0.0070711, half-width t(0.975, 4) 2.776445 x 0.0031623
     = 0.00878 -> [0.071, 0.089]; d = 0.08 / 0.0070711 = 11.31; 16.0% of the gap 0.5. Treated gaps 0.10, 0.13, 0.13,
@@ -253,7 +253,7 @@ def test_numbers_without_a_deciding_cell_say_so() -> None:
 
 def test_each_deciding_cell_is_described_and_disagreeing_cells_are_mixed() -> None:
     """Two cells with the same planted DiD (see the numbers test); rope's standard treated runs end at the baseline
-    (0.5: not learned), so its cell is mixed, with the reason, and the claim is mixed (issue 16)."""
+    (0.5: not learned), so its cell is mixed, with the reason, and the claim is mixed."""
     did = [0.07, 0.08, 0.09, 0.08, 0.08]
     treated = [c + d for c, d in zip(CONTROL_GAP, did, strict=True)]
     gap = pd.concat([planted(treated, CONTROL_GAP), planted(treated, CONTROL_GAP, encoding="rope")], ignore_index=True)
@@ -270,7 +270,7 @@ def test_each_deciding_cell_is_described_and_disagreeing_cells_are_mixed() -> No
 
 
 def test_two_paired_seeds_are_enough_to_decide() -> None:
-    """Issue 16: DiD 0.08 and 0.09 over 2 seeds: se 0.005, t = 17, one-sided p from t(1) (Cauchy)
+    """DiD 0.08 and 0.09 over 2 seeds: se 0.005, t = 17, one-sided p from t(1) (Cauchy)
     1/2 - atan(17)/pi = 0.0187 < 0.05 and 0.085 >= 0.025: supported (fewer than 2 seeds would be mixed)."""
     gap = planted([c + d for c, d in zip(CONTROL_GAP, [0.08, 0.09, 0.0, 0.0, 0.0], strict=True)], CONTROL_GAP)
     two = gap[gap["seed"] < 2]

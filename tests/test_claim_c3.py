@@ -147,7 +147,7 @@ def _exception(kind: str, parameter: str, fraction: str) -> dict[str, str]:
 
 
 def test_every_number_of_a_supported_case_by_hand() -> None:
-    """Query heads reach 16 and 24 of 32 entries, the MLP 50 of 100 at t = 3 (issue 16: mutation testing).
+    """Query heads reach 16 and 24 of 32 entries, the MLP 50 of 100 at t = 3.
 
     shared_min 16/32 = 0.500; pooled (16 + 24 + 50) / 164 = 0.549; all weights (90 + 16 + 20 + 0) / 244 = 0.516;
     the position table 16/32 = 0.500 = (t + 1)/T; the query heads' range at t = 3: 0.500-0.750.
@@ -184,7 +184,7 @@ def test_a_leak_on_both_key_bias_heads_counts_twenty_unexplained_tensors() -> No
 
 
 def test_empty_tables_keep_their_columns_and_the_run_table_counts_reachable_zeros() -> None:
-    """Issue 16: the declared tables keep their columns when empty; n_reachable_zero sums over the tensors at t = 3."""
+    """The declared tables keep their columns when empty; n_reachable_zero sums over the tensors at t = 3."""
     empty = CLAIMS.get("c3").run(ClaimInputs(tables={}, runs=pd.DataFrame(), settings=SETTINGS))
     keys = ["condition", "seed", "step", "task", "pos_encoding", "regime", "t"]
     assert empty.tables["c3_reachability"].columns.tolist() == [*keys, "position", "kind", "n_entries", "n_reachable",

@@ -201,7 +201,7 @@ def test_descriptive_encodings_decide_nothing() -> None:
 
 
 def test_beyond_margin_either_way_is_bonferroni_over_the_two_one_sided_tests() -> None:
-    """Issue 16: two seeds, t(1) is Cauchy: P(T < -3) = 1/2 - atan(3)/pi = 0.1024164."""
+    """Two seeds, t(1) is Cauchy: P(T < -3) = 1/2 - atan(3)/pi = 0.1024164."""
     # below: (-0.5, -0.3) + 0.1 -> mean -0.3, se 0.1, t = -3; above: t = -5, p = 1/2 + atan(5)/pi; the smaller doubled
     assert c4._beyond_p(np.array([-0.5, -0.3]), 0.1, "two-sided") == pytest.approx(0.2048328, rel=1e-6)
     assert c4._beyond_p(np.array([-0.5, -0.3]), 0.1, "less") == pytest.approx(0.1024164, rel=1e-6)

@@ -97,7 +97,7 @@ def test_rules_are_checked_against_config_overrides() -> None:
 
 
 def test_every_number_and_the_table_by_hand() -> None:
-    """Issue 16 (mutation testing): std runs at 3 checkpoints, exact zero; my seed 0 leaks 2.5e-7 at 2 checkpoints.
+    """Standard runs at 3 checkpoints, exact zero; my seed 0 leaks 2.5e-7 at 2 checkpoints.
 
     A run's pairs s < t for T = 3: (1, 0), (2, 0), (2, 1): 3 per checkpoint. 3 of the 4 runs stay within 0: mixed.
     """
@@ -134,7 +134,7 @@ def test_empty_numbers_say_nothing_was_measured() -> None:
 
 
 def test_a_missing_gradient_table_and_a_run_listed_twice() -> None:
-    """Issue 16: no M1 table at all is mixed with an empty table; a run's second row (same condition and seed) is
+    """No M1 table at all is mixed with an empty table; a run's second row (same condition and seed) is
     one run, not a second one to join."""
     result = CLAIMS.get("c5").run(ClaimInputs({}, RUNS, SETTINGS), None)
     assert result.verdicts[0].verdict == "mixed" and result.tables["c5_teacher_forcing"].empty

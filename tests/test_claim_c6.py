@@ -175,7 +175,7 @@ def test_paper_numbers_name_each_condition_and_the_first_order_crossing() -> Non
 
 
 def test_every_number_the_paper_prints_by_hand() -> None:
-    """Issue 16 (mutation testing): C6's numbers dictionary on a planted case worked by hand.
+    """C6's numbers dictionary on a planted case worked by hand.
 
     a: ratios 0.002, 0.004 over 2 seeds: mean 0.003, se 0.001, t(0.975, 1) = 12.7062047: [-0.97%, 1.57%] (between);
     its comparison-sequence change 0.0005 x C adds 0.0005 to the specific ratio: 0.35% [-0.92%, 1.62%].
@@ -238,7 +238,7 @@ def test_the_crossing_step_size() -> None:
 
 
 def test_deciding_conditions_need_learned_a_listed_task_and_a_listed_encoding() -> None:
-    """Issue 16: which standard conditions decide, from their factors (rules: markov, lag, text; learned positions)."""
+    """Which standard conditions decide, from their factors (rules: markov, lag, text; learned positions)."""
     runs = pd.DataFrame({
         "condition": ["m", "m", "t", "r", "x", "my"], "seed": [0, 1, 0, 0, 0, 0],
         "task": ["tm", "tm", "tt", "tr", "tx", "tm"], "task_name": ["markov", "markov", "text", "markov", "sine", "markov"],
@@ -261,7 +261,7 @@ def test_deciding_conditions_need_learned_a_listed_task_and_a_listed_encoding() 
 
 
 def test_numbers_without_sgd_rows_without_conditions_and_with_two_encodings() -> None:
-    """Issue 16: no SGD step evaluated -> sgd_signed is None; nothing to decide -> every count is "0"; the encodings
+    """No SGD step evaluated -> sgd_signed is None; nothing to decide -> every count is "0"; the encodings
     print sorted, comma-separated."""
     inputs = planted({"a": [0.002, 0.002]})
     weight = inputs.tables["m7_weight_channel"]

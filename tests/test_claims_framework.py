@@ -1,6 +1,6 @@
 """The claim framework (``analysis/stats/claims.py``): verdict words, declared tables, rule overrides.
 
-Expected messages and orders are written out by hand (issue 16: tests that can fail).
+Expected messages and orders are written out by hand, so a changed message or order fails.
 """
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ def test_equivalence_needs_the_whole_interval_inside_the_margin() -> None:
     assert covering.low < 0 < covering.high and covering.p > 0.05  # covers 0, yet no evidence of equivalence
 
 
-# Mutation-testing additions (issue 16). With two seeds and confidence 0.5 the quantile t(0.75, 1) is exactly 1
+# Worked values. With two seeds and confidence 0.5 the quantile t(0.75, 1) is exactly 1
 # (Cauchy: tan(pi/4)), so an interval is mean +- |a - b| / 2; t(1) p-values are 1/2 - atan(t)/pi (Cauchy CDF).
 
 

@@ -37,7 +37,7 @@ def test_runs_get_their_condition_flag() -> None:
     assert abs(table["gap_closed"].iloc[0] - 0.95) < 1e-12
 
 
-# Mutation-testing additions (issue 16): each branch of the criterion at its exact threshold, with hand values.
+# Each branch of the criterion at its exact threshold, with hand values (a mutant on either side fails).
 TIGHT = {"confidence": 0.95, "learned_margin": 0.25, "learned_gap_share": 0.5}  # threshold 0.75 * 2.0 = 1.5 exactly
 
 
