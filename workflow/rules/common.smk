@@ -65,8 +65,7 @@ def run_path(run_id, name):
 def results_dir_of_outputs(wildcards, output):
     """RESULTS, read back from a training job's first output (<results>/runs/<condition>/seed<k>/<file>):
     a path prefix inferred from the outputs stays right where an executor stages them elsewhere (`snakemake --lint`
-    flags a hard-coded one). Snakemake leaves output-derived params out of its rerun check; results made before
-    this param was derived rerun once (reason "Params have changed")."""
+    flags a hard-coded one). Snakemake leaves output-derived params out of its rerun check."""
     return str(Path(output[0]).parents[3])
 
 
