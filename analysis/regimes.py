@@ -12,7 +12,7 @@ key/value at s = t is always fully live):
 * ``myopic-full``: keys/values detached outright: L_t trains the weights only
   through position t's own computation.
 
-How attention implements the routing cheaply is in ``analysis/models/gpt.py``;
+How attention implements the routing cheaply is in ``analysis/models/myopic_routing.py``;
 ``tests/references.py`` computes each regime's gradient one position at a time.
 """
 from __future__ import annotations

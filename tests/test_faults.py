@@ -13,7 +13,7 @@ from workflow_helpers import smoke_config
 
 from analysis.config import load_study
 from analysis.io import CheckpointError, atomic_path, load_checkpoint, save_checkpoint, write_json
-from analysis.measures.run import MEASURES, load_model
+from analysis.measures.run import MEASURES, RunData, load_model
 from analysis.outcomes import read_run_table, write_diverged_run
 from analysis.resume import TaskChangedError, TrainingState, check_same_task, load_state, save_state
 from analysis.stats.runs import CorpusMismatchError, check_same_corpus
@@ -62,7 +62,7 @@ def test_a_damaged_checkpoint_names_the_file_and_the_fix(tmp_path: Path, damage:
         torch.save({"x": pd.Timestamp(0)}, buffer, pickle_module=pickle)
         path.write_bytes(buffer.getvalue())
     with pytest.raises(CheckpointError) as error:
-        load_model(path)
+        load_model(path, RunData(smoke_spec()))
     message = str(error.value)
     assert str(path) in message and f"delete its run folder ({tmp_path})" in message
     assert error.value.__cause__ is None and "\n" not in message  # one line, no torch internals attached

@@ -112,7 +112,7 @@ def test_measure_checkpoints_labels_rows_and_keeps_end_only_measures_to_the_ends
                                                   applies=lambda data: False))
     monkeypatch.setattr(run_module, "MEASURES", registry)
     monkeypatch.setattr(run_module, "RunData", lambda spec: data if spec.seed == 4 else None)
-    monkeypatch.setattr(run_module, "load_model", lambda path: 10 * int(path))  # the "model" is a number
+    monkeypatch.setattr(run_module, "load_model", lambda path, data: 10 * int(path))  # the "model" is a number
     spec = SimpleNamespace(seed=4, condition="sine-learned")
     tables, seconds = run_module.measure_checkpoints(spec, {50: "5", 0: "0", 100: "10"})
     every = tables["every"]

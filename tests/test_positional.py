@@ -1,19 +1,48 @@
 """Positional encodings against their published formulas, on tiny cases."""
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
 from conftest import ENCODINGS, tiny_model
+from workflow_helpers import smoke_config
 
+from analysis.config import RunSpec, load_study
+from analysis.io import save_checkpoint
+from analysis.measures.run import RunData, load_model
+from analysis.models import build_model
 from analysis.models.gpt import CausalSelfAttention
 from analysis.models.positional import POSITIONAL_ENCODINGS
+from analysis.models.positional.rope import Rotary
 from analysis.regimes import STANDARD
+from analysis.tasks import build_task
 
 
 def test_registry_holds_the_five_encodings() -> None:
     assert POSITIONAL_ENCODINGS.names() == sorted(ENCODINGS)
+
+
+def test_an_encoding_name_reaches_its_class_in_the_five_hops_of_the_docs(tmp_path: Path) -> None:
+    """docs/extending.md, "Where an encoding name goes": config, run spec, job parameters, GPTConfig, class."""
+    config = smoke_config()
+    config["model"]["pos_encoding"] = "rope"
+    config["experiments"]["distance"]["grid"]["pos_encoding"] = ["alibi"]
+    runs = load_study(config).runs.values()  # hops 1 and 2: validate, then _experiment_runs (a grid value wins)
+    assert {run.model["pos_encoding"] for run in runs if run.task_label == "sine-shift1"} == {"rope"}
+    assert {run.model["pos_encoding"] for run in runs if run.task_label == "markov"} == {"alibi"}
+    run = next(run for run in runs if run.task_label == "sine-shift1")
+    job_spec = RunSpec.from_dict(json.loads(json.dumps(run.to_dict(), sort_keys=True)))  # hop 3: the job's parameters
+    assert job_spec == run
+    task = build_task(job_spec.task)
+    model = build_model(task.input_spec, task.output_spec, job_spec.model)  # hop 4
+    assert model.config.pos_encoding == "rope"
+    assert type(model.positions) is Rotary  # hop 5: GPT.__init__ looks the name up in the registry
+    save_checkpoint(tmp_path / "checkpoint.pt", {"model": model.state_dict(), "step": 0})
+    measured = load_model(tmp_path / "checkpoint.pt", RunData(job_spec))  # the measures build the model the same way
+    assert type(measured.positions) is Rotary and measured.config == model.config
 
 
 def test_rope_rotates_each_pair_by_position_times_frequency() -> None:

@@ -20,7 +20,7 @@ import torch
 from ..config import RunSpec
 from ..device import ComputeSettings
 from ..io import load_checkpoint, write_table
-from ..models import GPT, GPTConfig
+from ..models import GPT, build_model
 from ..registry import Registry
 from ..seeding import EVALUATION_SEED, generator
 from ..tasks import Batch, Task, build_task
@@ -37,9 +37,10 @@ from .reachability import reachability_table
 from .weight_channel import context_channel_table, weight_channel_from_gradients
 
 
-def load_model(path: str | Path) -> GPT:
+def load_model(path: str | Path, data: RunData) -> GPT:
+    """A checkpoint's weights in the model the run's spec builds, as training built it."""
     payload = load_checkpoint(path)
-    model = GPT(GPTConfig(**payload["model_config"]))
+    model = build_model(data.task.input_spec, data.task.output_spec, data.spec.model)
     model.load_state_dict(payload["model"])
     return model.eval()
 
@@ -248,7 +249,7 @@ def measure_checkpoints(spec: RunSpec, checkpoints: dict[int, Path]) -> tuple[di
     seconds = dict.fromkeys(MEASURES.names(), 0.0)
     ends = {min(checkpoints), max(checkpoints)}
     for step, path in sorted(checkpoints.items()):
-        model = load_model(path)
+        model = load_model(path, data)
         for name in MEASURES.names():
             measure = MEASURES.get(name)
             if not measure.selected(data) or (measure.ends_only and step not in ends):
