@@ -17,7 +17,7 @@ CONFIG_FILES := workflow/config/$(PROFILE).yaml $(if $(OVERLAY),workflow/config/
 SNAKEMAKE := $(BIN)/snakemake --snakefile workflow/Snakefile --workflow-profile workflow/profiles/default \
 	--configfile $(CONFIG_FILES) --cores $(CORES)
 
-.PHONY: study test dag clean-results lint readme bench profile-step gpu-check report test-slurm cite archive verify unlock mutants
+.PHONY: study test test-unit dag clean-results lint readme bench profile-step gpu-check report test-slurm cite archive verify unlock mutants
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH, or set PYTHON=..."; exit 1; }
@@ -49,6 +49,10 @@ study: $(BIN)/.installed
 
 test: $(BIN)/.installed $(CFF_VENV)/bin/.installed
 	$(BIN)/python -m pytest -q
+
+# The unit tests only: everything but the tests marked `workflow` (Snakemake, the smoke study, the tutorial).
+test-unit: $(BIN)/.installed $(CFF_VENV)/bin/.installed
+	$(BIN)/python -m pytest -q -m "not workflow"
 
 dag: $(BIN)/.installed
 	$(SNAKEMAKE) -n
