@@ -8,7 +8,7 @@ from pathlib import Path
 
 from workflow_helpers import REPO
 
-STUDY_CODE = [p for folder in ("analysis", "workflow", "figures") for p in sorted((REPO / folder).rglob("*.py"))]
+STUDY_CODE = [p for folder in ("analysis", "tooling", "workflow", "figures") for p in sorted((REPO / folder).rglob("*.py"))]
 CODE = [*STUDY_CODE, *sorted((REPO / "tests").rglob("*.py"))]
 RULES = [REPO / "workflow" / "Snakefile", *sorted((REPO / "workflow" / "rules").glob("*.smk"))]
 NETWORK_MODULES = {"urllib", "requests", "httpx", "http", "socket", "ftplib", "aiohttp", "torch.hub", "huggingface_hub"}
