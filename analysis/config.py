@@ -12,6 +12,7 @@ import hashlib
 import inspect
 import itertools
 import json
+import math
 from dataclasses import dataclass, fields
 from functools import cache
 from pathlib import Path
@@ -24,6 +25,7 @@ from .measures.gradient_matrix import GRADIENT_METHODS
 from .models.positional import POSITIONAL_ENCODINGS
 from .regimes import REGIMES
 from .tasks import TASKS, build_task
+from .tasks.sine import SineTask
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
@@ -109,15 +111,56 @@ def _check_task(label: str, params: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _not_a_number(value: Any, path: str = "") -> list[str]:
-    """Every NaN in the config, by key path: NaN fails no comparison, so the schema's bounds let it through."""
-    if isinstance(value, float) and value != value:
-        return [f"{path or '<top level>'}: NaN is not allowed"]
+def _non_finite(value: Any, path: tuple[str | int, ...] = ()) -> dict[tuple[str | int, ...], float]:
+    """Every NaN or infinite number in the config, by key path, wherever it sits (settings, grids, tasks, claims).
+
+    NaN fails no comparison, so the schema's bounds let it through; an infinite learning rate or
+    task parameter passes them too. Either would only show as a diverged or meaningless run.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        return {path: value}
     if isinstance(value, dict):
-        return [p for k, v in value.items() for p in _not_a_number(v, f"{path}.{k}" if path else str(k))]
+        return {p: v for key, item in value.items() for p, v in _non_finite(item, (*path, key)).items()}
     if isinstance(value, list):
-        return [p for i, v in enumerate(value) for p in _not_a_number(v, f"{path}.{i}")]
-    return []
+        return {p: v for i, item in enumerate(value) for p, v in _non_finite(item, (*path, i)).items()}
+    return {}
+
+
+def _setting_schema(path: tuple[str | int, ...]) -> dict[str, Any]:
+    """The schema of the setting at ``path`` ({} where the schema leaves it open, as for task parameters)."""
+    node = schema()
+    for part in path:
+        while "$ref" in node:
+            node = schema()["$defs"][node["$ref"].rsplit("/", 1)[-1]]
+        if isinstance(part, int):
+            node = node.get("items", {})
+        elif part in node.get("properties", {}):
+            node = node["properties"][part]
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = node["additionalProperties"]
+        else:
+            return {}
+    return node
+
+
+def _finite_values(setting: dict[str, Any]) -> str:
+    """The allowed values of a numeric setting, e.g. ``finite numbers > 0``."""
+    bounds = [
+        f"{symbol} {setting[key]}"
+        for key, symbol in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<"))
+        if key in setting
+    ]
+    kind = "integers" if setting.get("type") == "integer" else "finite numbers"
+    return " ".join([kind, " and ".join(bounds)]).strip()
+
+
+def _non_finite_problems(raw: dict[str, Any]) -> dict[str, str]:
+    """Key path -> message for every NaN or infinite number in ``raw``."""
+    problems = {}
+    for path, value in _non_finite(raw).items():
+        where = ".".join(map(str, path))
+        problems[where] = f"{where}: {value} is not allowed; allowed values: {_finite_values(_setting_schema(path))}"
+    return problems
 
 
 def validate(raw: dict[str, Any]) -> dict[str, Any]:
@@ -127,7 +170,9 @@ def validate(raw: dict[str, Any]) -> dict[str, Any]:
     import jsonschema  # imported here: jobs that only read a validated run spec start faster
 
     validator = jsonschema.Draft202012Validator(schema())
-    problems = sorted({_describe(e) for e in validator.iter_errors(raw)} | set(_not_a_number(raw)))
+    non_finite = _non_finite_problems(raw)  # one message per key: an infinite value may also break a bound
+    schema_problems = {_describe(e) for e in validator.iter_errors(raw) if _path(e) not in non_finite}
+    problems = sorted(schema_problems | set(non_finite.values()))
     if problems:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
     config = copy.deepcopy(raw)
@@ -262,22 +307,23 @@ def _check_runs(config: dict[str, Any]) -> list[str]:
                     f"{_origin(config, name, 'model', 'd_model')} = {d_model}; allowed values of n_head for "
                     f"d_model {d_model}: {divisors}"
                 )
-            if run.task["name"] == "sine" and run.train["regime"] != "standard":
-                heads = run.model["n_layer"] * n_head
-                lags = run.task.get("K", 10)
-                if lags <= heads:
+            task = build_task(run.task)
+            if isinstance(task, SineTask):
+                context = run.model["context"]
+                if task.shift + task.K > context:  # the lags of the last position would start before the sequence
                     problems.append(
-                        f"tasks.{run.task_label}.K = {lags} is not larger than the {heads} attention heads "
+                        f"tasks.{run.task_label}.K = {task.K} reaches beyond the context "
+                        f"{_origin(config, name, 'model', 'context')} = {context}; allowed values: "
+                        f"K <= context - shift = {context - task.shift}"
+                    )
+                heads = run.model["n_layer"] * n_head
+                if run.train["regime"] != "standard" and task.K <= heads:
+                    problems.append(
+                        f"tasks.{run.task_label}.K = {task.K} is not larger than the {heads} attention heads "
                         f"(n_layer x n_head) of a myopic condition in experiments.{name}: each head could route one "
                         f"raw input to position t, a workaround without pre-caching; allowed values: K > {heads}"
                     )
-                if run.task.get("shift", 1) + lags > run.model["context"]:
-                    problems.append(
-                        f"tasks.{run.task_label}.K = {lags} reaches beyond the context "
-                        f"{_origin(config, name, 'model', 'context')} = {run.model['context']}; allowed values: "
-                        f"K <= context - shift"
-                    )
-            limit = _context_limit(build_task(run.task))
+            limit = _context_limit(task)
             if limit is not None and run.model["context"] > limit:
                 problems.append(
                     f"{_origin(config, name, 'model', 'context')} = {run.model['context']} is longer than task "

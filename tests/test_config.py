@@ -41,9 +41,16 @@ CASES = {
     "no experiments": (lambda c: c.update(experiments={}), ["experiments", "should be non-empty"]),
     "grid names an undefined task": (lambda c: c["experiments"]["distance"]["grid"].update(task=["recal"]), ["experiments.distance.grid.task.0", "'recal'", "allowed values: sine-shift1, markov, lag"]),
     "paper names an undefined experiment": (lambda c: c["paper"].update(experiments=["myopya"]), ["paper.experiments.0", "allowed values: distance, myopia"]),
-    "NaN learning rate": (lambda c: c["train"].update(lr=float("nan")), ["train.lr: NaN is not allowed"]),
+    "NaN learning rate": (lambda c: c["train"].update(lr=float("nan")), ["train.lr: nan is not allowed; allowed values: finite numbers > 0"]),
+    "infinite setting beyond its bound": (lambda c: c["train"].update(min_lr_ratio=float("inf")), ["train.min_lr_ratio: inf is not allowed; allowed values: finite numbers >= 0 and <= 1"]),
+    "infinite integer setting": (lambda c: c["train"].update(steps=float("inf")), ["train.steps: inf is not allowed; allowed values: integers >= 1"]),
+    "NaN in an experiment override": (lambda c: c["experiments"]["distance"].update(train={"lr": float("nan")}), ["experiments.distance.train.lr: nan is not allowed; allowed values: finite numbers > 0"]),
+    "NaN in a grid": (lambda c: c["experiments"]["distance"]["grid"].update(context=[float("nan")]), ["experiments.distance.grid.context.0: nan is not allowed; allowed values: integers >= 2"]),
+    "infinite task parameter": (lambda c: c["tasks"]["sine-shift1"].update(freq=float("-inf")), ["tasks.sine-shift1.freq: -inf is not allowed; allowed values: finite numbers"]),
+    "NaN claim rule": (lambda c: c["stats"].update(claims={"c6": {"minuscule": float("nan")}}), ["stats.claims.c6.minuscule: nan is not allowed"]),
     "sine lags a myopic model could route": (lambda c: c["tasks"]["sine-shift1"].update(K=3), ["tasks.sine-shift1.K = 3 is not larger than the 4 attention heads", "allowed values: K > 4"]),
-    "sine lags beyond the context": (lambda c: c["tasks"]["sine-shift1"].update(K=8), ["tasks.sine-shift1.K = 8 reaches beyond the context", "K <= context - shift"]),
+    "sine lags beyond the context": (lambda c: c["tasks"]["sine-shift1"].update(K=8), ["tasks.sine-shift1.K = 8 reaches beyond the context model.context = 8", "allowed values: K <= context - shift = 7"]),
+    "sine lags beyond the context of standard training": (lambda c: c["experiments"]["distance"]["grid"].update(task=["sine-shift1"], context=[5]), ["tasks.sine-shift1.K = 5 reaches beyond the context experiments.distance.grid.context = 5", "allowed values: K <= context - shift = 4"]),
     "unknown claim": (lambda c: c["stats"].update(claims={"c9": {}}), ["stats.claims.c9: unknown claim", "allowed values: c1, c2, c3, c4, c5, c6"]),
     "unknown claim rule": (lambda c: c["stats"].update(claims={"c2": {"margin": 0.1}}), ["unknown key 'stats.claims.c2.margin'", "min_relative_did"]),
     "claim rule of the wrong type": (lambda c: c["stats"].update(claims={"c6": {"minuscule": "tiny"}}), ["stats.claims.c6.minuscule: expected float"]),
@@ -59,6 +66,21 @@ def test_bad_config_is_rejected_with_a_clear_message(case: str) -> None:
     for fragment in expected:
         assert fragment in str(error.value), f"{fragment!r} missing from:\n{error.value}"
     assert str(error.value).count("\n  - ") == 1, f"one mistake, one message:\n{error.value}"
+
+
+def test_non_finite_numbers_written_in_yaml_are_rejected(tmp_path) -> None:
+    """YAML's .nan and .inf are floats that pass every schema bound; they must not reach a job as a diverged run."""
+    text = (REPO / "workflow" / "config" / "smoke.yaml").read_text()
+    text = text.replace("lr: 3.0e-3", "lr: .nan").replace("K: 5,", "K: .inf,")
+    assert ".nan" in text and ".inf" in text
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        load_study_file(path)
+    assert str(error.value).splitlines()[1:] == [
+        "  - tasks.sine-shift1.K: inf is not allowed; allowed values: finite numbers",
+        "  - train.lr: nan is not allowed; allowed values: finite numbers > 0",
+    ]
 
 
 def test_grid_factors_are_the_schema_grid_keys_and_name_the_conditions() -> None:
@@ -86,7 +108,7 @@ def test_a_grid_factor_sets_its_run_setting() -> None:
     assert run.condition == "markov_learned_standard_L2_D32_H4_T8_S30"
 
 
-@pytest.mark.parametrize("profile", ["smoke", "default", "paper"])
+@pytest.mark.parametrize("profile", ["smoke", "default", "paper", "scaling"])
 def test_shipped_profiles_are_valid(profile: str) -> None:
     study = load_study_file(REPO / "workflow" / "config" / f"{profile}.yaml")
     assert study.profile == profile
