@@ -37,9 +37,9 @@ TABLE_FUNCTIONS = {
     ),
     "analysis/measures/probes.py": ("probe_table", "select_and_score"),
 }
-# The fast unit tests: test files that import the mutated packages, less the slow end-to-end ones.
+# The test files copied: those that import the mutated packages. Their workflow tests (marker ``workflow``,
+# tests/conftest.py) are left out by ``-m "not workflow"`` in pyproject.toml's ``pytest_add_cli_args``.
 TESTED_IMPORTS = ("analysis.stats", "analysis.measures")
-SLOW_TESTS = ("test_workflow*.py", "test_faults.py", "test_archive.py", "test_tutorial.py", "test_paper.py")
 KILLED = {"killed", "timeout", "caught by type check"}
 NOT_RUN = {"skipped", "not checked"}
 EQUIVALENTS = Path(__file__).with_name("mutants_equivalent.json")
@@ -75,14 +75,8 @@ def module_name(path: str) -> str:
 
 
 def selected_tests(tests: Path) -> list[Path]:
-    """Test files importing the mutated packages, without the slow end-to-end ones."""
-    chosen = []
-    for path in sorted(tests.glob("test_*.py")):
-        if any(fnmatch.fnmatch(path.name, pattern) for pattern in SLOW_TESTS):
-            continue
-        if any(name in path.read_text() for name in TESTED_IMPORTS):
-            chosen.append(path)
-    return chosen
+    """Test files importing the mutated packages (mutmut runs only their unit tests)."""
+    return [path for path in sorted(tests.glob("test_*.py")) if any(name in path.read_text() for name in TESTED_IMPORTS)]
 
 
 def undecorate(source: str) -> str:
