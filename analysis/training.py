@@ -17,12 +17,13 @@ from tqdm import tqdm
 
 from .config import RunSpec
 from .device import ComputeSettings
+from .held_out import evaluation_batch
 from .io import save_checkpoint, write_json, write_rows
 from .models import GPT, build_model
 from .provenance import device_description, git_commit, package_versions
 from .regimes import REGIMES, STANDARD
 from .resume import RESUME_EVERY, TrainingState, check_same_task, load_state, restore, save_state, snapshot
-from .seeding import EVALUATION_SEED, generator, use_deterministic_algorithms
+from .seeding import generator, use_deterministic_algorithms
 from .tasks import Batch, Task, build_task
 
 
@@ -46,12 +47,6 @@ def make_optimizer(model: GPT, train: dict[str, Any]) -> torch.optim.AdamW:
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": train["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=train["lr"], betas=(0.9, 0.95), fused=True)
-
-
-def evaluation_batch(task: Task, spec: RunSpec, n: int) -> Batch:
-    """Held-out sequences, identical for every seed and regime of a task, so runs compare on equal terms."""
-    stream = generator(EVALUATION_SEED, f"evaluation:{spec.task_label}")
-    return task.held_out().sample(n, spec.model["context"], stream)
 
 
 def to_device(batch: Batch, device: torch.device) -> Batch:

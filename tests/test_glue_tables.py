@@ -16,7 +16,10 @@ import pytest
 import torch
 from conftest import tiny_batch, tiny_model, tiny_task
 
+from analysis.measures import Measure
+from analysis.measures import data as data_module
 from analysis.measures import run as run_module
+from analysis.measures.gradient_matrix import measure_gradient_matrix
 from analysis.measures.myopia import myopia_gap
 from analysis.measures.parameters import named_parameters
 from analysis.measures.probes import probe_table
@@ -45,13 +48,13 @@ def m1_table(monkeypatch: pytest.MonkeyPatch, tensor: torch.Tensor) -> tuple[pd.
         calls.update(kwargs, inputs=inputs, loss_fn=loss_fn, count=calls["count"] + 1)
         return tensor
 
-    monkeypatch.setattr(run_module, "gradient_matrix", fake_gradient_matrix)
+    monkeypatch.setattr(data_module, "gradient_matrix", fake_gradient_matrix)
     spec = SimpleNamespace(measure={"method": "loop", "batch_size": 7, "max_memory_mb": 11.0}, train={"device": "cpu"})
-    data = run_module.RunData(spec)
+    data = data_module.RunData(spec)
     data.__dict__["gradient_batch"] = Batch(torch.zeros(3, 4, dtype=torch.long), torch.zeros(3, 4, dtype=torch.long))
     data.__dict__["task"] = SimpleNamespace(loss_per_position="the task's loss")
     model = torch.nn.Linear(1, 1)
-    table = run_module._gradient_matrix(model, data)
+    table = measure_gradient_matrix(model, data)
     calls["again"] = data.gradient_matrix(model) is tensor
     return table, calls
 
@@ -106,10 +109,9 @@ def test_measure_checkpoints_labels_rows_and_keeps_end_only_measures_to_the_ends
         assert given is data
         return pd.DataFrame({"value": [model, model + 1]})
 
-    registry.register("every")(run_module.Measure("every", every, applies=lambda given: given is data))
-    registry.register("ends")(run_module.Measure("ends", lambda model, data: pd.DataFrame({"value": [model]}), ends_only=True))
-    registry.register("never")(run_module.Measure("never", lambda model, data: pd.DataFrame({"value": [0]}),
-                                                  applies=lambda data: False))
+    registry.register("every")(Measure("every", every, applies=lambda given: given is data))
+    registry.register("ends")(Measure("ends", lambda model, data: pd.DataFrame({"value": [model]}), ends_only=True))
+    registry.register("never")(Measure("never", lambda model, data: pd.DataFrame({"value": [0]}), applies=lambda data: False))
     monkeypatch.setattr(run_module, "MEASURES", registry)
     monkeypatch.setattr(run_module, "RunData", lambda spec: data if spec.seed == 4 else None)
     monkeypatch.setattr(run_module, "load_model", lambda path, data: 10 * int(path))  # the "model" is a number

@@ -5,10 +5,12 @@ import pytest
 import torch
 from conftest import tiny_batch, tiny_model, tiny_task
 
-from analysis.measures import run as measures_run
+from analysis.config import RunSpec
+from analysis.measures import MEASURES
+from analysis.measures import data as measures_data
+from analysis.measures.data import RunData
 from analysis.measures.dependency import COLUMNS, dependency_share
 from analysis.measures.gradient_matrix import gradient_matrix
-from analysis.measures.run import MEASURES, RunData
 from analysis.regimes import REGIMES
 from analysis.tasks import Batch, build_task
 
@@ -116,7 +118,7 @@ class LagLike:
 
 def tiny_run_data(task) -> RunData:
     measure = {"n_sequences": 3, "method": "loop", "batch_size": 2, "max_memory_mb": 64.0}
-    spec = measures_run.RunSpec("fake", 0, "fake", {"name": "markov"}, {"context": 6}, {"device": "cpu"}, measure)
+    spec = RunSpec("fake", 0, "fake", {"name": "markov"}, {"context": 6}, {"device": "cpu"}, measure)
     data = RunData(spec)
     inputs, targets = tiny_batch()
     data.__dict__["task"] = task  # the cached_property's slot: no registry entry for a stand-in task
@@ -131,7 +133,7 @@ def test_the_registered_measure_reuses_the_m1_matrix_of_the_checkpoint(monkeypat
         calls.append(1)
         return gradient_matrix(*args, **kwargs)
 
-    monkeypatch.setattr(measures_run, "gradient_matrix", counting)
+    monkeypatch.setattr(measures_data, "gradient_matrix", counting)
     model, data = tiny_model(), tiny_run_data(LagLike(lag=2))
     measure = MEASURES.get("m1_dependency_share")
     assert measure.applies(data) and measure.ends_only

@@ -19,12 +19,17 @@ by the mask.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
 from torch import Tensor
 
 from ..models import GPT
+from . import register
+
+if TYPE_CHECKING:
+    from .data import RunData
 
 
 @torch.no_grad()
@@ -83,3 +88,8 @@ def attention_mass_table(weights: Tensor) -> pd.DataFrame:
             "n_targets": n_targets.long().expand(n_layer, n_head, length).flatten().numpy(),
         }
     )
+
+
+@register("m8_attention_mass")  # attention sinks: the mass each source position receives, per layer and head
+def measure_attention_mass(model: GPT, data: RunData) -> pd.DataFrame:
+    return attention_mass_table(attention_weights(model, data.gradient_batch.inputs))

@@ -19,6 +19,7 @@ context beyond D carries no information the model uses; growth as D shrinks loca
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
@@ -26,6 +27,10 @@ from torch import Tensor
 
 from ..models import GPT
 from ..regimes import STANDARD
+from . import register
+
+if TYPE_CHECKING:
+    from .data import RunData
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 CHUNK = 4096  # sequences per forward, to bound memory at the paper's size
@@ -119,3 +124,11 @@ def context_distance_table(
         )
     columns = ["D", "t", "loss_full", "loss_truncated", "loss_shuffled"]
     return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
+@register("m7_context_distance", ends_only=True)  # C4's information half: loss with the context beyond D removed or shuffled
+def measure_context_distance(model: GPT, data: RunData) -> pd.DataFrame:
+    return context_distance_table(
+        model, *data.first(data.spec.measure["weight_sequences"]), data.task.loss_per_position,
+        data.stream("shuffle-distance"),
+    )

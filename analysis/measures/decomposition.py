@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from itertools import combinations
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
@@ -25,7 +26,11 @@ from torch import Tensor
 
 from ..models import GPT
 from ..regimes import REGIMES
+from . import register
 from .parameters import named_parameters, parameter_group
+
+if TYPE_CHECKING:
+    from .data import RunData
 
 PARTS = ("direct", "shared", "precache")
 LossFn = Callable[[Tensor, Tensor], Tensor]
@@ -79,3 +84,8 @@ def decomposition_table(model: GPT, inputs: Tensor, targets: Tensor, loss_fn: Lo
             row[f"cos_{a}_{b}"] = _cosine(flat[a], flat[b])
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+@register("m3_decomposition")
+def measure_decomposition(model: GPT, data: RunData) -> pd.DataFrame:
+    return decomposition_table(model, data.gradient_batch.inputs, data.gradient_batch.targets, data.task.loss_per_position)

@@ -18,9 +18,17 @@ there G[t, s < t] is exactly 0 (teacher forcing, C5).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 import torch
 from torch import Tensor
+
+from . import register
+
+if TYPE_CHECKING:
+    from ..models import GPT
+    from .data import RunData
 
 COLUMNS = ["layer", "t", "share", "uniform", "n_sequences"]
 
@@ -60,3 +68,12 @@ def dependency_share(matrix: Tensor, dependencies: Tensor) -> pd.DataFrame:
         },
         columns=COLUMNS,
     )
+
+
+@register(
+    "m1_dependency_share",
+    applies=lambda data: data.dependencies is not None,  # tasks whose needed positions are known (not text)
+    ends_only=True,  # architecture (initialisation) against trained; M1 itself keeps every checkpoint
+)
+def measure_dependency_share(model: GPT, data: RunData) -> pd.DataFrame:
+    return dependency_share(data.gradient_matrix(model), data.dependencies)

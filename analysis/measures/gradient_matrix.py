@@ -17,17 +17,24 @@ structurally zero (causal mask) and are returned as exact zeros.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
+import pandas as pd
 import torch
 from torch import Tensor
 
+from .. import registry
 from ..models import GPT
 from ..regimes import STANDARD, Regime
 from ..registry import Registry
+from . import register
+
+if TYPE_CHECKING:
+    from .data import RunData
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 GradientMethod = Callable[..., Tensor]
-GRADIENT_METHODS: Registry[GradientMethod] = Registry("gradient-matrix method")
+GRADIENT_METHODS: Registry[GradientMethod] = registry.GRADIENT_METHODS  # declared there: the config validates its names
 
 # Method per device type, from ``make bench`` (results/bench/gradient_methods.json): on CPU
 # the per-target loop is fastest (the backward passes are already compute bound); on a GPU a
@@ -160,3 +167,28 @@ def gradient_matrix(
         for i in range(0, inputs.shape[0], batch_size)
     ]
     return torch.cat(parts)
+
+
+@register("m1_gradient_matrix")
+def measure_gradient_matrix(model: GPT, data: RunData) -> pd.DataFrame:
+    """M1: one row per (layer, t, s <= t) with mean and median over sequences."""
+    per_sequence = data.gradient_matrix(model)  # (N, L+1, T, T)
+    mean, median = per_sequence.mean(0), per_sequence.median(0).values
+    length = per_sequence.shape[-1]
+    t_index, s_index = torch.tril_indices(length, length)
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "layer": layer,
+                    "t": t_index.numpy(),
+                    "s": s_index.numpy(),
+                    "distance": (t_index - s_index).numpy(),
+                    "grad_norm_mean": mean[layer, t_index, s_index].numpy(),
+                    "grad_norm_median": median[layer, t_index, s_index].numpy(),
+                }
+            )
+            for layer in range(per_sequence.shape[1])
+        ],
+        ignore_index=True,
+    )

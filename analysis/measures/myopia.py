@@ -8,6 +8,7 @@ same data order, so the difference isolates the training regime.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
@@ -15,6 +16,10 @@ from torch import Tensor
 
 from ..models import GPT
 from ..regimes import STANDARD
+from . import register
+
+if TYPE_CHECKING:
+    from .data import RunData
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 # Everything that must match for two runs to differ only in their training regime.
@@ -27,6 +32,12 @@ def position_loss_table(model: GPT, inputs: Tensor, targets: Tensor, loss_fn: Lo
     prediction, _ = model(inputs, STANDARD)
     losses = loss_fn(prediction, targets)  # (N, T)
     return pd.DataFrame({"t": range(losses.shape[1]), "loss_mean": losses.mean(0).double().numpy()})
+
+
+@register("m4_position_loss")
+def measure_position_loss(model: GPT, data: RunData) -> pd.DataFrame:
+    """On the sequences of the training record's held-out loss."""
+    return position_loss_table(model, data.evaluation.inputs, data.evaluation.targets, data.task.loss_per_position)
 
 
 M4_COLUMNS = {"condition": "object", "seed": "int64", "step": "int64", "t": "int64", "loss_mean": "float64"}

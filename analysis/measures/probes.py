@@ -9,6 +9,7 @@ statistics; the penalty grid is relative to the number of fit samples.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
@@ -17,6 +18,10 @@ from torch import Tensor
 from ..models import GPT
 from ..regimes import STANDARD
 from ..tasks import Batch, Task
+from . import register
+
+if TYPE_CHECKING:
+    from .data import RunData
 
 ALPHAS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)  # fixed before looking: ridge penalty / n_fit
 SPLITS = ("fit", "select", "score")
@@ -84,3 +89,8 @@ def probe_table(model: GPT, task: Task, splits: dict[str, Batch]) -> pd.DataFram
                 }
             )
     return pd.DataFrame(rows, columns=["feature", "layer", "r2", "alpha", "n_fit", "n_score"])
+
+
+@register("m6_probes", applies=lambda data: bool(data.task.probe_features(data.sample("probe-check", 1))))
+def measure_probes(model: GPT, data: RunData) -> pd.DataFrame:
+    return probe_table(model, data.task, data.probe_splits)

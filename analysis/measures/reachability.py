@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
@@ -33,7 +34,11 @@ from torch import Tensor
 from ..models import GPT, GPTConfig
 from ..models.positional import PositionalEncoding
 from ..regimes import STANDARD
+from . import register
 from .parameters import named_parameters, parameter_group
+
+if TYPE_CHECKING:
+    from .data import RunData
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 SHARED, POSITION_INDEXED, INPUT_DEPENDENT, INVARIANCE = "shared", "position-indexed", "input-dependent", "invariance"
@@ -172,3 +177,8 @@ def reachability_table(model: GPT, inputs: Tensor, targets: Tensor, loss_fn: Los
         for t in positions:
             rows += [{"sequence": i, **row} for row in reachability_rows(model, inputs[i], t, grads[t])]
     return pd.DataFrame(rows)
+
+
+@register("m5_reachability", ends_only=True)  # structural: the same at every checkpoint; the end points check it against the weights
+def measure_reachability(model: GPT, data: RunData) -> pd.DataFrame:
+    return reachability_table(model, *data.first(data.spec.measure["coverage_sequences"]), data.task.loss_per_position)

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import torch
@@ -50,7 +51,11 @@ from torch.func import functional_call, vmap
 
 from ..models import GPT
 from ..regimes import STANDARD
+from . import register
 from .parameters import SequenceGradients, named_parameters, per_target_gradients, sequence_gradients, split_flat
+
+if TYPE_CHECKING:
+    from .data import RunData
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 DISTANCES = (0, 1, 2, 4, 8, 16)
@@ -248,4 +253,28 @@ def context_channel_table(
             "loss_alone": alone.mean(0).double().numpy(),
             "loss_shuffled": shuffled.mean(0).double().numpy(),
         }
+    )
+
+
+@register(
+    "m7_weight_channel",
+    applies=lambda data: data.spec.train["regime"] == "standard",  # C6 asks about ordinary training only
+    ends_only=True,  # "on a trained model" (STUDY.md), with initialisation as the control
+)
+def measure_weight_channel(model: GPT, data: RunData) -> pd.DataFrame:
+    """On the first sequences, each step also scored on a held-out comparison sequence."""
+    n = data.spec.measure["weight_sequences"]
+    other = data.sample("weight-channel-other", n)
+    return weight_channel_from_gradients(
+        data.weight_gradients(model, n), data.task.loss_per_position,
+        lr=data.spec.train["lr"], tokens_per_step=data.spec.train["batch_size"] * data.spec.model["context"],
+        others=(other.inputs, other.targets),
+    )
+
+
+@register("m7_context_channel", ends_only=True)
+def measure_context_channel(model: GPT, data: RunData) -> pd.DataFrame:
+    return context_channel_table(
+        model, *data.first(data.spec.measure["weight_sequences"]), data.task.loss_per_position,
+        data.stream("shuffle"),
     )

@@ -1,0 +1,84 @@
+"""The held-out data a run is measured on, and the per-checkpoint gradients several measures share."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import torch
+
+from ..device import ComputeSettings
+from ..held_out import evaluation_batch, held_out_batch, held_out_stream
+from ..models import GPT
+from ..tasks import Batch, Task, build_task
+from .gradient_matrix import gradient_matrix
+from .parameters import SequenceGradients, sequence_gradients
+from .probes import SPLITS
+
+if TYPE_CHECKING:
+    from ..config import RunSpec
+
+
+@dataclass
+class RunData:
+    """The held-out data a run is measured on: identical for every seed and regime of a task."""
+
+    spec: RunSpec
+    _gradients: tuple[GPT, SequenceGradients] | None = None
+    _matrix: tuple[GPT, torch.Tensor] | None = None
+
+    @cached_property
+    def task(self) -> Task:
+        return build_task(self.spec.task)
+
+    def sample(self, stream: str, n: int) -> Batch:
+        return held_out_batch(self.task, self.spec, stream, n)
+
+    def stream(self, name: str) -> torch.Generator:
+        return held_out_stream(self.spec, name)
+
+    @cached_property
+    def gradient_batch(self) -> Batch:
+        """Sequences for the gradient measures M1, M3 (all of them) and M5, M7 (their first few)."""
+        return self.sample("measure", self.spec.measure["n_sequences"])
+
+    @cached_property
+    def evaluation(self) -> Batch:
+        """The sequences the training record's held-out loss is computed on."""
+        return evaluation_batch(self.task, self.spec, self.spec.train["eval_sequences"])
+
+    @cached_property
+    def probe_splits(self) -> dict[str, Batch]:
+        return {split: self.sample(f"probe-{split}", self.spec.measure["probe_sequences"]) for split in SPLITS}
+
+    @cached_property
+    def dependencies(self) -> torch.Tensor | None:
+        """(N, T, T) bool: which inputs each target of the gradient batch needs; None where unknown (text)."""
+        return self.task.dependencies(self.gradient_batch)
+
+    def gradient_matrix(self, model: GPT) -> torch.Tensor:
+        """M1 per sequence, (N, L+1, T, T) on the CPU, computed once per checkpoint (M1 and its dependency share)."""
+        if self._matrix is None or self._matrix[0] is not model:
+            batch, settings = self.gradient_batch, self.spec.measure
+            device = ComputeSettings.resolve(self.spec.train).device  # fp32 on the run's device (a GPU if it trained on one)
+            on_device = model if device.type == "cpu" else copy.deepcopy(model).to(device)
+            per_sequence = gradient_matrix(
+                on_device, batch.inputs.to(device), batch.targets.to(device), self.task.loss_per_position,
+                method=settings["method"], batch_size=settings["batch_size"], max_memory_mb=settings["max_memory_mb"],
+            ).cpu()
+            self._matrix = (model, per_sequence)
+        return self._matrix[1]
+
+    def first(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.gradient_batch.inputs[:n], self.gradient_batch.targets[:n]
+
+    def weight_gradients(self, model: GPT, n: int) -> SequenceGradients:
+        """Per-target weight gradients of the first ``n`` sequences, computed once per checkpoint (M5, M7)."""
+        needed = self.spec.measure["weight_sequences"]
+        if self._gradients is None or self._gradients[0] is not model:
+            # On the run's device (a GPU if it trained on one): these fp64 gradients are most of M5/M7's cost.
+            device = ComputeSettings.resolve(self.spec.train).device
+            self._gradients = (model, sequence_gradients(model, *self.first(needed), self.task.loss_per_position, device=device))
+        full = self._gradients[1]
+        return SequenceGradients(full.model, full.inputs[:n], full.targets[:n], full.grads[:n], full.losses[:n])
