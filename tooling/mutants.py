@@ -30,7 +30,9 @@ REPO = Path(__file__).resolve().parents[1]
 WHOLE_MODULES = ("analysis/stats/*.py",)
 # ... and the table-building functions of the measures (their numerical cores have references of their own).
 TABLE_FUNCTIONS = {
-    "analysis/measures/run.py": ("_gradient_matrix", "RunData.gradient_matrix", "measure_checkpoints"),
+    "analysis/measures/gradient_matrix.py": ("gradient_matrix_table",),
+    "analysis/measures/data.py": ("RunData.gradient_matrix",),
+    "analysis/measures/run.py": ("measure_checkpoints",),
     "analysis/measures/myopia.py": ("position_loss_table", "myopia_gap"),
     "analysis/measures/weight_channel.py": (
         "weight_channel_from_gradients", "_pair_rows", "shuffle_before", "context_channel_table",

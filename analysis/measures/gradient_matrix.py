@@ -169,10 +169,8 @@ def gradient_matrix(
     return torch.cat(parts)
 
 
-@register("m1_gradient_matrix")
-def measure_gradient_matrix(model: GPT, data: RunData) -> pd.DataFrame:
-    """M1: one row per (layer, t, s <= t) with mean and median over sequences."""
-    per_sequence = data.gradient_matrix(model)  # (N, L+1, T, T)
+def gradient_matrix_table(per_sequence: Tensor) -> pd.DataFrame:
+    """M1's table from the per-sequence matrix (N, L+1, T, T): one row per (layer, t, s <= t), mean and median over sequences."""
     mean, median = per_sequence.mean(0), per_sequence.median(0).values
     length = per_sequence.shape[-1]
     t_index, s_index = torch.tril_indices(length, length)
@@ -192,3 +190,8 @@ def measure_gradient_matrix(model: GPT, data: RunData) -> pd.DataFrame:
         ],
         ignore_index=True,
     )
+
+
+@register("m1_gradient_matrix")
+def measure_gradient_matrix(model: GPT, data: RunData) -> pd.DataFrame:
+    return gradient_matrix_table(data.gradient_matrix(model))
