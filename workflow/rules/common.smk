@@ -77,7 +77,7 @@ def per_run(name):
     return [run_path(run_id, name) for run_id in all_runs()]
 
 
-SEEDS_PER_JOB = 3  # runs of one condition share a job in fixed seed blocks (0-2, 3-5, ...): torch start-up is ~5 s a job
+SEEDS_PER_JOB = 3  # a job trains one condition's runs in fixed seed blocks (0-2, 3-5, ...): one start-up per block
 
 
 def run_blocks():

@@ -2,8 +2,8 @@ RUN_FILES = ["record.json", "train_log.csv", "measure_timing.json", *(f"{name}.c
 
 # One rule per (condition, seed block), defined in a loop so every per-run output is declared:
 # train each run of the block, then apply every measure to every checkpoint (init, log-spaced
-# steps, end). A block shares one process: interpreter and torch start-up cost about 5 s a job,
-# a fifth of the default study when every run was its own job.
+# steps, end). A block shares one process, so it pays the interpreter's and torch's start-up once
+# (docs/performance.md, "Job start-up").
 for (_condition, _block), _run_ids in run_blocks().items():
 
     rule:
