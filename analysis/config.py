@@ -21,9 +21,9 @@ from typing import Any
 import yaml
 
 from .grid import GRID_FACTORS, condition_name
-from .measures.gradient_matrix import GRADIENT_METHODS
 from .models.positional import POSITIONAL_ENCODINGS
 from .regimes import REGIMES
+from .registry import GRADIENT_METHODS, MEASURES
 from .tasks import TASKS, build_task
 from .tasks.sine import SineTask
 
@@ -55,8 +55,6 @@ def schema() -> dict[str, Any]:
     loaded["$defs"]["regime"]["enum"] = REGIMES.names()
     loaded["$defs"]["gradient_method"]["enum"] = ["auto", *GRADIENT_METHODS.names()]
     loaded["$defs"]["task"]["enum"] = TASKS.names()
-    from .measures.run import MEASURES  # imported here: the measures import this module's RunSpec
-
     loaded["$defs"]["measure"]["enum"] = MEASURES.names()
     return loaded
 

@@ -1,7 +1,10 @@
 """Bad configs fail at load time with one message naming the key and the allowed values."""
 from __future__ import annotations
 
+import ast
 import copy
+import subprocess
+import sys
 
 import pytest
 from workflow_helpers import REPO, smoke_config
@@ -106,6 +109,25 @@ def test_a_grid_factor_sets_its_run_setting() -> None:
     (run,) = [study.runs[run_id] for run_id in study.experiments["wide"] if run_id.endswith("/seed0")]
     assert (run.model["d_model"], run.model["n_head"], run.train["steps"]) == (32, 4, 30)
     assert run.condition == "markov_learned_standard_L2_D32_H4_T8_S30"
+
+
+def test_the_config_imports_no_module_that_reads_it() -> None:
+    """Imports flow one way: the measures and training read RunSpec, so the names the measures register
+    reach the config through analysis.registry, not through an import of theirs."""
+    tree = ast.parse((REPO / "analysis" / "config.py").read_text())
+    imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level]
+    assert imported and not [m for m in imported if m.split(".")[0] in {"measures", "training"}], imported
+
+
+def test_names_the_measures_register_are_known_to_a_fresh_config() -> None:
+    """The registries the measures fill load them on the first lookup, so validation alone sees every name."""
+    code = (
+        "import sys; from analysis.config import schema; assert 'analysis.measures' not in sys.modules; "
+        "d = schema()['$defs']; print(d['gradient_method']['enum'], 'm1_gradient_matrix' in d['measure']['enum'])"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["['auto',", "'batched',", "'loop',", "'replicate']", "True"]
 
 
 @pytest.mark.parametrize("profile", ["smoke", "default", "paper", "scaling"])
