@@ -10,8 +10,8 @@ Why these choices:
 * bf16 autocast only for the *training* forward pass on a GPU (tensor cores, no loss
   scaling needed); the loss, the evaluation and every measure stay in fp32 (or fp64),
   and TF32 matmuls are switched off so that fp32 means fp32.
-* On CPU nothing changes: no autocast, no compilation, so CPU results stay bit-identical
-  to what they were before this module existed.
+* On CPU: no autocast, no compilation; a CPU run computes exactly what plain fp32 PyTorch
+  computes.
 * ``torch.compile`` only where asked for (``compile: true``) and only on a GPU: on this
   project's CPU machine the compile time (seconds per model) exceeds what a few hundred
   small steps can win back.

@@ -23,7 +23,7 @@ MISSING_COLUMNS = ["run_id", "condition", "seed", "status", "step", "loss", "mes
 
 
 def status(record: dict[str, Any]) -> str:
-    """A record's outcome (records written before outcomes existed were all trained)."""
+    """A record's outcome; a record that names none is a trained run."""
     return record.get("status", TRAINED)
 
 

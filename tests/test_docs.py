@@ -26,6 +26,7 @@ from tooling.doc_blocks import (
 from tooling.readme import splice_all
 
 README = REPO / "README.md"
+CHANGELOG = REPO / "CHANGELOG.md"
 DOCS = sorted((REPO / "docs").glob("*.md"))
 FIRST_SCREEN = 40
 LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
@@ -55,7 +56,7 @@ def test_every_docs_page_is_linked_from_the_readme() -> None:
     assert not unlinked, f"docs pages not linked from README.md: {unlinked}"
 
 
-@pytest.mark.parametrize("page", [README, *DOCS], ids=lambda p: str(p.relative_to(REPO)))
+@pytest.mark.parametrize("page", [README, CHANGELOG, *DOCS], ids=lambda p: str(p.relative_to(REPO)))
 def test_relative_links_point_at_existing_files_and_headings(page: Path) -> None:
     broken = []
     for target in links(page):

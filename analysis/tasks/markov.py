@@ -26,7 +26,7 @@ class MarkovTask(Task):
     chain_seed: int = 1234
 
     name: ClassVar[str] = "markov"
-    version: ClassVar[int] = 2  # 2: stationary distribution of the sampled chain, renormalised (v1 drifted ~3e-7)
+    version: ClassVar[int] = 2  # what each version changed: CHANGELOG.md
     baseline_description: ClassVar[str] = "unigram predictor: the chain's stationary token distribution"
 
     def __post_init__(self) -> None:

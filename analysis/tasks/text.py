@@ -88,7 +88,7 @@ class TextTask(Task):
     expected_sha256: str = ""  # optional pin: refuse to run if the corpus bytes differ
 
     name: ClassVar[str] = "text"
-    version: ClassVar[int] = 2  # 2: the corpus is a file in the repository, not the running Python's pydoc_data
+    version: ClassVar[int] = 2  # what each version changed: CHANGELOG.md
     baseline_description: ClassVar[str] = (
         "unigram predictor: the byte-id frequencies of the training part of the corpus (add-one smoothed)"
     )
