@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from ..grid import GRID_FACTORS
 from ..models import GPT
 from ..regimes import STANDARD
 from . import register
@@ -22,8 +23,8 @@ if TYPE_CHECKING:
     from .data import RunData
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
-# Everything that must match for two runs to differ only in their training regime.
-PAIRING_FACTORS = ["task", "pos_encoding", "n_layer", "d_model", "n_head", "context", "steps", "seed"]
+# Everything that must match for two runs to differ only in their training regime: the other grid factors and the seed.
+PAIRING_FACTORS = [*(factor for factor in GRID_FACTORS if factor != "regime"), "seed"]
 
 
 @torch.no_grad()
