@@ -1,9 +1,10 @@
 """Figure (C3): the fraction of each kind of weight a single token's loss L_t can reach at all.
 
 Structural reachability (M5) at t = 0, T/2 - 1 and T - 1 against the relative position
-(t + 1) / T, trained standard runs with learned positions, one panel per task. Shared
+(t + 1) / T, trained standard runs of the study's default encoding (``model.pos_encoding``), one
+panel per task. Shared
 tensors are reached in full from t = 1 on (at t = 0 queries and keys meet a single key);
-the learned position table follows (t + 1) / T, the grey diagonal; embedding rows only
+a learned position table follows (t + 1) / T, the grey diagonal; embedding rows only
 for tokens seen so far; key biases never (softmax shift invariance).
 """
 import sys
@@ -19,15 +20,15 @@ import style  # noqa: E402
 KIND_ORDER = ["shared", "position-indexed", "input-dependent", "invariance", "all weights"]
 
 
-def final_standard_learned(reachability: pd.DataFrame) -> pd.DataFrame:
-    """Rows of the last checkpoint of each standard run with learned positions."""
-    data = reachability[(reachability["regime"] == "standard") & (reachability["pos_encoding"] == "learned")]
+def final_standard(reachability: pd.DataFrame, encoding: str) -> pd.DataFrame:
+    """Rows of the last checkpoint of each standard run with positional encoding ``encoding``."""
+    data = reachability[(reachability["regime"] == "standard") & (reachability["pos_encoding"] == encoding)]
     last = data.groupby(["condition", "seed"])["step"].transform("max")
     return data[data["step"] == last]
 
 
-def plot(reachability: pd.DataFrame) -> plt.Figure:
-    data = final_standard_learned(reachability)
+def plot(reachability: pd.DataFrame, default_encoding: str) -> plt.Figure:
+    data = final_standard(reachability, default_encoding)
     tasks = list(dict.fromkeys(data["task"])) or ["(no run)"]
     kinds = [k for k in KIND_ORDER if k in set(data["kind"])]
     colours = dict(zip(KIND_ORDER, sns.color_palette(style.PALETTE, len(KIND_ORDER)), strict=True))
@@ -53,12 +54,12 @@ def plot(reachability: pd.DataFrame) -> plt.Figure:
     return figure
 
 
-def main(reachability_path: str, pdf: str, png: str) -> None:
-    style.save(plot(pd.read_csv(reachability_path)), pdf, png)
+def main(reachability_path: str, default_encoding: str, pdf: str, png: str) -> None:
+    style.save(plot(pd.read_csv(reachability_path), default_encoding), pdf, png)
 
 
 if "snakemake" in globals():
     from analysis.logs import log_to
 
     with log_to(snakemake.log[0]):
-        main(snakemake.input.coverage, snakemake.output.pdf, snakemake.output.png)
+        main(snakemake.input.coverage, snakemake.params.default_encoding, snakemake.output.pdf, snakemake.output.png)

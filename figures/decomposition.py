@@ -3,7 +3,8 @@
 Shares are projections of each part on the total gradient (they sum to 1): direct
 (through the position's own computation), shared weights (key/value weights through
 earlier positions' keys and values) and pre-caching (through earlier hidden states).
-Standard training, learned positions; bands and bars are bootstrap intervals over seeds.
+Standard training, the study's default encoding (``model.pos_encoding``); bands and bars are
+bootstrap intervals over seeds.
 """
 import sys
 from pathlib import Path
@@ -22,10 +23,10 @@ def layer_name(layer: int, n_layer: int) -> str:
     return {-2: "all", -1: "input"}.get(layer, "readout" if layer == n_layer else f"block {layer}")
 
 
-def plot(shares: pd.DataFrame, runs: pd.DataFrame, conditions: list[str]) -> plt.Figure:
+def plot(shares: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], default_encoding: str) -> plt.Figure:
     conditions = style.present(conditions, runs)
     info = runs.groupby("condition").first().loc[conditions]
-    info = info[(info["regime"] == "standard") & (info["pos_encoding"] == "learned")]
+    info = info[(info["regime"] == "standard") & (info["pos_encoding"] == default_encoding)]
     tasks = list(dict.fromkeys(info["task"]))
     colours = dict(zip(PARTS, sns.color_palette(style.PALETTE, len(PARTS)), strict=True))
     # One row per task: shares by layer after training (left), shares of all weights along training (right).
@@ -60,13 +61,13 @@ def plot(shares: pd.DataFrame, runs: pd.DataFrame, conditions: list[str]) -> plt
     return figure
 
 
-def main(shares_path: str, runs_path: str, conditions: list[str], pdf: str, png: str) -> None:
-    style.save(plot(pd.read_csv(shares_path), pd.read_csv(runs_path), conditions), pdf, png)
+def main(shares_path: str, runs_path: str, conditions: list[str], default_encoding: str, pdf: str, png: str) -> None:
+    style.save(plot(pd.read_csv(shares_path), pd.read_csv(runs_path), conditions, default_encoding), pdf, png)
 
 
 if "snakemake" in globals():
     from analysis.logs import log_to
 
     with log_to(snakemake.log[0]):
-        main(snakemake.input.shares, snakemake.input.runs, snakemake.params.conditions,
+        main(snakemake.input.shares, snakemake.input.runs, snakemake.params.conditions, snakemake.params.default_encoding,
              snakemake.output.pdf, snakemake.output.png)

@@ -76,24 +76,26 @@ def plot(m1: pd.DataFrame, profile: pd.DataFrame, runs: pd.DataFrame, conditions
 SIZE = ["n_layer", "d_model", "context"]
 
 
-def representative(runs: pd.DataFrame, conditions: list[str]) -> list[str]:
-    """One condition per task: learned positions and standard training where present, and the task's most
+def representative(runs: pd.DataFrame, conditions: list[str], default_encoding: str) -> list[str]:
+    """One condition per task: the default encoding and standard training where present, and the task's most
     common model size (the reference model of a profile that sweeps sizes)."""
     conditions = style.present(conditions, runs)
     info = runs.groupby("condition").first().loc[conditions]
     chosen = []
     for _, group in info.groupby("task", sort=False):
-        preferred = group[(group["pos_encoding"] == "learned") & (group["regime"] == "standard")]
+        preferred = group[(group["pos_encoding"] == default_encoding) & (group["regime"] == "standard")]
         group = preferred if len(preferred) else group
         typical = group[(group[SIZE] == group[SIZE].mode().iloc[0]).all(axis=1)]
         chosen.append((typical if len(typical) else group).index[0])
     return chosen
 
 
-def main(m1_path: str, profile_path: str, runs_path: str, conditions: list[str], confidence: float, pdf: str, png: str) -> None:
+def main(
+    m1_path: str, profile_path: str, runs_path: str, conditions: list[str], confidence: float, default_encoding: str, pdf: str, png: str
+) -> None:
     m1, profile, runs = pd.read_csv(m1_path), pd.read_csv(profile_path), pd.read_csv(runs_path)
     measured = [c for c in conditions if c in set(m1["condition"])]  # runs that skip M1 (measure.only) have no matrix
-    style.save(plot(m1, profile, runs, representative(runs, measured), confidence), pdf, png)
+    style.save(plot(m1, profile, runs, representative(runs, measured, default_encoding), confidence), pdf, png)
 
 
 if "snakemake" in globals():
@@ -102,6 +104,6 @@ if "snakemake" in globals():
     with log_to(snakemake.log[0]):
         main(
             snakemake.input.m1, snakemake.input.profile, snakemake.input.runs,
-            snakemake.params.conditions, snakemake.params.confidence,
+            snakemake.params.conditions, snakemake.params.confidence, snakemake.params.default_encoding,
             snakemake.output.pdf, snakemake.output.png,
         )

@@ -17,10 +17,10 @@ import style  # noqa: E402
 REGIME_ORDER = ["standard", "myopic-state", "myopic-full"]
 
 
-def plot(runs: pd.DataFrame, conditions: list[str], confidence: float) -> plt.Figure:
+def plot(runs: pd.DataFrame, conditions: list[str], confidence: float, default_encoding: str) -> plt.Figure:
     data = runs[runs["condition"].isin(conditions)]
     tasks = [t for t in dict.fromkeys(data["task"]) if data.loc[data["task"] == t, "regime"].nunique() > 1]
-    data = data[data["task"].isin(tasks) & (data["pos_encoding"] == "learned")]
+    data = data[data["task"].isin(tasks) & (data["pos_encoding"] == default_encoding)]
     figure, axes = plt.subplots(1, max(len(tasks), 1), figsize=style.sized(1.9 * max(len(tasks), 1) + 0.8, 2.6),
                                 squeeze=False, layout="constrained")
     for ax, task in zip(axes[0], tasks, strict=False):
@@ -36,8 +36,8 @@ def plot(runs: pd.DataFrame, conditions: list[str], confidence: float) -> plt.Fi
     return figure
 
 
-def main(runs_path: str, conditions: list[str], confidence: float, pdf: str, png: str) -> None:
-    style.save(plot(pd.read_csv(runs_path), conditions, confidence), pdf, png)
+def main(runs_path: str, conditions: list[str], confidence: float, default_encoding: str, pdf: str, png: str) -> None:
+    style.save(plot(pd.read_csv(runs_path), conditions, confidence, default_encoding), pdf, png)
 
 
 if "snakemake" in globals():
@@ -45,4 +45,4 @@ if "snakemake" in globals():
 
     with log_to(snakemake.log[0]):
         main(snakemake.input.runs, snakemake.params.conditions, snakemake.params.confidence,
-             snakemake.output.pdf, snakemake.output.png)
+             snakemake.params.default_encoding, snakemake.output.pdf, snakemake.output.png)

@@ -16,6 +16,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
+from analysis.models.positional import ENCODING_ORDER
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import style  # noqa: E402
 
@@ -83,11 +85,10 @@ def plot(sources: pd.DataFrame, summary: pd.DataFrame, runs: pd.DataFrame, condi
 
 
 def _order_key(label: str) -> tuple:
-    """Encodings in the paper's order, then the other factors by their numbers."""
+    """Encodings in ``ENCODING_ORDER``, then the other factors by their numbers."""
     first = label.split(",")[0]
-    encodings = ["learned", "sinusoidal", "rope", "alibi", "none"]
     numbers = [int(part) for part in "".join(c if c.isdigit() else " " for c in label).split()]
-    return (encodings.index(first) if first in encodings else len(encodings), numbers, label)
+    return (ENCODING_ORDER.index(first) if first in ENCODING_ORDER else len(ENCODING_ORDER), numbers, label)
 
 
 def main(sources_path: str, summary_path: str, runs_path: str, conditions: list[str], pdf: str, png: str) -> None:

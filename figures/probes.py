@@ -2,7 +2,7 @@
 
 Held-out R^2 of a ridge probe reading, from h_s^l, a feature only later positions
 need (sine: sin(freq x_s); recall: the key a value is bound to). Points are means over
-seeds with Student t intervals (final checkpoint, learned positions); a percentile bootstrap
+seeds with Student t intervals (final checkpoint, the study's default encoding); a percentile bootstrap
 over a handful of seeds would be the seed range, with less than its nominal coverage.
 """
 import sys
@@ -20,10 +20,10 @@ import style  # noqa: E402
 REGIMES = ["standard", "myopic-state", "myopic-full"]
 
 
-def plot(probes: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confidence: float) -> plt.Figure:
+def plot(probes: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confidence: float, default_encoding: str) -> plt.Figure:
     info = runs.drop_duplicates("condition").set_index("condition")
     data = probes[probes["condition"].isin(conditions)].join(info[["task", "regime", "pos_encoding", "steps"]], on="condition")
-    data = data[(data["step"] == data["steps"]) & (data["pos_encoding"] == "learned")]
+    data = data[(data["step"] == data["steps"]) & (data["pos_encoding"] == default_encoding)]
     panels = list(dict.fromkeys(zip(data["task"], data["feature"], strict=True)))
     figure, axes = plt.subplots(1, max(len(panels), 1), figsize=style.sized(2.3 * max(len(panels), 1) + 1.0, 2.6), squeeze=False, layout="constrained")
     for ax, (task, feature) in zip(axes[0], panels, strict=False):
@@ -47,8 +47,8 @@ def plot(probes: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confid
     return figure
 
 
-def main(probes_path: str, runs_path: str, conditions: list[str], confidence: float, pdf: str, png: str) -> None:
-    style.save(plot(pd.read_csv(probes_path), pd.read_csv(runs_path), conditions, confidence), pdf, png)
+def main(probes_path: str, runs_path: str, conditions: list[str], confidence: float, default_encoding: str, pdf: str, png: str) -> None:
+    style.save(plot(pd.read_csv(probes_path), pd.read_csv(runs_path), conditions, confidence, default_encoding), pdf, png)
 
 
 if "snakemake" in globals():
@@ -56,4 +56,4 @@ if "snakemake" in globals():
 
     with log_to(snakemake.log[0]):
         main(snakemake.input.probes, snakemake.input.runs, snakemake.params.conditions, snakemake.params.confidence,
-             snakemake.output.pdf, snakemake.output.png)
+             snakemake.params.default_encoding, snakemake.output.pdf, snakemake.output.png)

@@ -18,10 +18,11 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
+from analysis.models.positional import ENCODING_ORDER
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import style  # noqa: E402
 
-ENCODINGS = ["learned", "sinusoidal", "rope", "alibi", "none"]
 ALL_LAYERS = "all"
 PANELS = 3  # task panels in the top rows
 SERIES = {"share": "share of heads that are sinks", "first_excess": "late mass on $s=0$ / uniform"}
@@ -108,8 +109,8 @@ def plot(share: pd.DataFrame, gradient: pd.DataFrame, attention: pd.DataFrame, c
         return figure
     info = share.drop_duplicates("condition").set_index("condition")
     share = share.assign(label=share["condition"].map(labels(info)))
-    order = sorted(share["label"].unique(), key=lambda x: (ENCODINGS.index(x.split()[0]) if x.split()[0] in ENCODINGS else 9, x))
-    palette = sns.color_palette(style.PALETTE, max(len(order), len(ENCODINGS)))
+    order = sorted(share["label"].unique(), key=lambda x: (ENCODING_ORDER.index(x.split()[0]) if x.split()[0] in ENCODING_ORDER else 9, x))
+    palette = sns.color_palette(style.PALETTE, max(len(order), len(ENCODING_ORDER)))
     colours = dict(zip(order, palette, strict=False))
     tasks = share.groupby("task")["condition"].nunique().sort_values(ascending=False, kind="stable").index[:PANELS]
     for col in range(PANELS):
@@ -132,7 +133,7 @@ def plot(share: pd.DataFrame, gradient: pd.DataFrame, attention: pd.DataFrame, c
         axes[2, 2].text(0.05, 0.5, "no gradient table for the first positions", transform=axes[2, 2].transAxes)
         axes[2, 2].set_axis_off()
     else:
-        plot_relation(axes[2, 2], relation, {e: colours.get(e, palette[i]) for i, e in enumerate(ENCODINGS)})
+        plot_relation(axes[2, 2], relation, {e: colours.get(e, palette[i]) for i, e in enumerate(ENCODING_ORDER)})
     handles = {label: handle for ax in axes[:2, 0] for handle, label in zip(*ax.get_legend_handles_labels(), strict=True)}
     figure.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=min(len(handles), 6), frameon=False)
     return figure

@@ -15,7 +15,7 @@ from analysis.io import save_checkpoint
 from analysis.measures.run import RunData, load_model
 from analysis.models import build_model
 from analysis.models.gpt import CausalSelfAttention
-from analysis.models.positional import POSITIONAL_ENCODINGS
+from analysis.models.positional import ENCODING_ORDER, POSITIONAL_ENCODINGS
 from analysis.models.positional.rope import Rotary
 from analysis.regimes import STANDARD
 from analysis.tasks import build_task
@@ -23,6 +23,11 @@ from analysis.tasks import build_task
 
 def test_registry_holds_the_five_encodings() -> None:
     assert POSITIONAL_ENCODINGS.names() == sorted(ENCODINGS)
+
+
+def test_the_listing_order_names_registered_encodings_once() -> None:
+    """Tables and figures list encodings in ENCODING_ORDER; an encoding it leaves out comes last."""
+    assert len(set(ENCODING_ORDER)) == len(ENCODING_ORDER) and set(ENCODING_ORDER) <= set(POSITIONAL_ENCODINGS.names())
 
 
 def test_an_encoding_name_reaches_its_class_in_the_five_hops_of_the_docs(tmp_path: Path) -> None:

@@ -56,8 +56,8 @@ def test_task_parameters_leave_out_the_name() -> None:
     assert _task_parameters({"name": "text"}) == ""
 
 
-def described(task: str, regime: str, learned: bool, encoding: str = "learned", final: str = "1.000") -> dict:
-    return {"task": task, "regime": regime, "learned": learned, "pos_encoding": encoding, "baseline_loss": f"b-{task}",
+def described(task: str, regime: str, task_learned: bool, encoding: str = "learned", final: str = "1.000") -> dict:
+    return {"task": task, "regime": regime, "learned": task_learned, "pos_encoding": encoding, "baseline_loss": f"b-{task}",
             "final_loss": {"mean": final, "low": "l", "high": "h", "n": "2"}}
 
 
@@ -74,7 +74,7 @@ def test_myopia_rows_put_each_regime_in_its_column_and_skip_single_regime_tasks(
         described("b", "standard", True), described("a", "myopic-full", True, encoding="alibi"),
         described("d", "myopic-full", True, final="3.000"), described("d", "standard", False, final="0.500"),
     ]
-    table = _myopia_rows(conditions)
+    table = _myopia_rows(conditions, "learned")
     assert table["regimes"] == ["standard", "myopic-state", "myopic-full"]
     missing = {"mean": "n/a", "low": "n/a", "high": "n/a", "n": "0"}
     assert [row["task"] for row in table["rows"]] == ["a", "d"]
@@ -82,7 +82,8 @@ def test_myopia_rows_put_each_regime_in_its_column_and_skip_single_regime_tasks(
     assert [cell["mean"] for cell in a["cells"][:2]] == ["1.000", "2.000"] and a["cells"][2] == missing
     assert a["baseline"] == "b-a"
     assert d["cells"][0]["mean"] == "0.500" and d["cells"][1] == missing and d["cells"][2]["mean"] == "3.000"
-    assert _myopia_rows([described("b", "standard", True)]) == {"regimes": ["standard"], "rows": []}
+    assert _myopia_rows([described("b", "standard", True)], "learned") == {"regimes": ["standard"], "rows": []}
+    assert _myopia_rows(conditions, "alibi")["rows"] == []  # the study's default encoding picks the conditions
 
 
 def test_missing_runs_and_dropped_conditions() -> None:
@@ -94,7 +95,7 @@ def test_missing_runs_and_dropped_conditions() -> None:
 
 CONFIG = {
     "tasks": {"lag3": {"name": "lag", "distance": 3}, "txt": {"name": "text"}},
-    "model": {"n_layer": 2, "d_model": 32}, "train": {"steps": 100}, "measure": {"n_sequences": 64},
+    "model": {"n_layer": 2, "d_model": 32, "pos_encoding": "learned"}, "train": {"steps": 100}, "measure": {"n_sequences": 64},
     "stats": {"confidence": 0.95, "s_min": 2, "d_min": 1, "learned_margin": 0.6, "learned_gap_share": 0.7,
               "alpha": 0.05},
     "paper": {"experiments": ["e1", "e2"]}, "profile": "smoke", "seeds": [0, 1],
@@ -152,7 +153,7 @@ def test_paper_numbers_collect_settings_tasks_and_provenance(monkeypatch: pytest
     # 60 and 70 (times 101 would print 61 and 71)
     assert (numbers["confidence_pct"], numbers["learned_margin_pct"], numbers["learned_gap_pct"]) == ("95", "60", "70")
     assert (numbers["s_min"], numbers["d_min"], numbers["alpha"], numbers["n_sequences"]) == ("2", "1", "0.05", "64")
-    assert numbers["model"] == {"n_layer": "2", "d_model": "32"} and numbers["train"] == {"steps": "100"}
+    assert numbers["model"] == {"n_layer": "2", "d_model": "32", "pos_encoding": "learned"} and numbers["train"] == {"steps": "100"}
     assert numbers["steps"] == "20, 100"  # numerically sorted, not as text
     assert (numbers["encodings"], numbers["regimes"], numbers["seeds"]) == ("rope, learned", "myopic-state, standard", "0, 1")
     assert [c["condition"] for c in numbers["conditions"]] == ["txt", "lag"]

@@ -35,7 +35,7 @@ def matmul_parameters(model: dict[str, Any]) -> int:
 def forward_flops(model: dict[str, Any], sequences: int) -> float:
     """FLOPs of one forward pass over ``sequences`` full-length sequences (attention counted in full).
 
-    The same in every regime: myopic attention is one causal pass over T keys (``analysis/models/gpt.py``).
+    The same in every regime: myopic attention is one causal pass over T keys (``analysis/models/myopic_routing.py``).
     """
     tokens = sequences * model["context"]
     attention = 4 * model["n_layer"] * sequences * model["context"] ** 2 * model["d_model"]

@@ -109,9 +109,9 @@ def main() -> None:
     bench_profile = "smoke" if args.quick else args.profile  # quick: a small model, so the CPU finishes in seconds
     if "regimes" not in args.skip:
         batch = 2 if args.quick else None
-        report = regime_step_times(bench_profile, rounds, steps, threads=1, encodings=["learned"], batch_size=batch, device=args.device)
+        report = regime_step_times(bench_profile, rounds, steps, threads=1, profile_encoding_only=True, batch_size=batch, device=args.device)
         write_json(out / "gpu_regimes.json", report)
-        print("regimes:", {k: f"{v['step_ms_median']:.1f} ms ({v['ratio_to_standard_median']:.2f}x)" for k, v in report["results"]["learned"].items()}, flush=True)
+        print("regimes:", {k: f"{v['step_ms_median']:.1f} ms ({v['ratio_to_standard_median']:.2f}x)" for k, v in report["results"][report["model"]["pos_encoding"]].items()}, flush=True)
     if "methods" not in args.skip:
         report = gradient_method_times(bench_profile, 1 if args.quick else 5, threads=1, device=args.device)
         write_json(out / "gpu_gradient_methods.json", report)

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..models.positional import ENCODING_ORDER
 from . import distance
 from .claims import ClaimInputs
 from .descriptive import Analysis, AnalysisResult, register
@@ -43,7 +44,6 @@ KEYS = ["condition", "seed", "step", "layer"]
 INIT, TRAINING, TRAINED = "init", "training", "trained"
 STANDARD = "standard"
 LAYER = 0  # the residual stream the paper reports: h^0, the gradient each input token receives
-ENCODINGS = ("learned", "sinusoidal", "rope", "alibi", "none")  # the paper's order
 FACTORS = ["task", "regime", "pos_encoding", "n_layer", "d_model", "context", "learned"]
 
 SOURCE_COLUMNS = [*KEYS, "s", "primacy", "n_fit", "column_sum", "per_target", "n_targets"]
@@ -200,7 +200,7 @@ def condition_rows(summary: pd.DataFrame, first: pd.DataFrame) -> list[dict[str,
             **{f"{stage}_c4_ratio": _first_ratio(first, condition, row["step"]) if row is not None else _first_ratio(first, "", -1)
                for stage, row in stages.items()},
         })
-    order = {name: i for i, name in enumerate(ENCODINGS)}
+    order = {name: i for i, name in enumerate(ENCODING_ORDER)}
     return sorted(rows, key=lambda r: (order.get(r["pos_encoding"], len(order)), r["task"], int(r["context"]), int(r["n_layer"])))
 
 

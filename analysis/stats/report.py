@@ -125,7 +125,7 @@ def paper_numbers(
         "tasks": tasks,
         "conditions": described,
         "counts": _counts(described),
-        "myopia": _myopia_rows(described),
+        "myopia": _myopia_rows(described, model["pos_encoding"]),
         "provenance": {
             "git_commit": ", ".join(commits),
             "analysis_commit": git_commit(),
@@ -169,12 +169,12 @@ def missing_runs_numbers(missing: pd.DataFrame, planned: list[str], reported: li
 REGIMES_IN_ORDER = ("standard", "myopic-state", "myopic-full")
 
 
-def _myopia_rows(conditions: list[dict[str, Any]]) -> dict[str, Any]:
-    """Final loss by task (rows) and regime (columns), for tasks trained under several regimes."""
+def _myopia_rows(conditions: list[dict[str, Any]], encoding: str) -> dict[str, Any]:
+    """Final loss by task (rows) and regime (columns), for tasks trained under several regimes with ``encoding``."""
     regimes = [r for r in REGIMES_IN_ORDER if any(c["regime"] == r for c in conditions)]
     rows = []
     for task in dict.fromkeys(c["task"] for c in conditions):
-        mine = {c["regime"]: c for c in conditions if c["task"] == task and c["pos_encoding"] == "learned"}
+        mine = {c["regime"]: c for c in conditions if c["task"] == task and c["pos_encoding"] == encoding}
         if len(mine) < 2:
             continue
         cells = [mine[r]["final_loss"] if r in mine else {"mean": "n/a", "low": "n/a", "high": "n/a", "n": "0"} for r in regimes]

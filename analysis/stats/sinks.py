@@ -23,10 +23,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..models.positional import ENCODING_ORDER
 from .claims import ClaimInputs
 from .descriptive import Analysis, AnalysisResult, register
 from .inference import Interval, mean_interval
-from .primacy import ENCODINGS, INIT, LAYER, STANDARD, TRAINED, stage_of
+from .primacy import INIT, LAYER, STANDARD, TRAINED, stage_of
 from .report import fmt, fmt_interval
 
 RUN = ["condition", "seed", "step"]
@@ -161,7 +162,7 @@ def condition_numbers(shares: pd.DataFrame, runs: pd.DataFrame) -> list[dict[str
             "learned": bool(learned[condition]) if learned is not None else None,
             INIT: _stage_numbers(stages.get(INIT)), TRAINED: _stage_numbers(stages.get(TRAINED)),
         })
-    order = {name: i for i, name in enumerate(ENCODINGS)}
+    order = {name: i for i, name in enumerate(ENCODING_ORDER)}
     return sorted(rows, key=lambda r: (order.get(r["pos_encoding"], len(order)), r["task"], *(int(r[f]) for f in FACTORS[3:])))
 
 

@@ -2,7 +2,11 @@
 # workflow/report/<name>.rst), where the HTML report files it, the tables it reads (input name -> table), and
 # optionally {"script": <a script shared by several figures>, "needs": <the measure it draws>, <param>: <value>, ...}:
 # a figure whose measure no run of the profile takes (measure.only) has no rule.
-FIGURE_PARAMS = dict(conditions=STUDY.paper_conditions(), confidence=STUDY.config["stats"]["confidence"])  # noqa: C408
+FIGURE_PARAMS = dict(  # noqa: C408
+    conditions=STUDY.paper_conditions(),
+    confidence=STUDY.config["stats"]["confidence"],
+    default_encoding=STUDY.config["model"]["pos_encoding"],  # the reference encoding of the figures that draw one
+)
 
 FIGURE_TABLE = {
     "training_curves": ("Training", "training curves", {"log": "train_log", "runs": "runs"}),

@@ -8,4 +8,8 @@ POSITIONAL_ENCODINGS: Registry[type[PositionalEncoding]] = Registry("positional 
 
 from . import alibi, learned, none, rope, sinusoidal  # noqa: E402,F401  (registration happens on import)
 
-__all__ = ["INIT_STD", "POSITIONAL_ENCODINGS", "PositionalEncoding"]
+# The order tables and figures list encodings in: absolute positions (a trained table, a fixed one),
+# relative ones (a rotation, a score bias), none. An encoding not named here comes after them.
+ENCODING_ORDER = ("learned", "sinusoidal", "rope", "alibi", "none")
+
+__all__ = ["ENCODING_ORDER", "INIT_STD", "POSITIONAL_ENCODINGS", "PositionalEncoding"]
