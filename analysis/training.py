@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,138 @@ class NonFiniteWatch:
             raise Diverged(run_id, int(self.first_step), float(self.loss), log, device_description(device))
 
 
+@dataclass(frozen=True)
+class SavePlan:
+    """After which optimizer steps a run writes a checkpoint and a resume state."""
+
+    checkpoints: frozenset[int]  # the configured checkpoint steps (0 and the last included)
+    steps: int
+    resume_every: int
+
+    def checkpoint(self, done: int) -> bool:
+        return done in self.checkpoints
+
+    def resume_state(self, done: int) -> bool:
+        """Every ``resume_every`` steps and at each checkpoint; never after the last step (the finished state is written then)."""
+        return done < self.steps and (done % self.resume_every == 0 or self.checkpoint(done))
+
+    def saves(self, done: int) -> bool:
+        return self.checkpoint(done) or self.resume_state(done)
+
+
+def usable_state(spec: RunSpec, run_dir: str | Path, task: Task, plan: SavePlan) -> TrainingState | None:
+    """The resume state a killed job left, if the run may continue from it (on the same task, its checkpoints there)."""
+    state = load_state(run_dir, spec.to_dict(), spec.run_id)
+    if state is None:
+        return None
+    check_same_task(spec.run_id, state.task_description, task.describe())
+    if not all(checkpoint_path(run_dir, s).exists() for s in plan.checkpoints if s <= state.step):
+        print(f"{spec.run_id}: checkpoints of the resume state are missing; training from step 0")
+        return None
+    return state
+
+
+class RunTraining:
+    """One run's model, optimiser and data stream, and the log and held-out losses it has recorded so far."""
+
+    def __init__(self, spec: RunSpec, run_dir: str | Path, task: Task, compute: ComputeSettings, started: float) -> None:
+        self.spec, self.run_dir, self.task, self.compute, self.started = spec, Path(run_dir), task, compute, started
+        self.device = compute.device
+        self.model = build_model(task.input_spec, task.output_spec, spec.model).to(self.device)
+        self.forward = compute.compiled(self.model)
+        self.optimizer = make_optimizer(self.model, spec.train)
+        self.regime = REGIMES.get(spec.train["regime"])
+        self.data = generator(spec.seed, "training-data")
+        self.held_out = to_device(evaluation_batch(task, spec, spec.train["eval_sequences"]), self.device)
+        self.log: list[dict[str, float]] = []
+        self.evaluations: dict[int, float] = {}
+        self.elapsed_before = 0.0
+        self.first = 0
+
+    def begin(self, state: TrainingState | None) -> None:
+        """Checkpoint the initialisation, or continue where ``state`` left off."""
+        if state is None:
+            self.checkpoint(0)
+            return
+        restore(state, self.model, self.optimizer, self.data)
+        self.log, self.evaluations, self.elapsed_before, self.first = state.log, state.evaluations, state.elapsed_s, state.step
+        print(f"{self.spec.run_id}: resuming from step {self.first} of {self.spec.train['steps']}")
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self.started
+
+    def checkpoint(self, step: int) -> None:
+        self.evaluations[step] = evaluate(self.model, self.task, self.held_out)
+        payload = {"model": {k: v.cpu() for k, v in self.model.state_dict().items()}, "model_config": self.model.config.to_dict(), "step": step, "run": self.spec.to_dict()}
+        save_checkpoint(checkpoint_path(self.run_dir, step), payload)
+        self.model.train()  # evaluate() switched to eval mode; set back here, not once per step (2% of a step)
+
+    def save_resume_state(self, done: int) -> None:
+        state = snapshot(done, self.model, self.optimizer, self.data, self.log, self.evaluations, self.task.describe(), self.elapsed())
+        save_state(self.run_dir, self.spec.to_dict(), state)
+
+    def step(self, step: int, watch: NonFiniteWatch) -> tuple[Tensor, float]:
+        """One optimizer step at its learning rate; returns the training loss (on the device) and the rate."""
+        train = self.spec.train
+        lr = learning_rate(step, train)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        batch = to_device(self.task.sample(train["batch_size"], self.spec.model["context"], self.data), self.device)
+        with self.compute.autocast():  # bf16 on a GPU; a no-op on CPU
+            prediction, _ = self.forward(batch.inputs, self.regime)
+        loss = self.task.loss_per_position(prediction.float(), batch.targets).mean()
+        watch.note(step + 1, loss)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if train["grad_clip"] > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), train["grad_clip"])
+        self.optimizer.step()
+        return loss, lr
+
+    def train(self, plan: SavePlan, progress: bool) -> None:
+        """The steps from ``first`` to the end: log every ``log_every`` steps, save as ``plan`` says."""
+        watch = NonFiniteWatch(self.device)
+        run_id, log_every = self.spec.run_id, self.spec.train["log_every"]
+        bar = tqdm(range(self.first, plan.steps), desc=run_id, file=sys.stderr, disable=not progress, mininterval=2.0)
+        for step in bar:
+            loss, lr = self.step(step, watch)
+            done = step + 1
+            logs = done % log_every == 0 or done == plan.steps
+            if logs or plan.saves(done):  # nothing is logged or saved after a non-finite loss
+                watch.check(run_id, self.log, self.device)
+            if logs:
+                self.log.append({"step": done, "train_loss": float(loss.detach()), "lr": lr})
+                bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
+            if plan.checkpoint(done):
+                self.checkpoint(done)
+            if plan.resume_state(done):
+                self.save_resume_state(done)
+
+    def record(self, threads: int) -> dict[str, Any]:
+        """Config, seed, commit, package versions, device, wall time, held-out losses against the baseline."""
+        spec, task, context = self.spec, self.task, self.spec.model["context"]
+        return {
+            "run_id": spec.run_id,
+            "status": "trained",
+            "spec": spec.to_dict(),
+            "task_description": task.describe(),
+            "seed": spec.seed,
+            "git_commit": git_commit(),
+            "packages": package_versions(),
+            "device": device_description(self.device),
+            "compute": self.compute.describe(),
+            "threads": threads,
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "checkpoint_steps": sorted(self.evaluations),
+            "eval_loss": {str(k): v for k, v in sorted(self.evaluations.items())},
+            "final_eval_loss": self.evaluations[spec.train["steps"]],
+            "baseline_loss": task.baseline_loss(context),
+            "baseline_description": task.baseline_description,
+            "optimal_loss": task.optimal_loss(context),
+            "wall_time_s": self.elapsed(),
+        }
+
+
 def train_run(
     spec: RunSpec, run_dir: str | Path, threads: int = 1, progress: bool = True, resume_every: int = RESUME_EVERY
 ) -> dict[str, Any]:
@@ -115,96 +248,22 @@ def train_run(
     started = time.perf_counter()
     torch.set_num_threads(threads)
     use_deterministic_algorithms()
-    torch.manual_seed(spec.seed)
+    torch.manual_seed(spec.seed)  # before the model is built: its initialisation draws from it
     compute = ComputeSettings.resolve(spec.train)
     compute.prepare()
-    device = compute.device
     task = build_task(spec.task)
-    save_at = set(spec.checkpoint_steps())
-    steps, log_every = spec.train["steps"], spec.train["log_every"]
-    state = load_state(run_dir, spec.to_dict(), spec.run_id)
-    if state is not None:
-        check_same_task(spec.run_id, state.task_description, task.describe())
-    if state is not None and not all(checkpoint_path(run_dir, s).exists() for s in save_at if s <= state.step):
-        print(f"{spec.run_id}: checkpoints of the resume state are missing; training from step 0")
-        state = None
+    plan = SavePlan(frozenset(spec.checkpoint_steps()), spec.train["steps"], resume_every)
+    state = usable_state(spec, run_dir, task, plan)
     if state is not None and state.finished:
         print(f"{spec.run_id}: already trained before the job was interrupted; not retrained")
         _write_log_and_record(run_dir, state.log, state.evaluations, state.record)
         return state.record
-    model = build_model(task.input_spec, task.output_spec, spec.model).to(device)
-    forward = compute.compiled(model)
-    optimizer = make_optimizer(model, spec.train)
-    regime = REGIMES.get(spec.train["regime"])
-    data = generator(spec.seed, "training-data")
-    held_out = to_device(evaluation_batch(task, spec, spec.train["eval_sequences"]), device)
-    log: list[dict[str, float]] = []
-    evaluations: dict[int, float] = {}
-    elapsed_before = 0.0
-
-    def checkpoint(step: int) -> None:
-        evaluations[step] = evaluate(model, task, held_out)
-        payload = {"model": {k: v.cpu() for k, v in model.state_dict().items()}, "model_config": model.config.to_dict(), "step": step, "run": spec.to_dict()}
-        save_checkpoint(checkpoint_path(run_dir, step), payload)
-        model.train()  # evaluate() switched to eval mode; set back here, not once per step (2% of a step)
-
-    first = 0
-    if state is None:
-        checkpoint(0)
-    else:
-        restore(state, model, optimizer, data)
-        log, evaluations, elapsed_before, first = state.log, state.evaluations, state.elapsed_s, state.step
-        print(f"{spec.run_id}: resuming from step {first} of {steps}")
-    watch = NonFiniteWatch(device)
-    bar = tqdm(range(first, steps), desc=spec.run_id, file=sys.stderr, disable=not progress, mininterval=2.0)
-    for step in bar:
-        lr = learning_rate(step, spec.train)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        batch = to_device(task.sample(spec.train["batch_size"], spec.model["context"], data), device)
-        with compute.autocast():  # bf16 on a GPU; a no-op on CPU
-            prediction, _ = forward(batch.inputs, regime)
-        loss = task.loss_per_position(prediction.float(), batch.targets).mean()
-        watch.note(step + 1, loss)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if spec.train["grad_clip"] > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), spec.train["grad_clip"])
-        optimizer.step()
-        logs = (step + 1) % log_every == 0 or step + 1 == steps
-        saves = step + 1 in save_at or (step + 1 < steps and (step + 1) % resume_every == 0)
-        if logs or saves:
-            watch.check(spec.run_id, log, device)
-        if logs:
-            log.append({"step": step + 1, "train_loss": float(loss.detach()), "lr": lr})
-            bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
-        if step + 1 in save_at:
-            checkpoint(step + 1)
-        if step + 1 < steps and ((step + 1) % resume_every == 0 or step + 1 in save_at):
-            elapsed = elapsed_before + time.perf_counter() - started
-            save_state(run_dir, spec.to_dict(), snapshot(step + 1, model, optimizer, data, log, evaluations, task.describe(), elapsed))
-    record = {
-        "run_id": spec.run_id,
-        "status": "trained",
-        "spec": spec.to_dict(),
-        "task_description": task.describe(),
-        "seed": spec.seed,
-        "git_commit": git_commit(),
-        "packages": package_versions(),
-        "device": device_description(device),
-        "compute": compute.describe(),
-        "threads": threads,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "checkpoint_steps": sorted(evaluations),
-        "eval_loss": {str(k): v for k, v in sorted(evaluations.items())},
-        "final_eval_loss": evaluations[steps],
-        "baseline_loss": task.baseline_loss(spec.model["context"]),
-        "baseline_description": task.baseline_description,
-        "optimal_loss": task.optimal_loss(spec.model["context"]),
-        "wall_time_s": elapsed_before + time.perf_counter() - started,
-    }
-    _write_log_and_record(run_dir, log, evaluations, record)
-    finished = TrainingState(step=steps, log=log, evaluations=evaluations, task_description=task.describe(), record=record)
+    run = RunTraining(spec, run_dir, task, compute, started)
+    run.begin(state)
+    run.train(plan, progress)
+    record = run.record(threads)
+    _write_log_and_record(run_dir, run.log, run.evaluations, record)
+    finished = TrainingState(step=plan.steps, log=run.log, evaluations=run.evaluations, task_description=task.describe(), record=record)
     save_state(run_dir, spec.to_dict(), finished)  # lets a rerun of a killed block skip this run
     return record
 
