@@ -25,9 +25,9 @@ def _panel(ax: plt.Axes, rows: pd.DataFrame, colours: dict[str, tuple]) -> None:
         colour = colours[task]
         error = [line["mean"] - line["low"], line["high"] - line["mean"]]  # NaN (one seed): no bar
         ax.errorbar(line["level"], line["mean"], yerr=error, color=colour, capsize=2, linewidth=style.line(1.0), label=task)
-        learned = line["learned"].astype(bool)
-        ax.scatter(line.loc[learned, "level"], line.loc[learned, "mean"], color=colour, zorder=3, s=18)
-        ax.scatter(line.loc[~learned, "level"], line.loc[~learned, "mean"], facecolors="white", edgecolors=colour,
+        level_learned = line["learned"].astype(bool)
+        ax.scatter(line.loc[level_learned, "level"], line.loc[level_learned, "mean"], color=colour, zorder=3, s=18)
+        ax.scatter(line.loc[~level_learned, "level"], line.loc[~level_learned, "mean"], facecolors="white", edgecolors=colour,
                    zorder=3, s=18, linewidths=style.line(1.0))
     levels = sorted(rows["level"].unique())
     ax.set_xscale("log", base=2)

@@ -17,7 +17,7 @@ UNIFORM = 0.25
 
 
 def runs_table(conditions: dict[str, tuple], seeds=SEEDS, n_layer: int = 1) -> pd.DataFrame:
-    """conditions: name -> (task_name, regime, learned[, pos_encoding])."""
+    """conditions: name -> (task_name, regime, task_learned[, pos_encoding])."""
     rows = [
         {"condition": name, "seed": seed, "task": spec[0], "task_name": spec[0], "pos_encoding": (*spec, "learned")[3],
          "regime": spec[1], "n_layer": n_layer, "steps": STEPS, "learned": spec[2]}

@@ -13,7 +13,7 @@ T, FINAL, CONTEXT_GAIN = 4, 100, 2.0  # context channel: L(alone) - L(full) = 2 
 SETTINGS = {"confidence": 0.95}
 
 
-def planted(ratios: dict[str, list[float]], learned: dict[str, bool] | None = None, sgd: float = 0.0,
+def planted(ratios: dict[str, list[float]], task_learned: dict[str, bool] | None = None, sgd: float = 0.0,
             first_order: float | None = None, other: float = 0.0, encodings: dict[str, str] | None = None) -> ClaimInputs:
     """Per condition, per seed: the adam full-step signed transfer to t + 1 is ratio x the context channel.
 
@@ -26,7 +26,7 @@ def planted(ratios: dict[str, list[float]], learned: dict[str, bool] | None = No
         for seed, ratio in enumerate(values):
             runs.append({"condition": condition, "seed": seed, "task": f"task-{condition}", "task_name": "markov",
                          "pos_encoding": (encodings or {}).get(condition, "learned"), "regime": "standard", "steps": FINAL,
-                         "learned": (learned or {}).get(condition, True)})
+                         "learned": (task_learned or {}).get(condition, True)})
             for step, scale in ((0, 100.0), (FINAL, 1.0)):
                 for t in range(T):
                     context.append({"condition": condition, "seed": seed, "step": step, "t": t, "loss_full": 1.0,
@@ -128,7 +128,7 @@ def test_the_decision_uses_the_exact_adam_full_step_only() -> None:
 
 
 def test_conditions_that_did_not_learn_do_not_decide() -> None:
-    result = run(planted({"a": [0.002] * 5, "b": [0.3] * 5}, learned={"b": False}))
+    result = run(planted({"a": [0.002] * 5, "b": [0.3] * 5}, task_learned={"b": False}))
     assert result.verdicts[0].verdict == SUPPORTED
     assert result.numbers["n_not_learned"] == "1"
 
@@ -184,7 +184,7 @@ def test_every_number_the_paper_prints_by_hand() -> None:
     printed with two significant digits: 3.0e-4% and 3.0e-2%. Crossing of 1% at first order: 0.01 / 0.003 = 3.33.
     """
     result = run(planted({"a": [0.002, 0.004], "b": [0.3, 0.3], "c": [0.002, 0.002], "d": [0.002, 0.002]},
-                         learned={"c": False}, sgd=0.001, other=0.0005, encodings={"d": "rope"}))
+                         task_learned={"c": False}, sgd=0.001, other=0.0005, encodings={"d": "rope"}))
     m = "\u2212"
 
     def ci(mean: str, low: str, high: str) -> dict[str, str]:

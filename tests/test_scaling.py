@@ -17,13 +17,13 @@ T975_DF1 = 12.706204736174707  # Student t quantile 0.975 at 1 degree of freedom
 
 
 def run(task: str, seed: int = 0, regime: str = "standard", encoding: str = "learned", loss: float = 1.0,
-        learned: bool = True, baseline: float = 2.0, optimal: float = 0.0, steps: int = 600, **factors: int) -> dict:
+        task_learned: bool = True, baseline: float = 2.0, optimal: float = 0.0, steps: int = 600, **factors: int) -> dict:
     model = {**REF, **factors}
     name = task.split("-")[0] if task.startswith(("lag", "sine")) else task
     condition = f"{task}_{encoding}_{regime}_L{model['n_layer']}_D{model['d_model']}_T{model['context']}"
     return {"condition": condition, "seed": seed, "task": task, "task_name": name, "regime": regime,
             "pos_encoding": encoding, "n_head": 4, "steps": steps, **model, "final_eval_loss": loss,
-            "baseline_loss": baseline, "optimal_loss": optimal, "learned": learned}
+            "baseline_loss": baseline, "optimal_loss": optimal, "learned": task_learned}
 
 
 def depth_runs(task: str, seeds: tuple[int, ...] = (0,), levels: tuple[int, ...] = (1, 2, 4)) -> pd.DataFrame:

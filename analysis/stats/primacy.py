@@ -148,8 +148,8 @@ def condition_info(runs: pd.DataFrame) -> pd.DataFrame:
     if runs.empty:
         return pd.DataFrame(columns=["condition", *FACTORS]).set_index("condition")
     info = runs.drop_duplicates("condition").set_index("condition")
-    learned = runs.groupby("condition")["learned"].all() if "learned" in runs.columns else pd.Series(np.nan, index=info.index)
-    info = info.assign(learned=learned.reindex(info.index))
+    task_learned = runs.groupby("condition")["learned"].all() if "learned" in runs.columns else pd.Series(np.nan, index=info.index)
+    info = info.assign(learned=task_learned.reindex(info.index))
     return info.reindex(columns=FACTORS)
 
 

@@ -147,9 +147,9 @@ def did_values(swept: pd.DataFrame) -> pd.DataFrame:
     did = (gap[rules.treated_task] - gap[rules.control_task]).dropna().rename("value").reset_index()
     treated = sine[sine["task"] == rules.treated_task].groupby(level)
     span = (treated["baseline_loss"].first() - treated["optimal_loss"].first()).rename("span")
-    learned = sine[sine["regime"] == STANDARD].groupby(level).agg(learned=("learned", "all"), tasks=("task", "nunique"))
-    learned = (learned["learned"] & (learned["tasks"] == 2)).rename("learned")  # C2: standard learned both tasks
-    did = did.join(span, on=level).join(learned, on=level)
+    standard = sine[sine["regime"] == STANDARD].groupby(level).agg(every_seed=("learned", "all"), tasks=("task", "nunique"))
+    both_learned = (standard["every_seed"] & (standard["tasks"] == 2)).rename("learned")  # C2: standard learned both tasks
+    did = did.join(span, on=level).join(both_learned, on=level)
     did["learned"] = did["learned"].fillna(False).astype(bool)
     absolute = did.assign(quantity="did")
     relative = did.assign(quantity="did_relative", value=did["value"] / did["span"].where(did["span"] > 0))

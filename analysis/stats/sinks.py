@@ -150,7 +150,7 @@ def _stage_numbers(row: pd.Series | None) -> dict[str, Any]:
 def condition_numbers(shares: pd.DataFrame, runs: pd.DataFrame) -> list[dict[str, Any]]:
     """Per standard condition, all layers: the sink share, raw-mass share and first excess at init and trained."""
     pooled = shares[(shares["layer"] == ALL_LAYERS) & (shares["regime"] == STANDARD)]
-    learned = runs.drop_duplicates("condition").set_index("condition")["learned"] if "learned" in runs else None
+    task_learned = runs.drop_duplicates("condition").set_index("condition")["learned"] if "learned" in runs else None
     rows = []
     for condition, group in pooled.groupby("condition", sort=False):
         stages = {stage: part.iloc[0] for stage, part in group.groupby("stage")}
@@ -159,7 +159,7 @@ def condition_numbers(shares: pd.DataFrame, runs: pd.DataFrame) -> list[dict[str
             "condition": condition, "task": str(first["task"]), "pos_encoding": str(first["pos_encoding"]),
             "n_layer": str(int(first["n_layer"])), "d_model": str(int(first["d_model"])), "context": str(int(first["context"])),
             "half": str(int(first["context"]) // 2), "chance": fmt(first["chance"], 3), "n_seeds": str(int(group["n_seeds"].max())),
-            "learned": bool(learned[condition]) if learned is not None else None,
+            "learned": bool(task_learned[condition]) if task_learned is not None else None,
             INIT: _stage_numbers(stages.get(INIT)), TRAINED: _stage_numbers(stages.get(TRAINED)),
         })
     order = {name: i for i, name in enumerate(ENCODING_ORDER)}
