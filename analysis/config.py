@@ -8,10 +8,8 @@ problem is reported with the key's path and the allowed values.
 from __future__ import annotations
 
 import copy
-import hashlib
 import inspect
 import itertools
-import json
 import math
 from dataclasses import dataclass, fields
 from functools import cache
@@ -346,10 +344,6 @@ class Study:
         """Conditions of the experiments the paper reports, in config order, each once."""
         ordered = [self.runs[run_id].condition for name in self.config["paper"]["experiments"] for run_id in self.experiments[name]]
         return list(dict.fromkeys(ordered))
-
-    @property
-    def config_hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.config, sort_keys=True).encode()).hexdigest()
 
 
 def load_study(raw: dict[str, Any]) -> Study:

@@ -8,7 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir).parent))  # the analysis package, even without an install
 
 from analysis.config import ConfigError, load_study
-from analysis.measures.run import MEASURES
+from analysis.measures import MEASURES
 from analysis.stats.claims import load_claims
 from analysis.stats.descriptive import load_analyses
 
@@ -42,20 +42,6 @@ def figure_drawn(entry):
 AGGREGATED_TABLES = [*MEASURE_NAMES, "m4_myopia_gap", "train_log"]  # what the claims may read (besides runs)
 CLAIM_TABLES = sorted({name for claim_id in load_claims().names() for name in load_claims().get(claim_id).outputs})
 ANALYSIS_TABLES = sorted({name for analysis_id in load_analyses().names() for name in load_analyses().get(analysis_id).outputs})
-
-
-wildcard_constraints:
-    condition=r"[A-Za-z0-9_.-]+",
-    seed=r"\d+",
-
-
-def run_of(wildcards):
-    return STUDY.runs[f"{wildcards.condition}/seed{wildcards.seed}"]
-
-
-def run_spec_json(wildcards):
-    """The full run config as a param: editing any setting of a run reruns that run only."""
-    return json.dumps(run_of(wildcards).to_dict(), sort_keys=True)
 
 
 def run_path(run_id, name):
