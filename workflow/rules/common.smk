@@ -39,6 +39,12 @@ def figure_drawn(entry):
     options = entry[3] if len(entry) > 3 else {}
     return options.get("needs") in MEASURED | {None}
 
+
+def params_read_by(script, params):
+    """The entries of ``params`` that figures/<script>.py reads (``snakemake.params.<name>``): one it does not read would only rerun it."""
+    text = (REPO / "figures" / f"{script}.py").read_text()
+    return {name: value for name, value in params.items() if f"snakemake.params.{name}" in text}
+
 AGGREGATED_TABLES = [*MEASURE_NAMES, "m4_myopia_gap", "train_log"]  # what the claims may read (besides runs)
 CLAIM_TABLES = sorted({name for claim_id in load_claims().names() for name in load_claims().get(claim_id).outputs})
 ANALYSIS_TABLES = sorted({name for analysis_id in load_analyses().names() for name in load_analyses().get(analysis_id).outputs})

@@ -56,7 +56,7 @@ for figure_name, (figure_category, figure_subcategory, figure_tables, *figure_ex
                 subcategory=figure_subcategory,
             ),
         params:
-            **FIGURE_PARAMS,
+            **params_read_by(figure_script, FIGURE_PARAMS),
             **figure_options,
             figure=figure_script,
         log:
