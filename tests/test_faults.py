@@ -13,7 +13,9 @@ from workflow_helpers import smoke_config
 
 from analysis.config import load_study
 from analysis.io import CheckpointError, atomic_path, load_checkpoint, save_checkpoint, write_json
-from analysis.measures.run import MEASURES, RunData, load_model
+from analysis.measures import MEASURES
+from analysis.measures.data import RunData
+from analysis.measures.run import load_model
 from analysis.outcomes import read_run_table, write_diverged_run
 from analysis.resume import TaskChangedError, TrainingState, check_same_task, load_state, save_state
 from analysis.stats.runs import CorpusMismatchError, check_same_corpus

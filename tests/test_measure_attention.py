@@ -7,8 +7,9 @@ import torch
 from conftest import ENCODINGS, tiny_batch, tiny_model
 
 from analysis.config import ConfigError, load_study
+from analysis.measures import MEASURES
 from analysis.measures.attention import attention_mass_table, attention_weights
-from analysis.measures.run import MEASURES, RunData
+from analysis.measures.data import RunData
 from analysis.regimes import REGIMES
 
 

@@ -11,6 +11,9 @@ import torch
 from conftest import ENCODINGS, tiny_batch, tiny_model, tiny_task
 from references import own_position_losses, prefix_losses
 
+from analysis.config import RunSpec
+from analysis.measures import MEASURES
+from analysis.measures.data import RunData
 from analysis.measures.decomposition import decompose, decomposition_table
 from analysis.measures.myopia import myopia_gap, position_loss_table
 from analysis.measures.parameters import PER_TARGET_METHODS, named_parameters, parameter_group, per_target_gradients
@@ -395,10 +398,8 @@ def test_weight_channel_table_sweeps_step_sizes_and_separates_sign_from_magnitud
 
 @pytest.mark.parametrize(("regime", "measured"), [("standard", True), ("myopic-state", False), ("myopic-full", False)])
 def test_weight_channel_is_measured_on_standard_training_only(regime: str, measured: bool) -> None:
-    from analysis.measures import run as measures_run
-
-    spec = measures_run.RunSpec("fake", 0, "fake", {"name": "markov"}, {"context": 6}, {"regime": regime}, {})
-    assert measures_run.MEASURES.get("m7_weight_channel").applies(measures_run.RunData(spec)) is measured
+    spec = RunSpec("fake", 0, "fake", {"name": "markov"}, {"context": 6}, {"regime": regime}, {})
+    assert MEASURES.get("m7_weight_channel").applies(RunData(spec)) is measured
 
 
 def test_weight_channel_table_means_match_the_pairs_of_each_sequence() -> None:

@@ -12,7 +12,8 @@ from workflow_helpers import smoke_config
 
 from analysis.config import RunSpec, load_study
 from analysis.io import save_checkpoint
-from analysis.measures.run import RunData, load_model
+from analysis.measures.data import RunData
+from analysis.measures.run import load_model
 from analysis.models import build_model
 from analysis.models.gpt import CausalSelfAttention
 from analysis.models.positional import ENCODING_ORDER, POSITIONAL_ENCODINGS

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from workflow_helpers import planned_jobs, smoke_config, snakemake, write_config
 
-from analysis.measures.run import MEASURES
+from analysis.measures import MEASURES
 
 
 def training_jobs(jobs: list[tuple[str, str]]) -> list[str]:
