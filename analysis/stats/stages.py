@@ -76,6 +76,7 @@ def statistics(
     settings = config["stats"]
     runs = with_learning(runs, settings)
     learning = learning_table(runs, settings)
+    claims = load_claims()  # imports every claim module, so each has registered itself before decide_all
     results = decide_all(ClaimInputs(dict(tables), runs, settings), settings["claims"])
     claim_tables = {name: table for result in results.values() for name, table in result.tables.items()}
     analyses = run_all(ClaimInputs({**tables, **claim_tables}, runs, settings))  # descriptive: no verdicts
@@ -90,7 +91,6 @@ def statistics(
     numbers["verdicts"] = [v.as_dict() for v in decided]
     numbers["claims"] = {claim_id: result.numbers for claim_id, result in results.items()}
     numbers["analyses"] = {analysis_id: result.numbers for analysis_id, result in analyses.items()}
-    claims = load_claims()
     numbers["rules"] = {
         claim_id: {k: str(v) for k, v in vars(claims.get(claim_id).rules(**settings["claims"].get(claim_id, {}))).items()}
         for claim_id in results
