@@ -2,8 +2,9 @@
 
 One row per quantity the rule names, one panel per sweep, the factor's levels on a log2
 axis: the mean over seeds with its Student t interval (from the statistics stage), one line
-per task; a hollow marker is a level that did not learn its task. A profile without sweeps
-gets a panel that says so.
+per task; a hollow marker is a level that did not learn its task. A sweep none of the quantities
+has levels in (the sine pair has no context sweep) gets no column; a profile without sweeps gets
+a panel that says so.
 """
 import sys
 import textwrap
@@ -45,10 +46,11 @@ def plot(levels: pd.DataFrame, quantities: list[str]) -> plt.Figure:
     shown = [q for q in quantities if q in set(data["quantity"])]
     tasks = sorted(data["task"].unique())
     colours = dict(zip(tasks, sns.color_palette(style.PALETTE, len(tasks)), strict=True))
-    figure, axes = plt.subplots(len(shown), len(SWEEPS), figsize=style.sized(6.5, 1.9 * len(shown) + 0.4),
+    sweeps = {sweep: factor for sweep, factor in SWEEPS.items() if sweep in set(data["sweep"])}
+    figure, axes = plt.subplots(len(shown), len(sweeps), figsize=style.sized(6.5 * len(sweeps) / len(SWEEPS) + 0.8, 1.9 * len(shown) + 0.4),
                                 squeeze=False, layout="constrained", sharey="row")
     for row, quantity in zip(axes, shown, strict=True):
-        for ax, (sweep, factor) in zip(row, SWEEPS.items(), strict=True):
+        for ax, (sweep, factor) in zip(row, sweeps.items(), strict=True):
             rows = data[(data["quantity"] == quantity) & (data["sweep"] == sweep)]
             if rows.empty:
                 ax.text(0.5, 0.5, "no levels", ha="center", va="center", transform=ax.transAxes)

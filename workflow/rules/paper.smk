@@ -4,6 +4,7 @@ rule paper:
         sources=sorted(str(p) for p in (REPO / "paper").rglob("*") if p.is_file()),
         numbers=rules.statistics.output.numbers,
         figures=FIGURES,
+        captions=[str(REPO / "workflow" / "report" / f"{name}.rst") for name in FIGURE_TABLE],  # one caption per figure
         manifest=rules.manifest.output.manifest,  # the reproducibility statement prints its SHA-256
     output:
         pdf=report(f"{RESULTS}/paper.pdf", caption="../report/paper.rst", category="Paper"),

@@ -19,6 +19,9 @@ with log_to(snakemake.log[0]):
     (build / "figures").mkdir()
     for figure in snakemake.input.figures:
         shutil.copy(figure, build / "figures" / Path(figure).name)
+    (build / "captions").mkdir()
+    for caption in snakemake.input.captions:  # the HTML report's caption of each figure, read by main.typ
+        shutil.copy(caption, build / "captions" / Path(caption).name)
     write_json(build / "figures.json", sorted({Path(f).stem for f in snakemake.input.figures}))
     pdf = typst.compile(str(build / "main.typ"), root=str(build), timestamp=0)
     tmp = Path(snakemake.output.pdf).with_suffix(".pdf.tmp")
