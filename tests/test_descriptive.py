@@ -1,0 +1,64 @@
+"""The descriptive-analysis framework (``analysis/stats/descriptive.py``): registration, order, declared tables.
+
+Expected names, orders and messages are written out by hand, so a changed one fails.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from analysis.stats import descriptive
+from analysis.stats.claims import ClaimInputs
+from analysis.stats.descriptive import Analysis, AnalysisResult, load_analyses, run_all
+
+RUNS = pd.DataFrame({"condition": ["a"], "seed": [0]})
+
+
+def test_load_analyses_registers_the_three_in_id_order() -> None:
+    assert load_analyses().names() == ["primacy", "scaling", "sinks"]
+
+
+def test_a_missing_input_names_the_analysis_and_the_table() -> None:
+    tables = {"m1_gradient_matrix": pd.DataFrame()}  # primacy also reads C4's first-position table
+    with pytest.raises(RuntimeError) as error:
+        run_all(ClaimInputs(tables, RUNS, {}))
+    assert str(error.value) == "analysis primacy reads ['c4_first_position'], which no measure, claim or earlier analysis wrote"
+
+
+def _toy(analysis_id: str, reads: str, writes: str, seen: dict[str, list[str]]) -> Analysis:
+    """An analysis that records which tables it was given and writes one table of its own."""
+    def compute(inputs: ClaimInputs) -> AnalysisResult:
+        seen[analysis_id] = sorted(inputs.tables)
+        return AnalysisResult({writes: pd.DataFrame({"value": [len(inputs.tables[reads])]})}, {"rows": len(inputs.tables[reads])})
+    return Analysis(analysis_id, (reads,), (writes,), compute)
+
+
+@pytest.fixture
+def toy_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(descriptive, "ANALYSES", type(descriptive.ANALYSES)("analysis"))
+    monkeypatch.setattr(descriptive, "ANALYSIS_MODULES", ())
+
+
+def test_a_later_analysis_reads_an_earlier_ones_table(toy_registry: None) -> None:
+    seen: dict[str, list[str]] = {}
+    descriptive.register(_toy("b", "first", "second", seen))  # registered first, runs second (id order)
+    descriptive.register(_toy("a", "measure", "first", seen))
+    results = run_all(ClaimInputs({"measure": pd.DataFrame({"x": [1, 2, 3]})}, RUNS, {}))
+    assert list(results) == ["a", "b"]
+    assert seen == {"a": ["measure"], "b": ["first", "measure"]}
+    assert results["a"].numbers == {"rows": 3} and results["b"].numbers == {"rows": 1}
+
+
+def test_reading_a_table_of_a_later_analysis_is_refused(toy_registry: None) -> None:
+    descriptive.register(_toy("a", "second", "first", {}))
+    descriptive.register(_toy("b", "measure", "second", {}))
+    with pytest.raises(RuntimeError) as error:
+        run_all(ClaimInputs({"measure": pd.DataFrame()}, RUNS, {}))
+    assert str(error.value) == "analysis a reads ['second'], which no measure, claim or earlier analysis wrote"
+
+
+def test_an_analysis_must_write_exactly_the_tables_it_declares() -> None:
+    analysis = Analysis("a", (), ("declared",), lambda inputs: AnalysisResult({"other": pd.DataFrame()}))
+    with pytest.raises(RuntimeError) as error:
+        analysis.run(ClaimInputs({}, RUNS, {}))
+    assert str(error.value) == "analysis a wrote tables ['other'], declared ['declared']"
