@@ -311,3 +311,37 @@ def test_the_figure_draws_levels_and_says_when_there_is_no_sweep(tmp_path) -> No
         levels.to_csv(tmp_path / f"{name}.csv", index=False)
         figure.main(str(tmp_path / f"{name}.csv"), ["c4_slope", "c4_exponent"], str(tmp_path / f"{name}.pdf"), str(tmp_path / f"{name}.png"))
         assert (tmp_path / f"{name}.png").stat().st_size > 0 and (tmp_path / f"{name}.pdf").stat().st_size > 0
+
+
+# --- the paper's numbers -------------------------------------------------------------------------
+
+
+def test_law_numbers_give_every_law_a_count_per_sweep_level_and_task() -> None:
+    laws = pd.DataFrame([
+        ("depth", "n_layer", 1, "text", "power law", 2), ("depth", "n_layer", 1, "text", "exponential", 3),
+        ("depth", "n_layer", 2, "text", "flat", 5), ("depth", "n_layer", 1, "lag-12", "indistinguishable", 1),
+        ("depth", "n_layer", 1, "lag-12", "power law", 4),
+    ], columns=["sweep", "factor", "level", "task", "law", "n_seeds"])
+    assert scaling.law_numbers(laws) == [
+        {"sweep": "depth", "level": "1", "task": "lag-12", "power_law": "4", "exponential": "0", "indistinguishable": "1", "flat": "0"},
+        {"sweep": "depth", "level": "1", "task": "text", "power_law": "2", "exponential": "3", "indistinguishable": "0", "flat": "0"},
+        {"sweep": "depth", "level": "2", "task": "text", "power_law": "0", "exponential": "0", "indistinguishable": "0", "flat": "5"},
+    ]
+    assert scaling.law_numbers(laws.iloc[:0]) == []
+
+
+def test_solved_numbers_give_the_lag_tasks_largest_loss_and_its_ratio_range_at_the_full_adam_step() -> None:
+    runs = pd.concat([depth_runs("lag-12"), depth_runs("text")], ignore_index=True)
+    runs.loc[runs["task"] == "lag-12", "final_eval_loss"] = [2.0e-4, 3.5e-3, 1.0e-5]
+    swept = scaling.swept_runs(runs, REF)
+    lag = runs.loc[runs["task"] == "lag-12", "condition"].tolist()
+    text = runs.loc[runs["task"] == "text", "condition"].tolist()
+    transfer = pd.DataFrame(
+        [{"condition": c, "seed": 0, "optimizer": "adam", "step_scale": "full", "ratio_exact": r} for c, r in zip(lag, (-0.002, 0.004, 0.001), strict=True)]
+        + [{"condition": c, "seed": 0, "optimizer": "sgd", "step_scale": "full", "ratio_exact": 0.9} for c in lag]
+        + [{"condition": c, "seed": 0, "optimizer": "adam", "step_scale": "0.1 lr", "ratio_exact": -0.9} for c in lag]
+        + [{"condition": c, "seed": 0, "optimizer": "adam", "step_scale": "full", "ratio_exact": 0.5} for c in text]
+    )
+    assert scaling.solved_numbers(swept, transfer) == {
+        "task": "lag-12", "max_final_loss": "3.5e\u22123", "ratio_low": "\u22120.20%", "ratio_high": "0.40%"}
+    assert scaling.solved_numbers(swept[swept["task"] == "text"], transfer) == {}
