@@ -267,3 +267,20 @@ def test_condition_rows_say_whether_the_condition_learned():
     m1, runs = study({"a": {"init": 1.0, "trained": 0.0}, "b": {"init": 1.0, "trained": 0.0, "learned": False}})
     rows = {r["condition"]: r for r in run(m1, runs).numbers["conditions"]}
     assert (rows["a"]["learned"], rows["b"]["learned"]) == ("yes", "no")
+
+
+def test_interval_numbers_print_the_mean_its_bounds_and_the_factor_it_means() -> None:
+    row = pd.Series({"primacy_first_mean": 0.5, "primacy_first_low": 0.25, "primacy_first_high": -0.75, "other_mean": 9.0})
+    assert primacy._interval_numbers(row, "primacy_first") == {"mean": "0.50", "low": "0.25", "high": "\u22120.75", "times": "1.65"}
+    assert primacy._interval_numbers(None, "primacy_first") == {"mean": "n/a", "low": "n/a", "high": "n/a", "times": "n/a"}
+
+
+def test_first_ratio_reads_c4s_row_of_the_condition_step_and_layer_0() -> None:
+    first = pd.DataFrame([
+        {"condition": "a", "step": 600, "layer": 1, "ratio_mean": 9.0, "ratio_low": 9.0, "ratio_high": 9.0},
+        {"condition": "b", "step": 600, "layer": 0, "ratio_mean": 8.0, "ratio_low": 8.0, "ratio_high": 8.0},
+        {"condition": "a", "step": 0, "layer": 0, "ratio_mean": 7.0, "ratio_low": 7.0, "ratio_high": 7.0},
+        {"condition": "a", "step": 600, "layer": 0, "ratio_mean": 1.234, "ratio_low": 0.5, "ratio_high": 2.0},
+    ])
+    assert primacy._first_ratio(first, "a", 600) == {"mean": "1.23", "low": "0.50", "high": "2.00"}
+    assert primacy._first_ratio(first, "c", 600) == {"mean": "n/a", "low": "n/a", "high": "n/a"}
