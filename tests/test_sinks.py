@@ -240,3 +240,24 @@ def test_compute_without_attention_or_primacy_reports_nothing() -> None:
 def test_registered() -> None:
     assert "sinks" in ANALYSIS_MODULES
     assert sinks.ANALYSIS.inputs == ("m8_attention_mass", "primacy_runs")
+
+
+def _stage_row(share_low: float, chance: float, excess_low: float, excess_high: float) -> pd.Series:
+    return pd.Series({"share_mean": 0.25, "share_low": share_low, "share_high": 0.4, "raw_share_mean": 1.5, "raw_share_low": 1.0,
+                      "raw_share_high": 2.0, "first_excess_mean": 1.5, "first_excess_low": excess_low,
+                      "first_excess_high": excess_high, "n_seeds": 5, "chance": chance})
+
+
+def test_stage_numbers_print_three_intervals_and_decide_each_reading_strictly() -> None:
+    numbers = sinks._stage_numbers(_stage_row(share_low=0.1, chance=0.0625, excess_low=1.0, excess_high=2.0))
+    assert numbers["share"] == {"mean": "0.25", "low": "0.10", "high": "0.40", "n": "5"}
+    assert numbers["raw_share"] == {"mean": "1.50", "low": "1.00", "high": "2.00", "n": "5"}
+    assert numbers["first_excess"] == {"mean": "1.50", "low": "1.00", "high": "2.00", "n": "5"}
+    assert (numbers["above_chance"], numbers["favours_first"], numbers["avoids_first"]) == (True, False, False)  # low = 1: not above 1
+    at_chance = sinks._stage_numbers(_stage_row(share_low=0.0625, chance=0.0625, excess_low=1.01, excess_high=1.0))
+    assert (at_chance["above_chance"], at_chance["favours_first"], at_chance["avoids_first"]) == (False, True, False)
+    below_one = sinks._stage_numbers(_stage_row(share_low=0.0, chance=0.0625, excess_low=0.2, excess_high=0.99))
+    assert (below_one["above_chance"], below_one["favours_first"], below_one["avoids_first"]) == (False, False, True)
+    missing = sinks._stage_numbers(None)
+    assert missing["share"] == {"mean": "n/a", "low": "n/a", "high": "n/a", "n": "0"}
+    assert (missing["above_chance"], missing["favours_first"], missing["avoids_first"]) == (False, False, False)
