@@ -345,3 +345,26 @@ def test_solved_numbers_give_the_lag_tasks_largest_loss_and_its_ratio_range_at_t
     assert scaling.solved_numbers(swept, transfer) == {
         "task": "lag-12", "max_final_loss": "3.5e\u22123", "ratio_low": "\u22120.20%", "ratio_high": "0.40%"}
     assert scaling.solved_numbers(swept[swept["task"] == "text"], transfer) == {}
+
+
+def test_trend_numbers_print_the_slope_its_interval_and_the_levels_behind_it() -> None:
+    trends = pd.DataFrame([{"sweep": "depth", "factor": "n_layer", "task": "sine-shift1", "quantity": "did", "slope_mean": 0.1234,
+                            "slope_low": -0.01, "slope_high": 0.2567, "p": 0.0593, "n_seeds": 5, "n_levels": 3, "n_levels_learned": 2}])
+    levels = pd.DataFrame([{"sweep": "depth", "task": "sine-shift1", "quantity": "did", "level": level} for level in (4, 1, 2)]
+                          + [{"sweep": "depth", "task": "sine-shift1", "quantity": "did_relative", "level": 8},
+                             {"sweep": "width", "task": "sine-shift1", "quantity": "did", "level": 32},
+                             {"sweep": "depth", "task": "text", "quantity": "did", "level": 16}])
+    assert scaling.trend_numbers(trends, levels) == [{
+        "sweep": "depth", "factor": "n_layer", "task": "sine-shift1", "quantity": "did", "label": "C2 difference-in-differences (loss)",
+        "levels": "1, 2, 4", "slope": "0.123", "low": "\u22120.010", "high": "0.257", "p": "0.059", "n_seeds": "5", "n_levels": "3",
+        "n_levels_learned": "2", "excludes_zero": False,
+        "sentence": "C2 difference-in-differences (loss), sine-shift1, across depth (n_layer = 1, 2, 4): 0.123 [\u22120.010, 0.257] "
+                    "per doubling, p 0.059, n = 5 seed(s), 2 of 3 levels learned; the interval covers 0"}]
+
+
+@pytest.mark.parametrize(("low", "high", "reading"), [
+    (0.01, 0.2, "the interval excludes 0"), (-0.2, -0.01, "the interval excludes 0"), (0.0, 0.2, "the interval covers 0"),
+    (-0.2, 0.0, "the interval covers 0"), (float("nan"), float("nan"), "no interval (fewer than two seeds)"),
+])
+def test_reading_calls_an_interval_touching_0_covering(low: float, high: float, reading: str) -> None:
+    assert scaling._reading({"slope_low": low, "slope_high": high}) == reading
