@@ -28,7 +28,7 @@ def test_a_missing_input_names_the_analysis_and_the_table() -> None:
 def _toy(analysis_id: str, reads: str, writes: str, seen: dict[str, list[str]]) -> Analysis:
     """An analysis that records which tables it was given and writes one table of its own."""
     def compute(inputs: ClaimInputs) -> AnalysisResult:
-        seen[analysis_id] = sorted(inputs.tables)
+        seen[analysis_id] = [*sorted(inputs.tables), len(inputs.runs), *inputs.settings]
         return AnalysisResult({writes: pd.DataFrame({"value": [len(inputs.tables[reads])]})}, {"rows": len(inputs.tables[reads])})
     return Analysis(analysis_id, (reads,), (writes,), compute)
 
@@ -43,9 +43,9 @@ def test_a_later_analysis_reads_an_earlier_ones_table(toy_registry: None) -> Non
     seen: dict[str, list[str]] = {}
     descriptive.register(_toy("b", "first", "second", seen))  # registered first, runs second (id order)
     descriptive.register(_toy("a", "measure", "first", seen))
-    results = run_all(ClaimInputs({"measure": pd.DataFrame({"x": [1, 2, 3]})}, RUNS, {}))
+    results = run_all(ClaimInputs({"measure": pd.DataFrame({"x": [1, 2, 3]})}, RUNS, {"confidence": 0.95}))
     assert list(results) == ["a", "b"]
-    assert seen == {"a": ["measure"], "b": ["first", "measure"]}
+    assert seen == {"a": ["measure", 1, "confidence"], "b": ["first", "measure", 1, "confidence"]}  # tables, runs, settings
     assert results["a"].numbers == {"rows": 3} and results["b"].numbers == {"rows": 1}
 
 
