@@ -50,6 +50,18 @@ EQUIVALENTS = Path(__file__).with_name("mutants_equivalent.json")
 DATA_DIRS = ("workflow/schemas", "workflow/config", "figures")
 # mutmut leaves decorated functions alone; these decorators are moved below the function in the copy.
 MOVABLE_DECORATOR = re.compile(r"^@torch\.no_grad\(\)\s*$")
+# Appended to the copy's tests/conftest.py. mutmut runs pytest once per mutant in a process forked from a server
+# that has imported torch, pandas and every test module; pytest ends each run with a full gc.collect() (its
+# unraisable-exception check), which walks that whole heap (about 0.25 s a mutant, more than most tests take) and
+# touches every page the fork shared. Freezing the heap once collection has imported everything leaves the
+# server's objects out of every later collection (gc.freeze: https://docs.python.org/3/library/gc.html#gc.freeze).
+FREEZE_AFTER_COLLECTION = """
+
+def pytest_collection_finish(session):  # added by tooling/mutants.py (see FREEZE_AFTER_COLLECTION there)
+    import gc
+
+    gc.freeze()
+"""
 
 
 def mutated_files(root: Path) -> list[str]:
@@ -119,6 +131,8 @@ def copy_tree(source: Path, work: Path) -> list[str]:
     for helper in (source / "tests").glob("*.py"):
         if not helper.name.startswith("test_"):
             shutil.copy2(helper, work / "tests" / helper.name)
+    with (work / "tests" / "conftest.py").open("a") as conftest:
+        conftest.write(FREEZE_AFTER_COLLECTION)
     tests = selected_tests(source / "tests")
     for path in tests:
         shutil.copy2(path, work / "tests" / path.name)
