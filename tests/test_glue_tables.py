@@ -114,7 +114,10 @@ def test_measure_checkpoints_labels_rows_and_keeps_end_only_measures_to_the_ends
     registry.register("never")(Measure("never", lambda model, data: pd.DataFrame({"value": [0]}), applies=lambda data: False))
     monkeypatch.setattr(run_module, "MEASURES", registry)
     monkeypatch.setattr(run_module, "RunData", lambda spec: data if spec.seed == 4 else None)
-    monkeypatch.setattr(run_module, "load_model", lambda path, data: 10 * int(path))  # the "model" is a number
+    # the "model" is a number, built with the run's data
+    monkeypatch.setattr(run_module, "load_model", lambda path, given: 10 * int(path) if given is data else None)
+    clock = iter(range(0, 1000, 2))  # every reading of the clock is 2 s after the last
+    monkeypatch.setattr(run_module, "time", SimpleNamespace(perf_counter=lambda: float(next(clock))))
     spec = SimpleNamespace(seed=4, condition="sine-learned")
     tables, seconds = run_module.measure_checkpoints(spec, {50: "5", 0: "0", 100: "10"})
     every = tables["every"]
@@ -126,7 +129,8 @@ def test_measure_checkpoints_labels_rows_and_keeps_end_only_measures_to_the_ends
     assert tables["ends"]["step"].tolist() == [0, 100]
     assert tables["ends"]["value"].tolist() == [0, 100]
     assert len(tables["never"]) == 0 and list(tables["never"].columns) == ["condition", "seed", "step"]
-    assert set(seconds) == {"every", "ends", "never"} and seconds["never"] == 0.0 and seconds["every"] > 0.0
+    # seconds add up over the checkpoints: 2 s per call, three checkpoints for "every", the two ends for "ends"
+    assert seconds == {"every": 6.0, "ends": 4.0, "never": 0.0}
 
 
 # M4: the gap is myopic minus standard of the same seed, step, position and factors -----------------------
@@ -184,6 +188,15 @@ def test_myopia_gap_table_is_sorted_and_has_its_columns() -> None:
     assert list(gap.index) == list(range(len(gap)))
     keys = list(zip(gap["condition"], gap["seed"], gap["step"], gap["t"], strict=True))
     assert keys == sorted(keys)
+
+
+def test_myopia_gap_without_m4_is_empty_with_numeric_columns() -> None:
+    """No run measured M4 (``measure.only``): the gap is an empty table whose numbers are still numbers."""
+    _, runs = gap_inputs()
+    gap = myopia_gap(pd.DataFrame({"step": []}), runs)
+    assert gap.empty
+    assert list(gap.columns[-3:]) == ["loss_myopic", "loss_standard", "gap"]
+    assert gap["gap"].dtype == "float64" and gap["t"].dtype == "int64"
 
 
 def test_myopia_gap_refuses_a_run_listed_twice() -> None:
@@ -281,6 +294,39 @@ def test_shuffled_context_loss_at_each_position_matches_one_forward_per_copy() -
     assert not np.allclose(table["loss_shuffled"].iloc[2:], table["loss_full"].iloc[2:])
 
 
+def test_shuffle_moves_every_feature_of_a_token_together() -> None:
+    """Inputs with features (the sine task's are (N, T, 2)): a copy permutes whole tokens, never single features."""
+    inputs = torch.arange(24).view(2, 6, 2)  # token (i, s) is (2 * (6 i + s), 2 * (6 i + s) + 1)
+    copies, position = shuffle_before(inputs, torch.Generator().manual_seed(0))
+    assert copies.shape == (12, 6, 2)
+    for row in range(12):
+        i, p = divmod(row, 6)
+        assert int(position[row]) == p
+        assert torch.equal(copies[row, p:], inputs[i, p:])
+        assert torch.equal(copies[row, :, 1], copies[row, :, 0] + 1)
+        assert sorted(copies[row, :p, 0].tolist()) == inputs[i, :p, 0].tolist()
+    assert any(not torch.equal(copies[row], inputs[row // 6]) for row in range(12))  # something was shuffled
+
+
+def test_context_channel_of_a_task_with_input_features_matches_one_forward_per_copy() -> None:
+    """Sine inputs carry two features per token: the token alone and the shuffled copies keep both."""
+    model, task = tiny_model(task_kind="sine"), tiny_task("sine")
+    inputs, targets = tiny_batch("sine", n=2)
+    table = context_channel_table(model, inputs, targets, task.loss_per_position, torch.Generator().manual_seed(4))
+    copies, _ = shuffle_before(inputs, torch.Generator().manual_seed(4))
+    n, length = targets.shape
+    loss = task.loss_per_position
+    with torch.no_grad():
+        for p in range(length):
+            alone = [float(loss(model(inputs[i : i + 1, p : p + 1])[0], targets[i : i + 1, p : p + 1])) for i in range(n)]
+            shuffled = [
+                float(loss(model(copies[i * length + p : i * length + p + 1, : p + 1])[0][:, p : p + 1], targets[i : i + 1, p : p + 1]))
+                for i in range(n)
+            ]
+            assert table.loc[p, "loss_alone"] == pytest.approx(sum(alone) / n, rel=1e-9), p
+            assert table.loc[p, "loss_shuffled"] == pytest.approx(sum(shuffled) / n, rel=1e-9), p
+
+
 # M7 weight channel: a row (t, k) reports the change of L_{t+k} after a step on L_t ---------------------------
 
 
@@ -376,6 +422,14 @@ def test_runs_table_reads_each_field_from_its_place_in_the_record() -> None:
     assert list(table.index) == [0, 1, 2]
 
 
+def test_runs_table_reads_the_lag_tasks_dependency_distance() -> None:
+    lag = run_record("lag-cond", 2)
+    lag["spec"]["task"] = {"name": "lag", "distance": 12}
+    table = runs_table([lag, run_record("b-cond", 0)], [{}, {}])
+    distance = table.set_index("condition")["task_distance"]
+    assert distance["lag-cond"] == 12 and pd.isna(distance["b-cond"])
+
+
 def test_runs_table_needs_one_timing_per_record() -> None:
     with pytest.raises(ValueError):
         runs_table([run_record("a", 0)], [])
@@ -390,3 +444,10 @@ def test_corpus_check_refuses_one_task_on_two_corpora_and_names_the_runs() -> No
         check_same_corpus([run_record("a", 0, "f" * 64), run_record("b", 1, "e" * 64)])
     assert "a/seed0" in str(error.value) and "b/seed1" in str(error.value)
     assert "eeeeeeeeeeee: b/seed1; ffffffffffff: a/seed0" in str(error.value)
+    with pytest.raises(CorpusMismatchError) as error:
+        check_same_corpus([run_record("a", 0, "f" * 64), run_record("b", 1, "e" * 64), run_record("a", 2, "e" * 64)])
+    assert str(error.value) == (
+        "runs of task 'sine-s1' were trained on different corpora (SHA-256 eeeeeeeeeeee: a/seed2, b/seed1; "
+        "ffffffffffff: a/seed0); the corpus file (analysis/tasks/corpus/) differed between these runs, so delete "
+        "the runs trained on the other corpus and rerun them"
+    )

@@ -105,6 +105,7 @@ def test_position_loss_is_the_mean_over_sequences_at_each_position() -> None:
             for i in range(4)
         ) / 4
         assert table.loc[t, "loss_mean"] == pytest.approx(expected, rel=1e-9)
+    assert list(table.columns) == ["t", "loss_mean"] and table["t"].tolist() == list(range(inputs.shape[1]))
 
 
 def test_myopia_gap_pairs_each_myopic_run_with_the_standard_run_of_the_same_seed() -> None:

@@ -116,7 +116,7 @@ def learning_table() -> pd.DataFrame:
     return pd.DataFrame({
         "condition": ["lag", "txt"], "final_loss_mean": [1.0, 2.5], "final_loss_low": [0.9, np.nan],
         "final_loss_high": [1.1, np.nan], "gap_closed_mean": [0.9, np.nan], "gap_closed_low": [0.8, np.nan],
-        "gap_closed_high": [1.0, np.nan], "learned": [True, False], "n_seeds": [2, 1],
+        "gap_closed_high": [0.95, np.nan], "learned": [True, False], "n_seeds": [2, 1],
     })
 
 
@@ -127,7 +127,7 @@ def test_condition_numbers_print_what_the_paper_says_of_a_condition() -> None:
         "pos_encoding": "learned", "regime": "standard", "context": "16", "n_seeds": "2", "seeds": "0, 1",
         "init_loss": "2.750", "final_loss": {"mean": "1.000", "low": "0.900", "high": "1.100", "n": "2"},
         "baseline_loss": "2.000", "optimal_loss": "0.500",
-        "gap_closed_pct": {"mean": "90", "low": "80", "high": "100", "n": "2"}, "learned": True, "steps": "100",
+        "gap_closed_pct": {"mean": "90", "low": "80", "high": "95", "n": "2"}, "learned": True, "steps": "100",
     }
     txt = _condition_numbers("txt", runs_table(), learning_table(), CONFIG)
     assert txt["optimal_loss"] == "n/a" and txt["gap_closed_pct"] is None and txt["learned"] is False
@@ -173,6 +173,21 @@ def test_paper_numbers_collect_settings_tasks_and_provenance(monkeypatch: pytest
     titled = paper_numbers({**CONFIG, "paper": {"experiments": ["e1"], "title": "T"}}, ["lag"], runs_table(),
                            learning_table(), records)
     assert titled["title"] == "T" and titled["experiments"] == "e1"
+
+
+def test_paper_numbers_myopia_table_holds_the_tasks_trained_under_two_regimes_with_the_studys_encoding(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(report, "git_commit", lambda: "HEAD1")
+    runs = pd.concat([runs_table(), runs_table().iloc[[0]].assign(condition="lagm", regime="myopic-state")], ignore_index=True)
+    learning = pd.concat([learning_table(), learning_table().iloc[[0]].assign(condition="lagm", final_loss_mean=1.5)],
+                         ignore_index=True)
+    records = [record("lag3", "c1", "cpu", 10.0), record("lag3", "c1", "cpu", 10.0), record("txt", "c1", "cpu", 10.0)]
+    myopia = paper_numbers(CONFIG, ["lag", "lagm", "txt"], runs, learning, records)["myopia"]
+    assert myopia["regimes"] == ["standard", "myopic-state"]
+    assert [(row["task"], row["baseline"], [cell["mean"] for cell in row["cells"]]) for row in myopia["rows"]] == [
+        ("lag3", "2.000", ["1.000", "1.500"]),
+    ]
 
 
 def test_preregistration_numbers_say_which_seeds_decide(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
