@@ -11,7 +11,7 @@ CORES ?= 2
 CFF_VENV := .venv-cffconvert
 # mutmut gets its own environment layered over .venv (see requirements-mutants.lock).
 MUT_VENV := .venv-mutants
-MUTANT_CORES ?= 1
+MUTANT_CORES ?= $(CORES)
 # OVERLAY=name adds workflow/config/overlays/<name>.yaml on top of the profile's config (e.g. OVERLAY=exploratory).
 CONFIG_FILES := workflow/config/$(PROFILE).yaml $(if $(OVERLAY),workflow/config/overlays/$(OVERLAY).yaml)
 SNAKEMAKE := $(BIN)/snakemake --snakefile workflow/Snakefile --workflow-profile workflow/profiles/default \
@@ -97,7 +97,7 @@ clean-results:
 	rm -rf results/$(PROFILE)
 
 # Mutation testing of analysis/stats/ and the measures' table-building functions against the fast unit
-# tests: 25-70 min on one core depending on load (docs/mutation.md; MUTANT_CORES=2 to use both); not part of `make test`.
+# tests, one worker per core (MUTANT_CORES=1 for one): see docs/mutation.md for the time; not part of `make test`.
 # Report of the survivors and the kill rate: results/mutants/report.txt and report.json.
 mutants: $(MUT_VENV)/bin/.installed
 	$(MUT_VENV)/bin/python -m tooling.mutants --max-children $(MUTANT_CORES)
