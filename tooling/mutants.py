@@ -42,6 +42,8 @@ TABLE_FUNCTIONS = {
 # The test files copied: those that import the mutated packages. Their workflow tests (marker ``workflow``,
 # tests/conftest.py) are left out by ``-m "not workflow"`` in pyproject.toml's ``pytest_add_cli_args``.
 TESTED_IMPORTS = ("analysis.stats", "analysis.measures")
+# ... except those importing this package, which the scratch copy does not hold.
+TOOLING_IMPORT = re.compile(r"^\s*(from|import)\s+tooling\b", re.MULTILINE)
 KILLED = {"killed", "timeout", "caught by type check"}
 NOT_RUN = {"skipped", "not checked"}
 EQUIVALENTS = Path(__file__).with_name("mutants_equivalent.json")
@@ -90,7 +92,12 @@ def module_name(path: str) -> str:
 
 def selected_tests(tests: Path) -> list[Path]:
     """Test files importing the mutated packages (mutmut runs only their unit tests)."""
-    return [path for path in sorted(tests.glob("test_*.py")) if any(name in path.read_text() for name in TESTED_IMPORTS)]
+    selected = []
+    for path in sorted(tests.glob("test_*.py")):
+        text = path.read_text()
+        if any(name in text for name in TESTED_IMPORTS) and not TOOLING_IMPORT.search(text):
+            selected.append(path)
+    return selected
 
 
 def undecorate(source: str) -> str:
@@ -185,11 +192,11 @@ def changed_lines(diff: str) -> list[str]:
 
 
 def function_of(name: str) -> str:
-    """``analysis.stats.x.x_f__mutmut_3`` -> ``analysis.stats.x.f`` (methods: ``xǁClassǁm`` -> ``Class.m``)."""
+    """``analysis.stats.x.x_f__mutmut_3`` -> ``analysis.stats.x.f`` (``x__f`` -> ``_f``; methods: ``xǁClassǁm`` -> ``Class.m``)."""
     module, _, mangled = name.rpartition(".")
     mangled = mangled.split("__mutmut_")[0]
-    mangled = mangled[1:] if mangled.startswith("x") else mangled
-    return f"{module}.{mangled.strip('_ǁ').replace('ǁ', '.')}"
+    function = mangled[2:] if mangled.startswith("x_") else mangled.removeprefix("xǁ").replace("ǁ", ".")
+    return f"{module}.{function}"
 
 
 def equivalent_reason(function: str, diff: str, known: list[dict]) -> str | None:

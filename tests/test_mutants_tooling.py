@@ -1,0 +1,76 @@
+"""The mutation-testing report (tooling/mutants.py): mutant names read back to functions, equivalents matched by
+their change, the kill rate, and the list of equivalent mutants naming functions that exist."""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+from collections import Counter
+
+from tooling import mutants
+
+DIFF = """--- analysis/stats/c5.py
++++ analysis/stats/c5.py
+@@ -1,4 +1,4 @@
+ def decide(inputs, rules):
+-    table = last_layer_table(inputs.tables.get("m1", pd.DataFrame()), inputs.runs)
++    table = last_layer_table(inputs.tables.get("m1", None), inputs.runs)
+     check = verdict(table, rules)
+"""
+
+
+def test_mutant_names_read_back_to_functions_private_functions_and_methods():
+    assert mutants.function_of("analysis.stats.c1.x_decide__mutmut_12") == "analysis.stats.c1.decide"
+    assert mutants.function_of("analysis.stats.sinks.x__stage_numbers__mutmut_3") == "analysis.stats.sinks._stage_numbers"
+    assert mutants.function_of("analysis.measures.data.xǁRunDataǁgradient_matrix__mutmut_1") == (
+        "analysis.measures.data.RunData.gradient_matrix"
+    )
+    assert mutants.mangled("RunData.gradient_matrix") == "xǁRunDataǁgradient_matrix"
+    assert mutants.mangled("_pair_rows") == "x__pair_rows"
+
+
+def test_an_equivalent_is_matched_by_function_and_changed_lines_only():
+    assert mutants.changed_lines(DIFF) == [
+        '-table = last_layer_table(inputs.tables.get("m1", pd.DataFrame()), inputs.runs)',
+        '+table = last_layer_table(inputs.tables.get("m1", None), inputs.runs)',
+    ]
+    entry = {"function": "analysis.stats.c5.decide", "change": mutants.changed_lines(DIFF), "reason": "why"}
+    assert mutants.equivalent_reason("analysis.stats.c5.decide", DIFF, [entry]) == "why"
+    assert mutants.equivalent_reason("analysis.stats.c5.verdict", DIFF, [entry]) is None
+    other = {**entry, "change": ['-table = 1', '+table = 2']}
+    assert mutants.equivalent_reason("analysis.stats.c5.decide", DIFF, [other]) is None
+
+
+def test_kill_rate_counts_untested_mutants_as_survivors_and_leaves_out_those_not_run():
+    counts = Counter({"killed": 6, "timeout": 1, "survived": 2, "no tests": 1, "skipped": 5, "not checked": 3})
+    assert mutants.kill_rate(counts) == 7 / 10
+    assert mutants.kill_rate(Counter({"skipped": 2})) is None
+
+
+def test_the_decorator_moves_below_the_function_keeping_its_behaviour():
+    source = "@torch.no_grad()\ndef f(x):\n    return x\n\n\ndef g():\n    pass\n"
+    assert mutants.undecorate(source) == (
+        "def f(x):\n    return x\n\n\nf = torch.no_grad()(f)\ndef g():\n    pass\n"
+    )
+
+
+def test_the_tests_run_against_mutants_name_the_mutated_packages_and_need_no_tooling(tmp_path):
+    (tmp_path / "test_a.py").write_text("from analysis.stats import c1\n")
+    (tmp_path / "test_b.py").write_text("import torch\n\nfrom analysis.measures.run import measure_run\n")
+    (tmp_path / "test_c.py").write_text("from analysis.config import load_study\n")  # validation imports analysis.stats
+    (tmp_path / "test_d.py").write_text("from tooling import mutants\n\nNAME = 'analysis.stats.c1'\n")
+    (tmp_path / "test_e.py").write_text("import torch\n")
+    (tmp_path / "helper.py").write_text("from analysis.stats import c1\n")
+    assert [path.name for path in mutants.selected_tests(tmp_path)] == ["test_a.py", "test_b.py"]
+
+
+def test_every_listed_equivalent_names_an_existing_function_and_one_change():
+    for entry in json.loads(mutants.EQUIVALENTS.read_text()):
+        parts = entry["function"].split(".")
+        split = next(i for i in range(len(parts) - 1, 0, -1) if importlib.util.find_spec(".".join(parts[:i])))
+        target = importlib.import_module(".".join(parts[:split]))
+        for name in parts[split:]:
+            target = getattr(target, name)  # AttributeError: the entry names no function
+        assert callable(target), entry["function"]
+        assert {line[0] for line in entry["change"]} <= {"-", "+"} and entry["change"], entry
+        assert entry["reason"].strip(), entry
