@@ -8,6 +8,7 @@ from scipy import stats
 
 from analysis.stats import c1
 from analysis.stats.claims import CLAIMS, ClaimInputs, rule_problems
+from analysis.stats.inference import Interval, SeedTest
 
 SETTINGS = {"confidence": 0.95, "alpha": 0.05}
 STEPS = 100
@@ -285,3 +286,162 @@ def test_learned_conditions_need_every_seed_and_count_all_without_the_column() -
     assert c1.learned_conditions(runs).to_dict() == {"a": True, "b": False}
     bare = c1.learned_conditions(runs.drop(columns=["learned"]))
     assert bare.to_dict() == {"a": True, "b": True} and bare.index.name == "condition" and bare.dtype == bool
+
+
+def two_seed_table(rows: dict[str, dict[str, list[float]]], layer: int = 0) -> pd.DataFrame:
+    """A per-run enrichment table by hand: condition -> stage -> the enrichment of seeds 0, 1, ..."""
+    return pd.DataFrame([
+        {"condition": condition, "seed": seed, "step": 0 if stage == "init" else STEPS, "stage": stage, "layer": layer,
+         "share": UNIFORM + value, "uniform": UNIFORM, "enrichment": value, "n_rows": 1}
+        for condition, stages in rows.items() for stage, values in stages.items() for seed, value in enumerate(values)
+    ])
+
+
+def test_condition_tests_by_hand_with_two_seeds_at_confidence_one_half() -> None:
+    """Two seeds: the t statistic has 1 degree of freedom (Cauchy), so p = 1/2 - atan(t)/pi one-sided and
+    1 - 2 atan(|t|)/pi two-sided, and t(0.75, 1) = tan(pi/4) = 1 makes the 50% interval mean +- sd / sqrt 2.
+
+    Trained [0.125, 0.375]: mean 0.25, sd 0.125 sqrt 2, se 0.125, t = 2 -> p above 0 = 0.147584, d = sqrt 2.
+    Minus the margin 0.75: [-0.625, -0.375], t = -4 -> p below the margin (one-sided, less) = 0.077979; two-sided
+    it would be 0.155958, above alpha = 0.1. Init [0, 0.125]: 0.0625 [0, 0.125]. Change [0.125, 0.25]: mean 0.1875,
+    se 0.0625, t = 3 -> two-sided p = 0.204833. rope positions: descriptive, no Holm p.
+    """
+    per_run = two_seed_table({"m": {"init": [0.0, 0.125], "trained": [0.125, 0.375]},
+                              "r": {"init": [0.0, 0.125], "trained": [0.125, 0.375]}})
+    runs = runs_table({"m": ("markov", "standard", True), "r": ("recall", "standard", True, "rope")}, seeds=[0, 1])
+    table = c1.condition_tests(per_run, runs, c1.Rules(min_excess=0.75), {"confidence": 0.5, "alpha": 0.1})
+    assert table.columns.tolist() == c1.TEST_COLUMNS
+    m = table.set_index("condition").loc["m"]
+    expected = {"n_seeds": 2, "trained_mean": 0.25, "trained_low": 0.125, "trained_high": 0.375, "effect_size": 2**0.5,
+                "p_above_zero": 0.14758361765043326, "p_above_zero_holm": 0.14758361765043326,
+                "p_below_margin": 0.07797913037736925, "p_below_margin_holm": 0.07797913037736925,
+                "init_mean": 0.0625, "init_low": 0.0, "init_high": 0.125,
+                "change_mean": 0.1875, "change_low": 0.125, "change_high": 0.25, "change_p": 0.20483276469913347}
+    for column, value in expected.items():
+        assert m[column] == pytest.approx(value, rel=1e-9, abs=1e-12), column
+    assert m["status"] == "falls short" and bool(m["deciding"]) and bool(m["learned"])
+    r = table.set_index("condition").loc["r"]
+    assert r["status"] == "descriptive" and not r["deciding"] and np.isnan(r["p_below_margin_holm"])
+    assert r["change_p"] == pytest.approx(0.20483276469913347, rel=1e-9)
+
+
+def test_test_row_leaves_deciding_holm_and_status_to_be_filled() -> None:
+    """The row as built before Holm and the status are known: every key of TEST_COLUMNS, placeholders exact."""
+    above = SeedTest(0.25, 0.125, 0.375, 2, 2.0, 0.15, 1.5)
+    below = SeedTest(-0.5, -0.625, -0.375, 2, -4.0, 0.08, -4.0)
+    change = SeedTest(0.1875, 0.125, 0.25, 2, 3.0, 0.2, 2.1)
+    start = Interval(0.0625, 0.0, 0.125, 2)
+    row = c1._test_row("m", pd.Series({"task_name": "markov", "pos_encoding": "rope"}), True, above, below, start, change)
+    holm_keys = {"p_above_zero_holm", "p_below_margin_holm"}
+    assert list(row) == c1.TEST_COLUMNS
+    assert all(np.isnan(row[k]) for k in holm_keys)
+    assert {k: v for k, v in row.items() if k not in holm_keys} == {
+        "condition": "m", "task_name": "markov", "pos_encoding": "rope", "deciding": False, "learned": True,
+        "n_seeds": 2, "trained_mean": 0.25, "trained_low": 0.125, "trained_high": 0.375, "effect_size": 1.5,
+        "p_above_zero": 0.15, "p_below_margin": 0.08, "init_mean": 0.0625, "init_low": 0.0, "init_high": 0.125,
+        "change_mean": 0.1875, "change_low": 0.125, "change_high": 0.25, "change_p": 0.2, "status": ""}
+    assert row["deciding"] is False
+
+
+def test_status_at_p_equal_to_alpha_decides_nothing() -> None:
+    """Holm p < alpha is strict: p exactly alpha neither concentrates nor falls short."""
+    from types import SimpleNamespace
+
+    def row(p_above: float, p_below: float, mean: float = 0.5):
+        return SimpleNamespace(deciding=True, learned=True, p_above_zero_holm=p_above, p_below_margin_holm=p_below,
+                               trained_mean=mean)
+
+    rules = c1.Rules()
+    assert c1._status(row(0.05, 1.0), rules, 0.05) == "undecided"
+    assert c1._status(row(0.049, 1.0), rules, 0.05) == "concentrates"
+    assert c1._status(row(1.0, 0.05, 0.0), rules, 0.05) == "undecided"
+    assert c1._status(row(1.0, 0.049, 0.0), rules, 0.05) == "falls short"
+
+
+def test_p_prints_every_non_finite_value_as_na() -> None:
+    assert [c1._p(v) for v in (float("nan"), float("inf"), float("-inf"))] == ["n/a", "n/a", "n/a"]
+
+
+def test_learned_conditions_is_boolean_with_the_column() -> None:
+    runs = runs_table({"a": ("markov", "standard", True), "b": ("lag", "standard", False)}, seeds=[0, 1])
+    assert c1.learned_conditions(runs).dtype == bool
+
+
+def test_tested_conditions_need_a_trained_row_at_the_deciding_layer() -> None:
+    """a: trained at layer 0; b: only init at layer 0; c: trained only at layer 1. Only a is tested at layer 0."""
+    per_run = pd.concat([two_seed_table({"a": {"trained": [0.5]}, "b": {"init": [0.5]}}),
+                         two_seed_table({"c": {"trained": [0.5]}, "a": {"init": [0.5]}}, layer=1)])
+    runs = runs_table({name: ("markov", "standard", True) for name in "abc"}, seeds=[0])
+    assert c1.tested_conditions(per_run, runs, c1.Rules()) == ["a"]
+    assert c1.tested_conditions(per_run, runs, c1.Rules(layer=1)) == ["c"]
+
+
+def test_stage_keeps_the_table_index_and_a_run_missing_from_the_runs_table() -> None:
+    """Step 0 is init whatever the runs table says; the last step is known only from it; intermediate steps: None."""
+    table = pd.DataFrame({"condition": ["m", "m", "m", "x", "x"], "seed": 0, "step": [0, 50, STEPS, 0, STEPS]},
+                         index=[7, 3, 9, 4, 2])
+    runs = runs_table({"m": ("markov", "standard", True)}, seeds=[0])
+    stage = c1._stage(table, runs)
+    assert stage.index.tolist() == [7, 3, 9, 4, 2]
+    assert stage.where(stage.notna(), "-").tolist() == ["init", "-", "trained", "init", "-"]
+
+
+def test_enrichment_runs_columns_index_and_a_run_without_sequences() -> None:
+    """The step-50 checkpoint is dropped; a run whose rows have 0 sequences keeps its row (share 0 / 0: NaN)."""
+    share = pd.DataFrame({"condition": ["m", "m", "m", "z"], "seed": [0, 0, 0, 1], "step": [0, 50, STEPS, STEPS],
+                          "layer": 0, "t": 3, "share": [0.5, 0.75, 1.0, 0.5], "uniform": 0.25, "n_sequences": [2, 2, 2, 0]})
+    runs = runs_table({"m": ("markov", "standard", True), "z": ("markov", "standard", True)}, seeds=[0, 1])
+    got = c1.enrichment_runs(share, runs)
+    assert got.columns.tolist() == ["condition", "seed", "step", "stage", "layer", "share", "uniform", "enrichment", "n_rows"]
+    assert got.index.tolist() == [0, 1, 2]
+    assert got[["condition", "seed", "stage"]].values.tolist() == [["m", 0, "init"], ["m", 0, "trained"], ["z", 1, "trained"]]
+    assert got["enrichment"].tolist()[:2] == [0.25, 0.75] and np.isnan(got.loc[2, "enrichment"])
+
+
+def test_enrichment_runs_without_a_share_column_is_empty() -> None:
+    share = pd.DataFrame({"condition": ["m"], "seed": [0], "step": [0], "layer": [0], "t": [3]})
+    got = c1.enrichment_runs(share, runs_table({"m": ("markov", "standard", True)}, seeds=[0]))
+    assert got.empty and got.columns.tolist() == [
+        "condition", "seed", "step", "stage", "layer", "share", "uniform", "enrichment", "n_rows"]
+
+
+def test_missing_input_tables_decide_mixed() -> None:
+    """Neither M1 table in the inputs (not even empty): both verdicts mixed, no error."""
+    result = CLAIMS.get("c1").run(ClaimInputs({}, runs_table({"m": ("markov", "standard", True)}), SETTINGS))
+    assert [v.verdict for v in result.verdicts] == ["mixed", "mixed"]
+    assert result.tables["c1_reach"].empty and result.tables["c1_enrichment_runs"].empty
+
+
+def test_structural_verdict_without_a_reach_table() -> None:
+    verdict = c1.structural_verdict(pd.DataFrame(), c1.Rules())
+    assert verdict.verdict == "mixed"
+    assert verdict.deciding == ("smallest fraction of earlier positions reached: n/a; 0 of 0 standard runs reach at "
+                                "least 1.000 at every checkpoint and layer below the last")
+
+
+def test_texts_with_two_encodings_half_the_positions_and_other_settings() -> None:
+    """Non-default rules: two encodings print comma-separated, min_fraction 0.5 prints 50%, 90% confidence, alpha 0.01."""
+    settings = {"confidence": 0.9, "alpha": 0.01}
+    rules = {"pos_encodings": "learned,rope", "min_fraction": 0.5, "min_excess": 0.25, "layer": 1, "tasks": "recall,lag"}
+    result = CLAIMS.get("c1").run(ClaimInputs({"m1_dependency_share": pd.DataFrame({"step": []}),
+                                               "m1_gradient_matrix": pd.DataFrame()}, runs_table({}), settings), rules)
+    numbers = result.numbers
+    assert numbers["finding"]["deciding"] == (
+        "no deciding condition (learned, standard, a task with known dependencies) (0 not learned and 0 descriptive, "
+        "reported apart)")
+    assert numbers["finding"]["rule"] == (
+        "supported if in every standard condition of recall, lag with learned, rope positions that learned its task the "
+        "trained layer-1 enrichment (gradient share on the needed earlier positions minus the uniform share) exceeds 0 "
+        "(one-sided t over seeds, Holm p < 0.01) with mean at least 0.25; refuted if in every such condition it is "
+        "below 0.25 (one-sided t, Holm p < 0.01); mixed otherwise")
+    assert numbers["check"]["rule"] == (
+        "supported if every standard run sends non-zero gradient to at least 50% of earlier positions at every "
+        "checkpoint and layer below the last, refuted if none does, mixed otherwise (structural: softmax attention "
+        "weights are never exactly 0)")
+    assert numbers["check"]["deciding"] == (
+        "smallest fraction of earlier positions reached: n/a; 0 of 0 standard runs reach at least 0.500 at every "
+        "checkpoint and layer below the last")
+    assert {k: numbers[k] for k in ("min_excess", "min_fraction_pct", "layer", "tasks", "alpha", "confidence_pct",
+                                    "reach_min", "reach_runs", "pos_encodings")} == {
+        "min_excess": "0.25", "min_fraction_pct": "50", "layer": "1", "tasks": "recall, lag", "alpha": "0.01",
+        "confidence_pct": "90", "reach_min": "n/a", "reach_runs": "0", "pos_encodings": "learned, rope"}
