@@ -286,6 +286,8 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="mutant-name globs narrowing the scope (e.g. 'analysis.stats.runs.*')")
     args = parser.parse_args()
     out = args.out.resolve()
+    if not out.is_relative_to(REPO):  # tests/test_preregistration.py asks git about the commit it runs in
+        parser.error(f"--out {out}: must lie inside the checkout ({REPO}); a selected test reads its git history")
     work = out / "work"
     if args.report_only:
         previous = json.loads((out / "report.json").read_text()) if (out / "report.json").exists() else {}
