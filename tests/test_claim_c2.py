@@ -175,6 +175,12 @@ def test_rules_refuse_a_margin_wider_than_the_threshold() -> None:
         c2.Rules(min_relative_did=0.05, equivalence_margin=0.1)
 
 
+def test_rules_refusal_says_why_in_these_words() -> None:
+    with pytest.raises(ValueError) as refused:
+        c2.Rules(min_relative_did=0.05, equivalence_margin=0.1)
+    assert str(refused.value) == "c2: equivalence_margin must not exceed min_relative_did (a DiD could be both)"
+
+
 def test_numbers_and_deciding_text_printed_by_the_paper() -> None:
     """Every number C2 hands the paper, worked by hand from the planted tables.
 
@@ -242,7 +248,8 @@ def test_numbers_and_deciding_text_printed_by_the_paper() -> None:
 def test_numbers_without_a_deciding_cell_say_so() -> None:
     result = decide(planted(CONTROL_GAP, CONTROL_GAP, regime="myopic-full"))
     box = result.verdicts[0]
-    assert box.verdict == MIXED
+    assert box.verdict == MIXED and box.claim == "C2" and result.numbers["box"]["claim"] == "C2"
+    assert box.rule == c2.rule_text(c2.Rules(), 0.05) and box.rule.startswith("DiD = gap(sine-shift1) - gap(sine-shift0)")
     assert box.deciding == ("not decided: no myopic-state runs of sine-shift1 and sine-shift0 paired with standard "
                             "runs of the same seed")
     assert {k: v for k, v in result.numbers.items() if k != "box"} == {
@@ -279,3 +286,355 @@ def test_two_paired_seeds_are_enough_to_decide() -> None:
     assert row["n_seeds"] == 2 and row["did_p_holm"] == pytest.approx(0.5 - np.arctan(17.0) / np.pi, rel=1e-6)
     assert result.verdicts[0].verdict == SUPPORTED
     assert decide(gap[gap["seed"] < 1]).verdicts[0].verdict == MIXED
+
+
+# --- Worked cases from the mutation survivors: the rule at its boundaries, pairing, spans, tables' rows and order ---
+
+T_975 = {1: 12.706205, 3: 3.182446, 4: 2.776445}  # Student t quantiles t(0.975, df), from tables
+T_95 = {4: 2.131847}  # t(0.95, 4): the 90% interval
+SETTINGS_90 = {**SETTINGS, "confidence": 0.9, "alpha": 0.1}
+
+
+def decide_with(gap: pd.DataFrame, runs: pd.DataFrame | None = None, settings: dict | None = None,
+                overrides: dict | None = None, **tables: pd.DataFrame):
+    inputs = ClaimInputs({"m4_myopia_gap": gap, **tables}, runs_table() if runs is None else runs, settings or SETTINGS)
+    return CLAIMS.get("c2").run(inputs, overrides)
+
+
+def t4_sf(t: float) -> float:
+    """One-sided p of Student t with 4 df, closed form: F(t) = 1/2 + 3/8 u (1 - t^2 / (12 (1 + t^2/4))), u = t / sqrt(1 + t^2/4)."""
+    s = 1 + t * t / 4
+    return 0.5 - 3 / 8 * t / np.sqrt(s) * (1 - t * t / (12 * s))
+
+
+def cauchy_sf(t: float) -> float:
+    """One-sided p of Student t with 1 df (Cauchy)."""
+    return 0.5 - np.arctan(t) / np.pi
+
+
+VERDICT_RULES = c2.Rules(min_relative_did=0.25, equivalence_margin=0.25)  # threshold 0.25 x span 0.5 = 0.125 exactly
+SIGNIFICANT = {"n_seeds": 2, "span": 0.5, "learned_treated": True, "learned_control": True,
+               "did_p_holm": 0.01, "did_mean": 0.125, "tost_p": 0.5}
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    ({}, SUPPORTED),
+    ({"did_p_holm": 0.1}, MIXED),  # p equal to alpha is not below it
+    ({"did_p_holm": 0.0999}, SUPPORTED),
+    ({"did_mean": 0.125 - 2**-10}, MIXED),  # just under the threshold
+    ({"did_p_holm": 0.5, "did_mean": 0.0, "tost_p": 0.1}, MIXED),  # TOST p equal to alpha: not equivalent
+    ({"did_p_holm": 0.5, "did_mean": 0.0, "tost_p": 0.0999}, REFUTED),
+    ({"n_seeds": 1}, MIXED),  # one seed never decides, whatever its p-values say
+    ({"n_seeds": 1, "did_p_holm": 0.5, "tost_p": 0.01}, MIXED),
+    ({"span": float("nan")}, MIXED),
+    ({"learned_treated": False}, MIXED),
+    ({"learned_control": False}, MIXED),
+    ({"learned_control": False, "did_p_holm": 0.5, "tost_p": 0.01}, MIXED),
+])
+def test_cell_verdict_at_alpha_0_1_boundaries(change: dict, expected: str) -> None:
+    """The rule on one cell's row at alpha 0.1: strict p < alpha for both tests, DiD >= threshold inclusive."""
+    assert c2._cell_verdict({**SIGNIFICANT, **change}, VERDICT_RULES, 0.1) == expected
+
+
+def test_printed_percentages_alpha_and_interval_at_90_percent() -> None:
+    """Thresholds 75% (printed '75', not '76'), alpha 0.1 printed '0.10', DiD interval at 90%:
+    0.08 +- t(0.95, 4) 2.131847 x 0.0031623 = 0.00674 -> [0.073, 0.087]; threshold and margin 0.75 x 0.5 = 0.375;
+    TOST inside +-0.375 by far: refuted."""
+    did = [0.07, 0.08, 0.09, 0.08, 0.08]
+    gap = planted([c + d for c, d in zip(CONTROL_GAP, did, strict=True)], CONTROL_GAP)
+    result = decide_with(gap, settings=SETTINGS_90, overrides={"min_relative_did": 0.75, "equivalence_margin": 0.75})
+    numbers = result.numbers
+    assert (numbers["alpha"], numbers["min_relative_did_pct"], numbers["equivalence_margin_pct"]) == ("0.10", "75", "75")
+    assert (numbers["threshold"], numbers["margin"], numbers["span"]) == ("0.3750", "0.3750", "0.500")
+    assert result.verdicts[0].verdict == REFUTED
+    assert result.verdicts[0].deciding == ("learned positions: DiD 0.080 [0.073, 0.087] (16.0% of the baseline-to-optimum "
+                                           "gap; threshold 75%), one-sided p 0.0000, TOST p 0.0000, n = 5")
+    assert "p < 0.1 (Holm over cells) and DiD >= 0.75 x" in result.verdicts[0].rule
+    assert "|DiD| < 0.75 x that gap at alpha 0.1;" in result.verdicts[0].rule
+
+
+def test_only_seeds_both_tasks_have_are_paired() -> None:
+    """Control lacks seed 4: the DiD is over seeds 0-3 (0.07, 0.08, 0.09, 0.08: mean 0.08, sd sqrt(0.0002 / 3),
+    se sd / 2, t(0.975, 3) = 3.182446); seed 4's treated gap (0.56) is left out of the treated mean (0.115)."""
+    did = [0.07, 0.08, 0.09, 0.08, 0.5]
+    gap = pd.concat([gap_rows(TREATED, "myopic-state", [c + d for c, d in zip(CONTROL_GAP, did, strict=True)]),
+                     gap_rows(CONTROL, "myopic-state", CONTROL_GAP).query("seed < 4")], ignore_index=True)
+    row = decide(gap).tables["c2_did"].iloc[0]
+    assert row["n_seeds"] == 4 and row["did_mean"] == pytest.approx(0.08)
+    assert row["did_low"] == pytest.approx(0.08 - T_975[3] * np.sqrt(0.0002 / 3) / 2, abs=1e-6)
+    assert row["gap_treated_mean"] == pytest.approx(0.115) and row["gap_control_mean"] == pytest.approx(0.035)
+
+
+def test_a_checkpoint_only_one_task_has_pairs_no_seed() -> None:
+    """One seed; treated evaluated at steps 10 and 100, control at 50 and 100: steps 10 and 50 pair nothing
+    (n 0, no DiD) but report the gap the one task has; step 100 pairs seed 0 (DiD 0.13 - 0.03 = 0.1)."""
+    one = "seed == 0"
+    gap = pd.concat([gap_rows(TREATED, "myopic-state", [0.3] * 5, step=10).query(one),
+                     gap_rows(TREATED, "myopic-state", [0.13] * 5).query(one),
+                     gap_rows(CONTROL, "myopic-state", [0.04] * 5, step=50).query(one),
+                     gap_rows(CONTROL, "myopic-state", [0.03] * 5).query(one)], ignore_index=True)
+    result = decide(gap)
+    along = result.tables["c2_did_by_step"].set_index("step")
+    assert list(along.index) == [10, 50, 100] and along["n_seeds"].tolist() == [0, 0, 1]
+    assert along.loc[10, "gap_treated_mean"] == pytest.approx(0.3) and np.isnan(along.loc[10, "gap_control_mean"])
+    assert np.isnan(along.loc[50, "gap_treated_mean"]) and along.loc[50, "gap_control_mean"] == pytest.approx(0.04)
+    assert np.isnan(along.loc[10, "did_mean"]) and np.isnan(along.loc[50, "did_mean"])
+    assert along.loc[100, "did_mean"] == pytest.approx(0.1)
+    assert result.tables["c2_did"].iloc[0]["n_seeds"] == 1 and result.verdicts[0].verdict == MIXED
+
+
+def two_cell_runs() -> pd.DataFrame:
+    """learned: treated baseline 0.6, optimum 0.1 (span 0.5); control 0.8, 0 (0.8). rope: treated 1.0, 0 (span 1.0)."""
+    runs = runs_table(encodings=("learned", "rope"))
+    losses = {("learned", TREATED): (0.6, 0.1), ("learned", CONTROL): (0.8, 0.0), ("rope", TREATED): (1.0, 0.0),
+              ("rope", CONTROL): (0.5, 0.0)}
+    for (enc, task), (baseline, optimum) in losses.items():
+        mine = (runs["pos_encoding"] == enc) & (runs["task"] == task)
+        runs.loc[mine, "baseline_loss"], runs.loc[mine, "optimal_loss"] = baseline, optimum
+    return runs
+
+
+def test_span_is_each_cells_own_treated_baseline_minus_optimum() -> None:
+    """Spans 0.6 - 0.1 = 0.5 (learned; not the control's 0.8, nor 0.6 + 0.1) and 1.0 (rope; not learned's)."""
+    did = [0.07, 0.08, 0.09, 0.08, 0.08]
+    treated = [c + d for c, d in zip(CONTROL_GAP, did, strict=True)]
+    gap = pd.concat([planted(treated, CONTROL_GAP), planted(treated, CONTROL_GAP, encoding="rope")], ignore_index=True)
+    final = decide(gap, two_cell_runs()).tables["c2_did"].set_index("pos_encoding")
+    assert final["span"].to_dict() == pytest.approx({"learned": 0.5, "rope": 1.0})
+    assert final["threshold"].to_dict() == pytest.approx({"learned": 0.025, "rope": 0.05})
+    assert final["did_relative"].to_dict() == pytest.approx({"learned": 0.16, "rope": 0.08})
+
+
+def test_a_cell_without_treated_runs_has_no_span_and_is_mixed() -> None:
+    """The runs table has no rope run of the treated task: its span is NaN, so are threshold and share; mixed."""
+    did = [0.07, 0.08, 0.09, 0.08, 0.08]
+    treated = [c + d for c, d in zip(CONTROL_GAP, did, strict=True)]
+    gap = pd.concat([planted(treated, CONTROL_GAP), planted(treated, CONTROL_GAP, encoding="rope")], ignore_index=True)
+    runs = runs_table(encodings=("learned", "rope"))
+    runs = runs[~((runs["pos_encoding"] == "rope") & (runs["task"] == TREATED))]
+    final = decide(gap, runs).tables["c2_did"].set_index("pos_encoding")
+    rope = final.loc["rope"]
+    assert np.isnan(rope["span"]) and np.isnan(rope["threshold"]) and np.isnan(rope["did_relative"])
+    assert rope["did_mean"] == pytest.approx(0.08) and not rope["learned_treated"] and rope["verdict"] == MIXED
+    assert final.loc["learned", "verdict"] == SUPPORTED
+
+
+def test_span_read_from_a_single_treated_run() -> None:
+    """rope: only the control's myopic runs exist and one standard treated run (seed 0, baseline 1.0):
+    the span is still read (1.0), nothing pairs, the cell is mixed."""
+    did = [0.07, 0.08, 0.09, 0.08, 0.08]
+    gap = pd.concat([planted([c + d for c, d in zip(CONTROL_GAP, did, strict=True)], CONTROL_GAP),
+                     gap_rows(CONTROL, "myopic-state", CONTROL_GAP, encoding="rope")], ignore_index=True)
+    runs = runs_table(encodings=("learned", "rope"))
+    rope_treated = (runs["pos_encoding"] == "rope") & (runs["task"] == TREATED)
+    runs.loc[rope_treated, "baseline_loss"] = 1.0
+    runs = runs[~rope_treated | ((runs["regime"] == "standard") & (runs["seed"] == 0))]
+    final = decide(gap, runs).tables["c2_did"].set_index("pos_encoding")
+    assert final.loc["rope", "span"] == pytest.approx(1.0) and final.loc["rope", "n_seeds"] == 0
+    assert final.loc["rope", "verdict"] == MIXED and final.loc["learned", "verdict"] == SUPPORTED
+
+
+def test_learned_flags_are_each_tasks_own() -> None:
+    """rope's standard treated runs end at the baseline (not learned), its control runs learned: the flags say so."""
+    did = [0.07, 0.08, 0.09, 0.08, 0.08]
+    treated = [c + d for c, d in zip(CONTROL_GAP, did, strict=True)]
+    gap = pd.concat([planted(treated, CONTROL_GAP), planted(treated, CONTROL_GAP, encoding="rope")], ignore_index=True)
+    runs = runs_table(encodings=("learned", "rope"))
+    runs.loc[(runs["pos_encoding"] == "rope") & (runs["task"] == TREATED) & (runs["regime"] == "standard"),
+             "final_eval_loss"] = BASELINE
+    final = decide(gap, runs).tables["c2_did"].set_index("pos_encoding")
+    assert final[["learned_treated", "learned_control"]].to_dict("index") == {
+        "learned": {"learned_treated": True, "learned_control": True},
+        "rope": {"learned_treated": False, "learned_control": True}}
+
+
+FINAL_COLUMNS = [*c2.CELL, "regime", "step", "n_seeds", "gap_treated_mean", "gap_treated_low", "gap_treated_high",
+                 "gap_control_mean", "gap_control_low", "gap_control_high", "gap_control_p", "did_mean", "did_low",
+                 "did_high", "did_t", "did_p", "did_d"]
+
+
+def test_did_tables_columns_cell_order_and_share_along_training() -> None:
+    """Cells sorted (learned before rope, though rope comes first in the input); another task's rows (a copy task in
+    an alibi cell) and per-position rows (t = 0) are ignored; the DiD's share of the span at every checkpoint."""
+    did = [0.07, 0.08, 0.09, 0.08, 0.08]
+    treated = [c + d for c, d in zip(CONTROL_GAP, did, strict=True)]
+    other = gap_rows("copy", "myopic-state", [0.2] * 5, encoding="alibi")
+    positions = gap_rows(TREATED, "myopic-state", [0.9] * 5).assign(t=0)
+    gap = pd.concat([planted(treated, CONTROL_GAP, encoding="rope"), planted(treated, CONTROL_GAP, step=50),
+                     planted(treated, CONTROL_GAP), other, positions], ignore_index=True)
+    result = decide(gap, runs_table(encodings=("learned", "rope")))
+    final, along = result.tables["c2_did"], result.tables["c2_did_by_step"]
+    assert list(final.columns) == [*FINAL_COLUMNS, "span", "did_relative", "threshold", "margin", "tost_p",
+                                   "learned_treated", "learned_control", "deciding", "did_p_holm", "verdict"]
+    assert final["did_p_holm"].dtype == np.float64
+    assert list(along.columns) == [*FINAL_COLUMNS, "did_relative"]
+    assert final["pos_encoding"].tolist() == ["learned", "rope"] and final["verdict"].tolist() == [SUPPORTED] * 2
+    assert list(zip(along["pos_encoding"], along["step"], strict=True)) == [("learned", 50), ("learned", 100), ("rope", 100)]
+    assert along["did_relative"].tolist() == pytest.approx([0.16, 0.16, 0.16])
+    assert along["gap_treated_mean"].tolist() == pytest.approx([0.12, 0.12, 0.12])
+    assert result.numbers["pos_encoding"] == "learned" and result.verdicts[0].deciding.startswith("learned positions")
+
+
+def test_holm_is_one_family_per_regime() -> None:
+    """Two seeds (t with 1 df: p = 1/2 - atan(t)/pi). state: learned DiD 0.08, 0.09 (t = 17), rope 0.05, 0.10
+    (mean 0.075, se 0.025, t = 3): Holm 2 x p(17) = 0.0374 and max(0.0374, p(3)) = 0.1024. full: learned only,
+    DiD 0.05, 0.10, a family of one: p(3) unadjusted. learned supported; rope mixed (0.1024 > 0.05, 0.075 far from 0)."""
+    base = [0.01, 0.02, 0.0, 0.0, 0.0]
+
+    def cell(did: list[float], **kw) -> pd.DataFrame:
+        return planted([b + d for b, d in zip(base, [*did, 0, 0, 0], strict=True)], base, **kw).query("seed < 2")
+
+    gap = pd.concat([cell([0.08, 0.09]), cell([0.05, 0.10], encoding="rope"), cell([0.05, 0.10], regime="myopic-full")],
+                    ignore_index=True)
+    final = decide(gap, runs_table(encodings=("learned", "rope"))).tables["c2_did"]
+    holm = {(r["pos_encoding"], r["regime"]): r["did_p_holm"] for r in final.to_dict("records")}
+    assert holm == pytest.approx({("learned", "myopic-state"): 2 * cauchy_sf(17.0),
+                                  ("rope", "myopic-state"): cauchy_sf(3.0),
+                                  ("learned", "myopic-full"): cauchy_sf(3.0)}, rel=1e-6)
+    assert final["verdict"].tolist() == [SUPPORTED, "", MIXED]
+
+
+def test_myopic_full_alone_still_gets_its_row() -> None:
+    """No myopic-state run in the cell: the ablation's DiD is still tabled (0.1), deciding nothing."""
+    final = decide(planted([0.2, 0.21, 0.19, 0.2, 0.2], [0.1] * 5, regime="myopic-full")).tables["c2_did"]
+    assert final["regime"].tolist() == ["myopic-full"] and final["verdict"].tolist() == [""]
+    assert final["did_mean"].iloc[0] == pytest.approx(0.1) and not final["deciding"].iloc[0]
+
+
+def probe_frame(task: str, regime: str, r2: dict[int, list[float]], step: int = 100,
+                feature: str = "sin_freq_x") -> pd.DataFrame:
+    return pd.DataFrame([
+        {"condition": f"{task}_learned_{regime}", "seed": seed, "step": step, "feature": feature, "layer": layer, "r2": value}
+        for layer, values in r2.items() for seed, value in zip(SEEDS, values, strict=True)
+    ])
+
+
+def test_probe_table_rows_order_one_sided_p_and_90_percent_interval() -> None:
+    """Layer 2 (planted first) has no myopic-state probe, only myopic-full; layer 1 has both. Differences:
+    layer 1 state 0.6, 0.5, 0.6, 0.7, 0.6 (mean 0.6, sd sqrt(0.005)), full 0.5, 0.4, 0.5, 0.6, 0.5 (0.5, same sd),
+    layer 2 full 0.1, 0, 0.05, 0.1, 0 (0.05, sd 0.05). One-sided p from t(4)'s closed form; Holm over all rows.
+    Distractors that must not count: the control task's probes, another feature, an earlier checkpoint (r2 0)."""
+    standard = [0.9, 0.8, 0.85, 0.9, 0.8]
+    zeros = [0.0] * 5
+    probes = pd.concat([
+        probe_frame(TREATED, "standard", {2: [0.6, 0.5, 0.55, 0.6, 0.5], 1: standard}),
+        probe_frame(TREATED, "myopic-full", {2: [0.5] * 5, 1: [0.4, 0.4, 0.35, 0.3, 0.3]}),
+        probe_frame(TREATED, "myopic-state", {1: [0.3, 0.3, 0.25, 0.2, 0.2]}),
+        probe_frame(CONTROL, "standard", {1: zeros, 2: zeros}), probe_frame(CONTROL, "myopic-state", {1: zeros}),
+        probe_frame(TREATED, "standard", {1: zeros}, feature="cos_freq_x"),
+        probe_frame(TREATED, "myopic-state", {1: standard}, feature="cos_freq_x"),
+        probe_frame(TREATED, "standard", {1: zeros, 2: zeros}, step=50),
+    ], ignore_index=True)
+    table = decide_with(planted(CONTROL_GAP, CONTROL_GAP), settings=SETTINGS_90, m6_probes=probes).tables["c2_probes"]
+    assert list(zip(table["layer"], table["regime"], strict=True)) == [(1, "myopic-state"), (1, "myopic-full"),
+                                                                      (2, "myopic-full")]
+    se = np.sqrt(0.005 / 5)
+    p = [t4_sf(0.6 / se), t4_sf(0.5 / se), t4_sf(0.05 / np.sqrt(0.0025 / 5))]
+    assert table["difference_estimate"].tolist() == pytest.approx([0.6, 0.5, 0.05])
+    assert table["difference_p"].tolist() == pytest.approx(p, rel=1e-6)
+    holm = [3 * p[0], max(3 * p[0], 2 * p[1])]  # p0 < p1 < p2: step-down with a running maximum
+    assert table["difference_p_holm"].tolist() == pytest.approx([*holm, max(holm[1], p[2])], rel=1e-6)
+    assert table["difference_high"].iloc[0] == pytest.approx(0.6 + T_95[4] * se, abs=1e-6)
+    # r2 of standard on layer 1: mean 0.85, sd 0.05 -> 0.85 +- 2.131847 x 0.05 / sqrt(5)
+    assert table["r2_standard_low"].iloc[0] == pytest.approx(0.85 - T_95[4] * 0.05 / np.sqrt(5), abs=1e-6)
+    assert table["r2_myopic_mean"].tolist() == pytest.approx([0.25, 0.35, 0.5])
+
+
+def test_probe_table_carrying_its_factors_gives_the_same_rows() -> None:
+    """A probe table that already carries task, regime and the cell's factors is merged with the runs' values."""
+    probes = pd.concat([probe_frame(TREATED, "standard", {1: [0.9, 0.8, 0.85, 0.9, 0.8]}),
+                        probe_frame(TREATED, "myopic-state", {1: [0.3, 0.3, 0.25, 0.2, 0.2]})], ignore_index=True)
+    runs = runs_table()
+    labelled = probes.merge(runs[["condition", "seed", "task", "regime", *c2.CELL]], on=["condition", "seed"])
+    table = c2.probe_table(labelled, runs, c2.Rules(), SETTINGS)
+    assert table[["layer", "regime"]].to_dict("records") == [{"layer": 1, "regime": "myopic-state"}]
+    assert table["difference_estimate"].iloc[0] == pytest.approx(0.6)
+
+
+def test_a_repeated_run_row_is_refused_not_merged_twice() -> None:
+    """Two rows for one (condition, seed) in the runs table: the factor merge must fail, not double the probes."""
+    probes = probe_frame(TREATED, "standard", {1: [0.9, 0.8, 0.85, 0.9, 0.8]})
+    runs = runs_table()
+    with pytest.raises(pd.errors.MergeError):
+        c2.probe_table(probes, pd.concat([runs, runs.iloc[[0]]], ignore_index=True), c2.Rules(), SETTINGS)
+
+
+def test_share_table_rows_order_seeds_and_90_percent_interval() -> None:
+    """Standard runs at the final step only: treated pre-caching share 0.2, 0.3, 0.4, 0.3, 0.3 (mean 0.3, sd
+    sqrt(0.005)), control 0.1 on every seed. Rows sorted by layer then task (the treated task's rows planted first).
+    Distractors that must not count: myopic-state rows and a step-50 checkpoint (share 0.9)."""
+    rows = []
+
+    def add(task: str, regime: str, shares: list[float], step: int = 100) -> None:
+        for seed, share in zip(SEEDS, shares, strict=True):
+            base = {"condition": f"{task}_learned_{regime}", "seed": seed, "step": step, "norm_total": 1.0,
+                    "share_direct": 0.6, "share_shared": 0.4 - share, "share_precache": share}
+            rows.extend([{**base, "group": "attn", "layer": 0}, {**base, "group": "all", "layer": -2}])
+
+    add(TREATED, "standard", [0.2, 0.3, 0.4, 0.3, 0.3])
+    add(CONTROL, "standard", [0.1] * 5)
+    add(TREATED, "myopic-state", [0.9] * 5)
+    add(CONTROL, "myopic-state", [0.9] * 5)
+    add(TREATED, "standard", [0.9] * 5, step=50)
+    add(CONTROL, "standard", [0.9] * 5, step=50)
+    shares = decide_with(planted(CONTROL_GAP, CONTROL_GAP), settings=SETTINGS_90,
+                         m3_decomposition=pd.DataFrame(rows)).tables["c2_shares"]
+    assert list(zip(shares["layer"], shares["task"], strict=True)) == [(-2, CONTROL), (-2, TREATED), (0, CONTROL),
+                                                                      (0, TREATED)]
+    assert shares["n_seeds"].tolist() == [5, 5, 5, 5]
+    assert shares["precache_mean"].tolist() == pytest.approx([0.1, 0.3, 0.1, 0.3])
+    half = T_95[4] * np.sqrt(0.005) / np.sqrt(5)
+    assert shares["precache_low"].tolist() == pytest.approx([0.1, 0.3 - half, 0.1, 0.3 - half], abs=1e-6)
+    assert shares["shared_high"].tolist() == pytest.approx([0.3, 0.1 + half, 0.3, 0.1 + half], abs=1e-6)
+
+
+def test_learned_flags_given_with_the_runs_are_used_as_given() -> None:
+    """A runs table that already says which conditions learned (here: none) is not re-judged from its losses."""
+    did = [0.07, 0.08, 0.09, 0.08, 0.08]
+    gap = planted([c + d for c, d in zip(CONTROL_GAP, did, strict=True)], CONTROL_GAP)
+    result = decide(gap, runs_table().assign(learned=False))
+    assert result.verdicts[0].verdict == MIXED and result.verdicts[0].deciding.endswith("did not learn both tasks")
+    assert decide(gap, runs_table().assign(learned=True)).verdicts[0].verdict == SUPPORTED
+
+
+def test_gap_by_position_and_every_share_are_tabled() -> None:
+    """The per-position gaps at the final checkpoint (seed means 0.2 and 0.4; step 50 left out) and the
+    decomposition shares of every condition, step and layer (myopic runs and step 50 included)."""
+    gap = pd.concat([planted(CONTROL_GAP, CONTROL_GAP),
+                     gap_rows(TREATED, "myopic-state", [0.1, 0.2, 0.3, 0.2, 0.2]).assign(t=0),
+                     gap_rows(TREATED, "myopic-state", [0.4] * 5).assign(t=1),
+                     gap_rows(TREATED, "myopic-state", [0.9] * 5, step=50).assign(t=0)], ignore_index=True)
+    rows = []
+    for task in (TREATED, CONTROL):
+        for regime, step in (("standard", 100), ("myopic-state", 100), ("standard", 50)):
+            for seed in SEEDS:
+                base = {"condition": f"{task}_learned_{regime}", "seed": seed, "step": step, "norm_total": 1.0,
+                        "share_direct": 0.6, "share_shared": 0.3, "share_precache": 0.1}
+                rows.extend([{**base, "group": "attn", "layer": 0, "share_shared": 0.2, "share_precache": 0.2},
+                             {**base, "group": "all", "layer": -2}])
+    result = decide(gap, m3_decomposition=pd.DataFrame(rows))
+    tables = result.tables
+    positions = tables["c2_gap_by_position"]
+    assert positions["t"].tolist() == [0, 1] and positions["gap_mean"].tolist() == pytest.approx([0.2, 0.4])
+    assert set(positions["condition"]) == {f"{TREATED}_learned_myopic-state"}
+    # t(0.975, 4) x sd sqrt(0.02 / 4) / sqrt(5)
+    assert positions["gap_low"].iloc[0] == pytest.approx(0.2 - T_975[4] * np.sqrt(0.005 / 5), abs=1e-6)
+    every = tables["c2_decomposition_shares"]
+    assert len(every) == 12 and set(every["step"]) == {50, 100} and set(every["regime"]) == {"standard", "myopic-state"}
+    assert sorted(every["precache_mean"].round(9)) == [0.1] * 6 + [0.2] * 6 and set(every["n_seeds"]) == {5}
+    # the paper's pre-caching share is the whole model's (layer -2: 0.1), not attention layer 0's (0.2)
+    whole = {"mean": "0.100", "low": "0.100", "high": "0.100"}
+    assert result.numbers["precache_share"] == {TREATED: whole, CONTROL: whole}
+
+
+def test_without_probes_or_decomposition_their_tables_are_empty() -> None:
+    tables = decide(planted(CONTROL_GAP, CONTROL_GAP)).tables
+    assert all(tables[name].empty for name in ("c2_probes", "c2_shares", "c2_decomposition_shares"))
+    assert not tables["c2_did"].empty and not tables["c2_did_by_step"].empty
+
+
+def test_no_myopia_gap_table_at_all_is_undecided() -> None:
+    """The inputs lack the m4 table altogether (not merely empty): undecided, with every table present."""
+    result = CLAIMS.get("c2").run(ClaimInputs({}, runs_table(), SETTINGS))
+    assert result.verdicts[0].verdict == MIXED and result.verdicts[0].deciding.startswith("not decided")
+    assert set(result.tables) == set(c2.TABLES) and all(table.empty for table in result.tables.values())
