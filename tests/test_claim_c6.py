@@ -272,3 +272,193 @@ def test_numbers_without_sgd_rows_without_conditions_and_with_two_encodings() ->
     empty = run(ClaimInputs(tables={}, runs=pd.DataFrame(), settings=SETTINGS)).numbers
     assert (empty["n_conditions"], empty["n_minuscule"], empty["n_comparable"], empty["n_not_learned"],
             empty["n_descriptive"], empty["rows"], empty["sweep"]) == ("0", "0", "0", "0", "0", [], [])
+
+
+# --- worked cases from the mutation survivors ---------------------------------------------------
+
+T95_4, T90_4 = 2.7764451051977987, 2.1318467863266495  # Student t quantiles 0.975 and 0.95 at 4 degrees of freedom
+
+
+def test_the_interval_follows_the_configured_confidence_and_defaults_to_95() -> None:
+    """0.90 from the settings gives t(0.95, 4); settings without a confidence give t(0.975, 4) (literals)."""
+    ratios = [0.001, 0.004, 0.002, 0.006, 0.003]
+    mean = 0.0032
+    sd = (sum((r - mean) ** 2 for r in ratios) / 4) ** 0.5
+    for settings, t in (({"confidence": 0.9}, T90_4), ({}, T95_4)):
+        inputs = planted({"a": ratios})
+        result = run(ClaimInputs(inputs.tables, inputs.runs, settings))
+        row = result.tables["c6_decision"].iloc[0]
+        assert row["ratio_exact_mean"] == pytest.approx(mean, rel=1e-9)
+        assert row["ratio_exact_low"] == pytest.approx(mean - t * sd / 5**0.5, rel=1e-9)
+        assert row["ratio_exact_high"] == pytest.approx(mean + t * sd / 5**0.5, rel=1e-9)
+    ninety = run(ClaimInputs(inputs.tables, inputs.runs, {"confidence": 0.9}))
+    assert "the 90% t interval over seeds" in ninety.verdicts[0].rule and ninety.numbers["confidence"] == "90"
+
+
+def test_the_rule_k_chooses_the_later_prediction() -> None:
+    """k = 0 planted at 5 x the k = 1 change: the ratio read is 5 x 0.002 = 1%, and the text says t + 0."""
+    result = run(planted({"a": [0.002] * 3}), k=0)
+    assert result.tables["c6_decision"]["ratio_exact_mean"].iloc[0] == pytest.approx(0.01)
+    assert result.verdicts[0].deciding.startswith("signed transfer to t + 0 / context channel")
+
+
+def test_transfer_table_defaults_to_the_next_token() -> None:
+    inputs = planted({"a": [0.002, 0.004]})
+    table = c6.transfer_table(inputs.tables["m7_weight_channel"], inputs.tables["m7_context_channel"], inputs.runs)
+    adam = table.query("optimizer == 'adam' and step_scale == 'full'")
+    assert adam["ratio_exact"].tolist() == pytest.approx([0.002, 0.004])  # k = 0 would read 5 x
+
+
+EMPTY_TRANSFER_COLUMNS = [
+    "condition", "seed", "step", "optimizer", "step_scale", "eta_factor", "eta", "transfer_exact", "transfer_first_order",
+    "magnitude_exact", "transfer_other", "context_channel", "transfer_specific", "ratio_exact", "ratio_first_order",
+    "ratio_magnitude", "ratio_specific",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("missing", ["m7_weight_channel", "m7_context_channel", "runs"])
+def test_a_missing_m7_table_or_runs_table_decides_nothing(missing: str) -> None:
+    """Either M7 table absent (or no runs): an empty transfer table with every column, and the verdict's exact text."""
+    inputs = planted({"a": [0.002] * 3})
+    tables = {name: table for name, table in inputs.tables.items() if name != missing}
+    runs = pd.DataFrame() if missing == "runs" else inputs.runs
+    result = run(ClaimInputs(tables, runs, SETTINGS))
+    assert result.tables["c6_transfer"].empty
+    assert result.tables["c6_transfer"].columns.tolist() == EMPTY_TRANSFER_COLUMNS
+    assert result.verdicts[0].verdict == MIXED
+    assert result.verdicts[0].deciding == "no learned standard condition with M7 tables"
+    weight = inputs.tables["m7_weight_channel"]
+    context = inputs.tables["m7_context_channel"]
+    direct = c6.transfer_table(*(pd.DataFrame() if name == missing else table for name, table in
+                                 (("m7_weight_channel", weight), ("m7_context_channel", context), ("runs", inputs.runs))))
+    assert direct.empty and direct.columns.tolist() == EMPTY_TRANSFER_COLUMNS
+
+
+def test_context_channel_averages_positions_from_one_in_a_flat_table() -> None:
+    """L(alone) - L(full) at t = 0, 1, 2 is 10, 1, 3: position 0 has no context, so the channel is (1 + 3) / 2 = 2."""
+    context = pd.DataFrame({"condition": ["a"] * 3 + ["b"] * 2, "seed": [0] * 5, "step": [7] * 5, "t": [0, 1, 2, 0, 1],
+                            "loss_full": [1.0] * 5, "loss_alone": [11.0, 2.0, 4.0, 9.0, 1.5]})
+    table = c6.context_channel(context)
+    assert table.columns.tolist() == ["condition", "seed", "step", "context_channel"]
+    assert table.values.tolist() == [["a", 0, 7, 2.0], ["b", 0, 7, 0.5]]
+
+
+def test_runs_listed_twice_keep_their_final_checkpoint() -> None:
+    """A runs table with two rows per run (differing elsewhere) still picks each run's last step."""
+    inputs = planted({"a": [0.002, 0.004]})
+    runs = pd.concat([inputs.runs, inputs.runs.assign(final_eval_loss=1.0)], ignore_index=True)
+    table = c6.transfer_table(inputs.tables["m7_weight_channel"], inputs.tables["m7_context_channel"], runs)
+    assert set(table["step"]) == {FINAL} and len(table) == 2 * 2 * 2  # seeds x optimizers x step sizes
+
+
+def test_sgd_context_is_each_conditions_own() -> None:
+    """SGD's ratio is 0.1% in a and 0.3% in b: each row prints its own condition's SGD full step."""
+    inputs = planted({"a": [0.002] * 3, "b": [0.3] * 3}, sgd=0.001)
+    weight = inputs.tables["m7_weight_channel"].copy()
+    b_sgd = (weight["condition"] == "b") & (weight["optimizer"] == "sgd")
+    weight.loc[b_sgd, ["exact_change", "first_order_change"]] *= 3
+    rows = run(ClaimInputs({**inputs.tables, "m7_weight_channel": weight}, inputs.runs, SETTINGS)).numbers["rows"]
+    assert [row["sgd_signed"] for row in rows] == [{"mean": "0.10%", "low": "0.10%", "high": "0.10%"},
+                                                   {"mean": "0.30%", "low": "0.30%", "high": "0.30%"}]
+
+
+def with_losses(inputs: ClaimInputs, final_loss: dict[str, float]) -> pd.DataFrame:
+    return inputs.runs.assign(final_eval_loss=inputs.runs["condition"].map(final_loss), baseline_loss=2.0,
+                              optimal_loss=np.nan)
+
+
+CRITERION = {"confidence": 0.95, "learned_margin": 0.05, "learned_gap_share": 0.5}
+
+
+def test_learning_is_judged_from_the_losses_when_runs_carry_no_learned_column() -> None:
+    """b ends at 1.99 against a baseline of 2 (needs < 1.9): it did not learn, so only a decides -> supported."""
+    inputs = planted({"a": [0.002] * 3, "b": [0.3] * 3})
+    runs = with_losses(inputs, {"a": 0.5, "b": 1.99}).drop(columns=["learned"])
+    result = run(ClaimInputs(inputs.tables, runs, CRITERION))
+    assert result.verdicts[0].verdict == SUPPORTED
+    assert result.numbers["n_not_learned"] == "1" and result.numbers["n_conditions"] == "1"
+
+
+def test_a_learned_column_in_the_runs_table_wins_over_the_losses() -> None:
+    """The runs say b learned although its losses would not: the column is used, b decides -> mixed."""
+    inputs = planted({"a": [0.002] * 3, "b": [0.3] * 3})
+    runs = with_losses(inputs, {"a": 0.5, "b": 1.99})
+    result = run(ClaimInputs(inputs.tables, runs, CRITERION))
+    assert result.verdicts[0].verdict == MIXED
+    assert result.numbers["n_not_learned"] == "0" and result.numbers["n_conditions"] == "2"
+    assert c6.deciding_conditions(runs, CRITERION, c6.Rules())["learned"].tolist() == [True, True]
+
+
+SUMMARY_COLUMNS = [
+    "condition", "task", "pos_encoding", "learned", "deciding", "optimizer", "step_scale", "eta_factor", "eta",
+    *[f"{ratio}_{s}" for ratio in ("ratio_exact", "ratio_first_order", "ratio_magnitude", "ratio_specific",
+                                   "context_channel") for s in ("mean", "low", "high")],
+    "n_seeds",
+]
+
+
+def test_summary_and_decision_tables_have_their_columns_and_step_sizes() -> None:
+    """The planted learning rate is 0.003 x the step factor (1 full, 1e-3 token share)."""
+    result = run(planted({"a": [0.002] * 3}))
+    summary, decision = result.tables["c6_summary"], result.tables["c6_decision"]
+    assert summary.columns.tolist() == SUMMARY_COLUMNS
+    assert summary[["optimizer", "step_scale", "eta"]].values.tolist() == [
+        ["adam", "full", 0.003], ["adam", "token_share", pytest.approx(3e-6)],
+        ["sgd", "full", 0.003], ["sgd", "token_share", pytest.approx(3e-6)]]
+    assert decision.columns.tolist() == [*SUMMARY_COLUMNS, "reading"] and decision.index.tolist() == [0]
+
+
+def test_summary_rows_are_sorted_whatever_the_transfer_order() -> None:
+    """Transfer rows in reverse order (b before a, sgd before adam) still give sorted summary rows."""
+    inputs = planted({"a": [0.002] * 2, "b": [0.3] * 2})
+    transfer = c6.transfer_table(inputs.tables["m7_weight_channel"], inputs.tables["m7_context_channel"], inputs.runs)
+    conditions = c6.deciding_conditions(inputs.runs, SETTINGS, c6.Rules())
+    summary = c6.summary_table(transfer.iloc[::-1], conditions, 0.95)
+    assert summary[["condition", "optimizer", "step_scale"]].values.tolist() == [
+        [c, o, s] for c in ("a", "b") for o in ("adam", "sgd") for s in ("full", "token_share")]
+
+
+def test_summary_of_a_transfer_table_without_conditions_is_empty() -> None:
+    """No conditions (bare or with columns), or no transfer rows: no summary rows, every column."""
+    inputs = planted({"a": [0.002] * 2})
+    transfer = c6.transfer_table(inputs.tables["m7_weight_channel"], inputs.tables["m7_context_channel"], inputs.runs)
+    conditions = c6.deciding_conditions(inputs.runs, SETTINGS, c6.Rules())
+    for t, c in ((transfer, pd.DataFrame()), (transfer, conditions.iloc[:0]), (transfer.iloc[:0], conditions)):
+        summary = c6.summary_table(t, c, 0.95)
+        assert summary.empty and summary.columns.tolist() == SUMMARY_COLUMNS
+
+
+def test_summary_of_a_transfer_table_stacked_onto_an_empty_one() -> None:
+    """Concatenating with an empty transfer table leaves object columns; the numbers must not change."""
+    inputs = planted({"a": [0.002, 0.004]})
+    transfer = c6.transfer_table(inputs.tables["m7_weight_channel"], inputs.tables["m7_context_channel"], inputs.runs)
+    stacked = pd.concat([pd.DataFrame(columns=transfer.columns), transfer], ignore_index=True)
+    assert stacked["ratio_exact"].dtype == object
+    conditions = c6.deciding_conditions(inputs.runs, SETTINGS, c6.Rules())
+    row = c6.summary_table(stacked, conditions, 0.95).iloc[0]
+    assert row["n_seeds"] == 2 and row["ratio_exact_mean"] == pytest.approx(0.003)
+
+
+def test_a_deciding_condition_without_an_exact_change_prints_na() -> None:
+    """No finite exact change: no bound to rank, so the only condition is named, with n/a throughout."""
+    inputs = planted({"a": [0.002] * 3})
+    weight = inputs.tables["m7_weight_channel"].assign(exact_change=np.nan, exact_abs_change=np.nan)
+    result = run(ClaimInputs({**inputs.tables, "m7_weight_channel": weight}, inputs.runs, SETTINGS))
+    assert result.verdicts[0].verdict == MIXED
+    assert result.verdicts[0].deciding == (
+        "signed transfer to t + 1 / context channel after one adam step on L_t alone (full step): largest upper bound "
+        "in task-a, learned: n/a [n/a, n/a] (magnitude n/a); 0 of 1 conditions minuscule, 0 comparable")
+
+
+def test_range_keeps_finite_values_of_any_dtype() -> None:
+    assert c6._range(pd.Series([0.003, np.nan, np.inf, 0.001])) == "0.10% to 0.30%"
+    assert c6._range(pd.Series([0.003, None, 0.001], dtype=object)) == "0.10% to 0.30%"
+    assert c6._range(pd.Series([np.nan])) == "n/a"
+
+
+@pytest.mark.parametrize(("minuscule", "comparable"), [(0.0, 0.1), (0.1, 0.1), (-0.01, 0.1)])
+def test_rules_need_a_positive_minuscule_strictly_below_comparable(minuscule: float, comparable: float) -> None:
+    """0 < minuscule < comparable, both strict: a zero threshold or equal thresholds are refused."""
+    with pytest.raises(ValueError, match=rf"need 0 < minuscule \({minuscule}\) < comparable \({comparable}\)"):
+        c6.Rules(minuscule=minuscule, comparable=comparable)
+    assert c6.Rules(minuscule=1e-9, comparable=comparable).minuscule == 1e-9
