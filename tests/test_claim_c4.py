@@ -232,3 +232,19 @@ def test_condition_info_applies_the_learned_criterion_when_the_runs_lack_it() ->
     settings = {**SETTINGS, "learned_margin": 0.05, "learned_gap_share": 0.5}
     assert c4.condition_info(runs, settings).set_index("condition")["learned"].to_dict() == {"good": True, "bad": False}
     assert c4.condition_info(runs, SETTINGS)["learned"].tolist() == [True, True]  # no criterion set: every one counts
+
+
+def test_structural_reach_counts_each_earlier_pair_once_per_layer_below_the_last() -> None:
+    """T = 16: 120 pairs s < t per layer (the diagonal is not an earlier pair); one pair planted zero in every run."""
+    m1, _ = condition("text", "text", 0.0, 0.0, zero=(5, 2))
+    foreign, _ = condition("other", "text", 0.0, 0.0)  # measured, but not a condition the claim reads
+    info = pd.DataFrame({"condition": ["text"], "n_layer": [N_LAYER]})
+    table = c4.structural_reach(pd.concat([m1, foreign], ignore_index=True), info)
+    assert table.to_dict("records") == [
+        {"condition": "text", "layer": layer, "n_pairs": 120, "zero_somewhere": 1, "zero_everywhere": 1,
+         "smallest_gradient": 0.0}
+        for layer in range(N_LAYER)
+    ]
+    columns = ["condition", "layer", "n_pairs", "zero_somewhere", "zero_everywhere", "smallest_gradient"]
+    assert list(c4.structural_reach(m1.iloc[:0], info).columns) == columns
+    assert list(c4.structural_reach(m1, info.iloc[:0]).columns) == columns
