@@ -200,3 +200,140 @@ def test_empty_tables_keep_their_columns_and_the_run_table_counts_reachable_zero
     assert runs["n_reachable_zero"].tolist() == [2] * 10 and list(runs.index) == list(range(10))
     assert runs[["seed", "step"]].values.tolist()[:3] == [[0, 0], [0, 100], [1, 0]]
     assert result.numbers["n_reachable_zero"] == "20"
+
+
+# --- from the mutation survivors: hand-made tables with several conditions, tasks, checkpoints and contexts ---------------
+
+SHORTFALL_COLUMNS = ["condition", "task", "pos_encoding", "regime", "step", "t", "parameter", "head", "kind", "reason",
+                     "n_seeds", "fraction_min", "fraction_max", "largest_unreachable_gradient", "flagged"]
+
+
+def _at(condition: str, seed: int, step: int, t: int, parameter: str, kind: str, n: int, reached: int, head: int = -1,
+        sequence: int = 0) -> dict:
+    return {**_row(seed, step, t, parameter, head, kind, n, reached), "condition": condition, "sequence": sequence}
+
+
+def _runs(*rows: tuple[str, int, str, str, int]) -> pd.DataFrame:
+    """(condition, seed, task, pos_encoding, context) per run."""
+    return pd.DataFrame([{"condition": c, "seed": s, "task": task, "task_name": task, "pos_encoding": pe, "regime": "standard",
+                          "context": context, "steps": 100} for c, s, task, pe, context in rows])
+
+
+def _decided(m5: list[dict], runs: pd.DataFrame, **rules):
+    return CLAIMS.get("c3").run(ClaimInputs(tables={"m5_reachability": pd.DataFrame(m5)}, runs=runs, settings=SETTINGS), rules)
+
+
+def test_empty_input_prints_the_exact_structural_mixed_verdict_and_n_a_spans() -> None:
+    """No M5 rows: the full verdict record (claim, word, kind, rule, text), n/a for every span, the shortfall columns."""
+    result = CLAIMS.get("c3").run(ClaimInputs(tables={}, runs=pd.DataFrame(), settings=SETTINGS))
+    assert result.numbers["verdict"] == {"claim": "C3", "verdict": MIXED, "kind": STRUCTURAL, "rule": C3_RULE,
+                                         "deciding": "no reachability measured (no M5 rows at t = T/2 \u2212 1)"}
+    numbers = result.numbers
+    assert [numbers[k] for k in ("shared_pooled", "all_weights", "positions", "relative_position")] == ["n/a"] * 4
+    assert numbers["positions_exact"] == "false" and numbers["embedding"] == [] and numbers["exceptions"] == []
+    assert result.tables["c3_shortfalls"].columns.tolist() == SHORTFALL_COLUMNS
+
+
+def test_the_rule_text_prints_the_configured_full_threshold() -> None:
+    """full = 0.9 prints '90%' (100 x 0.9), not 100 / 0.9."""
+    m5 = pd.DataFrame([_row(s, 100, 3, "blocks.0.mlp.up.weight", -1, "shared", 10, 9) for s in SEEDS])
+    assert decided(m5, full=0.9).verdicts[0].rule == C3_RULE.replace("at least 100%", "at least 90%")
+
+
+def test_the_reachability_table_by_hand_with_two_sequences() -> None:
+    """One checkpoint at t = 3, two sequences: query heads 16 + 24 (seq 0) and 20 + 24 (seq 1) of 2 x 32; positions 16/32.
+
+    Per kind, mean over sequences: shared (40 + 44) / 2 = 42 of 64; positions 16 of 32; all weights (56 + 60) / 2 = 58 of 96.
+    """
+    m5 = [_at("A", 0, 100, 3, "blocks.0.attn.query.weight", "shared", 32, r, head=h, sequence=q)
+          for q, reached in enumerate([(16, 24), (20, 24)]) for h, r in enumerate(reached)]
+    m5 += [_at("A", 0, 100, 3, "positions.table", "position-indexed", 32, 16, sequence=q) for q in (0, 1)]
+    table = _decided(m5, _runs(("A", 0, "markov", "learned", 8))).tables["c3_reachability"]
+    assert table.columns.tolist() == ["condition", "seed", "step", "task", "pos_encoding", "regime", "t", "position", "kind",
+                                      "n_entries", "n_reachable", "fraction"]
+    got = {row.kind: (row.n_entries, row.n_reachable, row.fraction) for row in table.itertuples()}
+    assert got == {"shared": (64, 42.0, 42 / 64), "position-indexed": (32, 16.0, 0.5), "all weights": (96, 58.0, 58 / 96)}
+    assert set(table["position"]) == {0.5} and set(table["condition"]) == {"A"} and len(table) == 3
+
+
+def test_the_embedding_fraction_is_read_at_each_run_s_last_checkpoint() -> None:
+    """Token-embedding rows reached at t = 3: 10, 20, 30 of 40 at steps 0, 50, 100; the paper prints the last: 0.750."""
+    m5 = []
+    for step, reached in ((0, 10), (50, 20), (100, 30)):
+        m5 += [_at("A", 0, step, 3, "blocks.0.mlp.up.weight", "shared", 10, 10),
+               _at("A", 0, step, 3, "read_in.weight", "input-dependent", 40, reached)]
+    numbers = _decided(m5, _runs(("A", 0, "markov", "learned", 8))).numbers
+    assert numbers["embedding"] == [{"task": "markov", "fraction": "0.750"}]
+    assert numbers["n_checkpoints"] == "3"
+
+
+def test_embedding_fractions_are_listed_by_task_name_not_by_condition() -> None:
+    """Condition A runs 'markov' (3/10 embedding rows reached), B runs 'copy' (7/10): listed copy, markov."""
+    m5 = [_at(c, 0, 100, 3, p, kind, 10, r) for c, r in (("A", 3), ("B", 7))
+          for p, kind, r in (("blocks.0.mlp.up.weight", "shared", 10), ("read_in.weight", "input-dependent", r))]
+    numbers = _decided(m5, _runs(("A", 0, "markov", "learned", 8), ("B", 0, "copy", "learned", 8))).numbers
+    assert numbers["embedding"] == [{"task": "copy", "fraction": "0.700"}, {"task": "markov", "fraction": "0.300"}]
+    assert numbers["n_conditions"] == "2"
+
+
+def test_without_a_position_table_positions_are_n_a_and_the_embedding_is_still_reported() -> None:
+    """Sinusoidal run: no position-indexed rows, so positions n/a, not exact, 0 learned runs; embedding 20/40 = 0.500."""
+    m5 = [_at("A", 0, 100, 3, "blocks.0.mlp.up.weight", "shared", 10, 10),
+          _at("A", 0, 100, 3, "read_in.weight", "input-dependent", 40, 20)]
+    result = _decided(m5, _runs(("A", 0, "markov", "sinusoidal", 8)))
+    numbers = result.numbers
+    assert (numbers["positions"], numbers["relative_position"], numbers["positions_exact"], numbers["n_learned_runs"]) == (
+        "n/a", "n/a", "false", "0")
+    assert numbers["embedding"] == [{"task": "markov", "fraction": "0.500"}]
+    runs = result.tables["c3_runs"]
+    assert runs["positions"].dtype == "float64" and runs["positions"].isna().all()  # a float column of NaN, not None
+    assert result.verdicts[0].verdict == REFUTED
+
+
+def test_a_position_table_off_its_relative_position_is_reported_not_exact() -> None:
+    """Position table 12/32 = 0.375 at t = 3 while (t + 1)/T = 0.500; no embedding rows (NaN must not drop the run)."""
+    m5 = [_at("A", 0, 100, 3, "blocks.0.mlp.up.weight", "shared", 10, 10),
+          _at("A", 0, 100, 3, "positions.table", "position-indexed", 32, 12)]
+    numbers = _decided(m5, _runs(("A", 0, "markov", "learned", 8))).numbers
+    assert (numbers["positions"], numbers["relative_position"], numbers["positions_exact"], numbers["n_learned_runs"]) == (
+        "0.375", "0.500", "false", "1")
+    assert numbers["embedding"] == []
+
+
+def test_a_checkpoint_without_shared_tensors_stays_in_the_run_table() -> None:
+    """Seed 1 measured only its position table at t = 3: still a checkpoint, with no shared_min."""
+    m5 = [_at("A", 0, 100, 3, "blocks.0.mlp.up.weight", "shared", 10, 10),
+          *[_at("A", s, 100, 3, "positions.table", "position-indexed", 32, 16) for s in (0, 1)]]
+    result = _decided(m5, _runs(("A", 0, "markov", "learned", 8), ("A", 1, "markov", "learned", 8)))
+    runs = result.tables["c3_runs"]
+    assert runs["seed"].tolist() == [0, 1] and runs["shared_min"].iloc[0] == 1.0 and pd.isna(runs["shared_min"].iloc[1])
+    assert result.numbers["n_checkpoints"] == "2" and result.numbers["n_learned_runs"] == "2"
+
+
+def test_zero_round_off_does_not_list_fully_reached_tensors_as_shortfalls() -> None:
+    """roundoff = 0: a tensor with no unreachable entry (gradient 0 there) is not > 0, so not a shortfall.
+
+    Per checkpoint: t = 0 queries (2 heads), positions, embedding, key bias (2); t = 3 positions, embedding, key bias (2);
+    t = 7 embedding, key bias (2) (the position table is full at t = 7): 13, x 2 checkpoints = 26.
+    """
+    result = decided(planted(), roundoff=0.0)
+    short = result.tables["c3_shortfalls"]
+    assert len(short) == 26 and not (short["fraction_min"] == 1.0).any()
+    assert result.verdicts[0].verdict == REFUTED and result.numbers["roundoff"] == "0e+00"
+
+
+def test_a_run_listed_twice_in_the_runs_table_is_refused() -> None:
+    """(condition, seed) must identify one run; a duplicate would double every M5 row."""
+    m5 = [_at("A", 0, 100, 3, "blocks.0.mlp.up.weight", "shared", 10, 10)]
+    with pytest.raises(pd.errors.MergeError):
+        _decided(m5, _runs(("A", 0, "markov", "learned", 8), ("A", 0, "markov", "learned", 8)))
+
+
+def test_an_odd_context_is_decided_at_t_equal_floor_half_minus_one() -> None:
+    """T = 7: t_mid = 7 // 2 - 1 = 2; the position table reaches 3 of 7 rows (12 of 28 entries): 0.429 = (2 + 1)/7."""
+    m5 = [_at("A", 0, 100, 2, "blocks.0.mlp.up.weight", "shared", 10, 10),
+          _at("A", 0, 100, 2, "positions.table", "position-indexed", 28, 12)]
+    result = _decided(m5, _runs(("A", 0, "markov", "learned", 7)))
+    assert result.verdicts[0].verdict == REFUTED
+    assert (result.numbers["n_checkpoints"], result.numbers["positions"], result.numbers["relative_position"]) == (
+        "1", "0.429", "0.429")
