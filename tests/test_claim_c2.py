@@ -638,3 +638,16 @@ def test_no_myopia_gap_table_at_all_is_undecided() -> None:
     result = CLAIMS.get("c2").run(ClaimInputs({}, runs_table(), SETTINGS))
     assert result.verdicts[0].verdict == MIXED and result.verdicts[0].deciding.startswith("not decided")
     assert set(result.tables) == set(c2.TABLES) and all(table.empty for table in result.tables.values())
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
+    "known defect of the frozen rule (c2._pair): a checkpoint one task of a cell lacks, with two or more seeds "
+    "paired, subtracts an empty array from one value per seed; every study measures both tasks of a cell at the "
+    "same checkpoints, so no result is affected. Fixing it changes a frozen rule file (note it in the paper)"
+))
+def test_a_checkpoint_only_the_control_task_has_is_left_unpaired() -> None:
+    gaps = pd.concat([gap_rows(TREATED, "myopic-state", CONTROL_GAP, step=100),
+                      gap_rows(CONTROL, "myopic-state", CONTROL_GAP, step=100),
+                      gap_rows(CONTROL, "myopic-state", CONTROL_GAP, step=50)], ignore_index=True)
+    by_step = decide(gaps).tables["c2_did_by_step"]
+    assert 50 not in set(by_step.loc[by_step["n_seeds"] > 0, "step"])
