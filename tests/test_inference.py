@@ -131,3 +131,21 @@ def test_holm_counts_only_the_finite_p_values() -> None:
     assert np.isnan(holm(np.array([np.nan, np.nan]))).all() and holm(np.array([])).shape == (0,)
     # ties keep their order; the step-down running maximum: 0.04 x 3 = 0.12, 0.04 x 2 = 0.08 -> 0.12, 0.5 x 1
     np.testing.assert_allclose(holm(np.array([0.04, 0.5, 0.04])), [0.12, 0.5, 0.12])
+
+
+def test_holm_caps_a_product_above_one_at_one() -> None:
+    # 0.6 x 2 = 1.2 -> 1, then 0.7 x 1 = 0.7 -> the running maximum 1
+    np.testing.assert_array_equal(holm(np.array([0.6, 0.7])), [1.0, 1.0])
+
+
+def test_holm_returns_floats_for_integer_p_values() -> None:
+    adjusted = holm([1, 0])  # p = 0 and p = 1 as integers: 0 x 2 = 0, then max(0, 1 x 1) = 1
+    assert adjusted.dtype == np.float64
+    np.testing.assert_array_equal(adjusted, [1.0, 0.0])
+
+
+def test_equivalence_without_spread_reports_the_mean_as_its_interval() -> None:
+    constant = equivalence_test(np.array([0.01, 0.01]), margin=0.05, alpha=0.05)
+    assert (constant.estimate, constant.low, constant.high, constant.n) == (0.01, 0.01, 0.01, 2)
+    one = equivalence_test(np.array([0.02]), margin=0.05, alpha=0.05)
+    assert one.estimate == 0.02 and np.isnan(one.low) and np.isnan(one.high) and one.n == 1
