@@ -231,13 +231,24 @@ def test_empty_input_prints_the_exact_structural_mixed_verdict_and_n_a_spans() -
     numbers = result.numbers
     assert [numbers[k] for k in ("shared_pooled", "all_weights", "positions", "relative_position")] == ["n/a"] * 4
     assert numbers["positions_exact"] == "false" and numbers["embedding"] == [] and numbers["exceptions"] == []
+    assert [numbers[k] for k in ("t0_shared_min", "n_invariance", "largest_unreachable_gradient", "n_unexplained",
+                                 "n_reachable_zero")] == ["n/a", "0", "n/a", "0", "0"]
     assert result.tables["c3_shortfalls"].columns.tolist() == SHORTFALL_COLUMNS
 
 
 def test_the_rule_text_prints_the_configured_full_threshold() -> None:
-    """full = 0.9 prints '90%' (100 x 0.9), not 100 / 0.9."""
+    """full = 0.9 prints '90%' (100 x 0.9), not 100 / 0.9, in the rule and in the paper's number."""
     m5 = pd.DataFrame([_row(s, 100, 3, "blocks.0.mlp.up.weight", -1, "shared", 10, 9) for s in SEEDS])
-    assert decided(m5, full=0.9).verdicts[0].rule == C3_RULE.replace("at least 100%", "at least 90%")
+    result = decided(m5, full=0.9)
+    assert result.verdicts[0].rule == C3_RULE.replace("at least 100%", "at least 90%")
+    assert result.numbers["full_pct"] == "90"
+
+
+def test_the_t0_shared_minimum_reads_only_shared_tensors() -> None:
+    """At t = 0 the MLP reaches 5/10 (0.500) and the position table 4/32 (0.125): t0_shared_min is the shared 0.500."""
+    m5 = [_at("A", 0, 100, t, "blocks.0.mlp.up.weight", "shared", 10, 5 if t == 0 else 10) for t in (0, 3)]
+    m5 += [_at("A", 0, 100, t, "positions.table", "position-indexed", 32, 4 * (t + 1)) for t in (0, 3)]
+    assert _decided(m5, _runs(("A", 0, "markov", "learned", 8))).numbers["t0_shared_min"] == "0.500"
 
 
 def test_the_reachability_table_by_hand_with_two_sequences() -> None:
