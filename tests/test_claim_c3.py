@@ -348,3 +348,13 @@ def test_an_odd_context_is_decided_at_t_equal_floor_half_minus_one() -> None:
     assert result.verdicts[0].verdict == REFUTED
     assert (result.numbers["n_checkpoints"], result.numbers["positions"], result.numbers["relative_position"]) == (
         "1", "0.429", "0.429")
+
+
+def test_decide_writes_the_reachability_fractions_of_every_run() -> None:
+    table = decided(planted()).tables["c3_reachability"]
+    assert not table.empty and set(table["seed"]) == set(SEEDS)
+    assert ((table["fraction"] >= 0) & (table["fraction"] <= 1)).all()
+
+
+def test_rules_accept_a_half_band_of_one_point() -> None:
+    assert Rules(half_low=0.5, half_high=0.5).half_high == 0.5  # half_low <= half_high: equal is allowed
