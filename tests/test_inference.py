@@ -149,3 +149,14 @@ def test_equivalence_without_spread_reports_the_mean_as_its_interval() -> None:
     assert (constant.estimate, constant.low, constant.high, constant.n) == (0.01, 0.01, 0.01, 2)
     one = equivalence_test(np.array([0.02]), margin=0.05, alpha=0.05)
     assert one.estimate == 0.02 and np.isnan(one.low) and np.isnan(one.high) and one.n == 1
+
+
+def test_missing_values_given_as_none_are_dropped_like_nan() -> None:
+    interval = mean_interval(np.array([1.0, None, 3.0], dtype=object), 0.95)  # an object column with a gap
+    assert (interval.estimate, interval.n) == (2.0, 2)
+
+
+def test_two_equal_seeds_have_no_test_and_no_effect_size() -> None:
+    result = compare_to_zero(np.array([0.3, 0.3]), 0.95)
+    assert result.estimate == 0.3 and result.n == 2
+    assert np.isnan(result.t) and np.isnan(result.p) and np.isnan(result.effect_size)
