@@ -93,9 +93,12 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> dict:
     return calls
 
 
-def test_aggregate_reads_the_trained_runs_only(tmp_path: Path, recorded: dict):
+def test_aggregate_reads_the_trained_runs_only(tmp_path: Path, recorded: dict, capsys: pytest.CaptureFixture):
     records, measures, logs, timings = write_runs(tmp_path)
     tables = stages.aggregate(records, measures, logs, timings)  # a placeholder read would raise
+    assert capsys.readouterr().out.splitlines() == [  # the job's log
+        "m1_gradient_matrix: 2 rows", "m4_position_loss: 2 rows", "m4_myopia_gap: 1 rows from 1 myopic conditions",
+    ]
     assert set(tables) == {"m1_gradient_matrix", "m4_position_loss", "train_log", "runs", "gap"}
     assert tables["m1_gradient_matrix"].to_dict("records") == [
         {"condition": "a", "seed": 0, "value": 0}, {"condition": "b", "seed": 3, "value": 30},
@@ -157,11 +160,14 @@ def planted(monkeypatch: pytest.MonkeyPatch) -> dict:
     monkeypatch.setattr(stages, "load_claims", lambda: SimpleNamespace(get=claims.__getitem__))
     monkeypatch.setattr(stages, "decide_all", decide_all)
     monkeypatch.setattr(stages, "run_all", run_all)
-    monkeypatch.setattr(stages, "with_learning", lambda runs, settings: runs.assign(learned=True))
-    monkeypatch.setattr(stages, "learning_table", lambda runs, settings: pd.DataFrame({"learned_share": [1.0]}))
-    monkeypatch.setattr(stages, "load_study", lambda config: SimpleNamespace(paper_conditions=lambda: ["b", "gone", "a"]))
+    monkeypatch.setattr(stages, "with_learning", lambda runs, settings: runs.assign(learned=settings is CONFIG["stats"]))
+    monkeypatch.setattr(stages, "learning_table", lambda runs, settings: pd.DataFrame(
+        {"learned_share": [float(runs["learned"].mean()) if settings is CONFIG["stats"] else -1.0]}))
+    monkeypatch.setattr(stages, "load_study", lambda config: SimpleNamespace(
+        paper_conditions=lambda: ["b", "gone", "a"] if config is CONFIG else []))
 
     def paper_numbers(config, reported, runs, learning, trained):
+        assert config is CONFIG
         calls["paper_numbers"] = (reported, runs, learning, trained)
         return {"conditions": len(reported)}
 
