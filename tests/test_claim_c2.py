@@ -258,15 +258,21 @@ def test_numbers_without_a_deciding_cell_say_so() -> None:
         "n_cells": "0"}
 
 
-def test_each_deciding_cell_is_described_and_disagreeing_cells_are_mixed() -> None:
-    """Two cells with the same planted DiD (see the numbers test); rope's standard treated runs end at the baseline
-    (0.5: not learned), so its cell is mixed, with the reason, and the claim is mixed."""
+def two_cells_rope_treated_unlearned() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """learned and rope cells with the same planted DiD; rope's standard treated runs end at the baseline (not learned)."""
     did = [0.07, 0.08, 0.09, 0.08, 0.08]
     treated = [c + d for c, d in zip(CONTROL_GAP, did, strict=True)]
     gap = pd.concat([planted(treated, CONTROL_GAP), planted(treated, CONTROL_GAP, encoding="rope")], ignore_index=True)
     runs = runs_table(encodings=("learned", "rope"))
     runs.loc[(runs["pos_encoding"] == "rope") & (runs["task"] == TREATED) & (runs["regime"] == "standard"),
              "final_eval_loss"] = BASELINE
+    return gap, runs
+
+
+def test_each_deciding_cell_is_described_and_disagreeing_cells_are_mixed() -> None:
+    """Two cells with the same planted DiD (see the numbers test); rope's standard treated runs end at the baseline
+    (0.5: not learned), so its cell is mixed, with the reason, and the claim is mixed."""
+    gap, runs = two_cells_rope_treated_unlearned()
     result = decide(gap, runs)
     cell = ("positions: DiD 0.080 [0.071, 0.089] (16.0% of the baseline-to-optimum gap; threshold 5%), one-sided p 0.0000, "
             "TOST p 1.0000, n = 5")
@@ -436,12 +442,7 @@ def test_span_read_from_a_single_treated_run() -> None:
 
 def test_learned_flags_are_each_tasks_own() -> None:
     """rope's standard treated runs end at the baseline (not learned), its control runs learned: the flags say so."""
-    did = [0.07, 0.08, 0.09, 0.08, 0.08]
-    treated = [c + d for c, d in zip(CONTROL_GAP, did, strict=True)]
-    gap = pd.concat([planted(treated, CONTROL_GAP), planted(treated, CONTROL_GAP, encoding="rope")], ignore_index=True)
-    runs = runs_table(encodings=("learned", "rope"))
-    runs.loc[(runs["pos_encoding"] == "rope") & (runs["task"] == TREATED) & (runs["regime"] == "standard"),
-             "final_eval_loss"] = BASELINE
+    gap, runs = two_cells_rope_treated_unlearned()
     final = decide(gap, runs).tables["c2_did"].set_index("pos_encoding")
     assert final[["learned_treated", "learned_control"]].to_dict("index") == {
         "learned": {"learned_treated": True, "learned_control": True},
