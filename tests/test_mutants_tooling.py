@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import subprocess
+import sys
 from collections import Counter
 
 from tooling import mutants
@@ -62,6 +64,31 @@ def test_the_tests_run_against_mutants_name_the_mutated_packages_and_need_no_too
     (tmp_path / "test_e.py").write_text("import torch\n")
     (tmp_path / "helper.py").write_text("from analysis.stats import c1\n")
     assert [path.name for path in mutants.selected_tests(tmp_path)] == ["test_a.py", "test_b.py"]
+
+
+def test_the_conftest_plugin_runs_the_fastest_test_first_beside_the_conftests_own_hooks(tmp_path):
+    """mutmut stops a mutant at its first failing test: the recorded durations order them, and the conftest's own
+    marking (here: a test marked `workflow`, then deselected) still applies."""
+    (tmp_path / "conftest.py").write_text(
+        "import pytest\n\n\ndef pytest_collection_modifyitems(items):\n    for item in items:\n"
+        "        if item.name == 'test_marked':\n            item.add_marker(pytest.mark.workflow)\n"
+        + mutants.CONFTEST_PLUGIN
+    )
+    (tmp_path / "test_order.py").write_text("".join(f"def test_{name}():\n    pass\n\n\n"
+                                                    for name in ("slow", "fast", "marked", "middle")))
+    durations = {"slow": 3.0, "fast": 0.1, "marked": 0.0, "middle": 1.0}
+    (tmp_path / "mutmut-stats.json").write_text(json.dumps(
+        {"duration_by_test": {f"test_order.py::test_{name}": seconds for name, seconds in durations.items()}}))
+
+    def order() -> list[str]:
+        run = subprocess.run([sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "-m", "not workflow",
+                              "-W", "ignore::pytest.PytestUnknownMarkWarning", "test_order.py"],
+                             cwd=tmp_path, capture_output=True, text=True, check=True)
+        return [line.split("::")[1].split()[0] for line in run.stdout.splitlines() if line.startswith("test_order.py::")]
+
+    assert order() == ["test_fast", "test_middle", "test_slow"]
+    (tmp_path / "mutmut-stats.json").unlink()  # mutmut's stats run: the file order
+    assert order() == ["test_slow", "test_fast", "test_middle"]
 
 
 def test_every_listed_equivalent_names_an_existing_function_and_one_change():

@@ -52,17 +52,35 @@ EQUIVALENTS = Path(__file__).with_name("mutants_equivalent.json")
 DATA_DIRS = ("workflow/schemas", "workflow/config", "figures")
 # mutmut leaves decorated functions alone; these decorators are moved below the function in the copy.
 MOVABLE_DECORATOR = re.compile(r"^@torch\.no_grad\(\)\s*$")
-# Appended to the copy's tests/conftest.py. mutmut runs pytest once per mutant in a process forked from a server
-# that has imported torch, pandas and every test module; pytest ends each run with a full gc.collect() (its
-# unraisable-exception check), which walks that whole heap (about 0.25 s a mutant, more than most tests take) and
-# touches every page the fork shared. Freezing the heap once collection has imported everything leaves the
-# server's objects out of every later collection (gc.freeze: https://docs.python.org/3/library/gc.html#gc.freeze).
-FREEZE_AFTER_COLLECTION = """
+# Appended to the copy's tests/conftest.py, as a plugin so that it adds to the conftest's own hooks, never replaces them.
+# - gc.freeze: mutmut runs pytest once per mutant in a process forked from a server that has imported torch, pandas
+#   and every test module; pytest ends each run with a full gc.collect() (its unraisable-exception check), which
+#   walks that whole heap (about 0.25 s a mutant, more than most tests take) and touches every page the fork
+#   shared. Freezing the heap once collection has imported everything leaves the server's objects out of every
+#   later collection (https://docs.python.org/3/library/gc.html#gc.freeze).
+# - Fastest test first: mutmut runs a mutant's tests with -x (stop at the first failure), but its fork server
+#   passes them in set order, not fastest first as its plain fork runner does, so a mutant the fastest test kills
+#   could wait for a 3 s test first. The durations are those of mutmut's stats run (the file is absent during it).
+CONFTEST_PLUGIN = """
 
-def pytest_collection_finish(session):  # added by tooling/mutants.py (see FREEZE_AFTER_COLLECTION there)
-    import gc
+class _MutationRun:  # added by tooling/mutants.py (see CONFTEST_PLUGIN there)
+    def pytest_collection_modifyitems(self, items):
+        import json
+        import pathlib
 
-    gc.freeze()
+        stats = pathlib.Path("mutmut-stats.json")
+        if stats.exists():
+            durations = json.loads(stats.read_text())["duration_by_test"]
+            items.sort(key=lambda item: durations.get(item.nodeid, 0.0))
+
+    def pytest_collection_finish(self, session):
+        import gc
+
+        gc.freeze()
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(_MutationRun())
 """
 
 
@@ -138,8 +156,11 @@ def copy_tree(source: Path, work: Path) -> list[str]:
     for helper in (source / "tests").glob("*.py"):
         if not helper.name.startswith("test_"):
             shutil.copy2(helper, work / "tests" / helper.name)
-    with (work / "tests" / "conftest.py").open("a") as conftest:
-        conftest.write(FREEZE_AFTER_COLLECTION)
+    conftest = work / "tests" / "conftest.py"
+    if "def pytest_configure" in conftest.read_text():
+        raise SystemExit(f"{conftest.name} defines pytest_configure: merge it with tooling/mutants.py's CONFTEST_PLUGIN")
+    with conftest.open("a") as handle:
+        handle.write(CONFTEST_PLUGIN)
     tests = selected_tests(source / "tests")
     for path in tests:
         shutil.copy2(path, work / "tests" / path.name)
