@@ -23,7 +23,7 @@ from analysis.measures.gradient_matrix import measure_gradient_matrix
 from analysis.measures.myopia import myopia_gap
 from analysis.measures.parameters import named_parameters
 from analysis.measures.probes import probe_table
-from analysis.measures.weight_channel import context_channel_table, shuffle_before, weight_channel_table
+from analysis.measures.weight_channel import COLUMNS, context_channel_table, shuffle_before, weight_channel_table
 from analysis.registry import Registry
 from analysis.stats.runs import CorpusMismatchError, check_same_corpus, runs_table
 from analysis.tasks.base import Batch, ProbeTarget
@@ -330,21 +330,25 @@ def test_context_channel_of_a_task_with_input_features_matches_one_forward_per_c
 # M7 weight channel: a row (t, k) reports the change of L_{t+k} after a step on L_t ---------------------------
 
 
-def hand_step_change(model, inputs, targets, loss_fn, t: int, u: int, eta: float) -> tuple[float, float]:
-    """(exact, first order) change of L_u of one sequence after an SGD step of size eta on L_t alone."""
+def hand_step_change(model, inputs, targets, loss_fn, t: int, u: int, eta: float,
+                     measured: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[float, float]:
+    """(exact, first order) change of L_u of one sequence after an SGD step of size eta on L_t alone;
+    ``measured`` (inputs, targets): read L_u of this other sequence instead."""
     params = [p for _, p in named_parameters(model)]
+    on_inputs, on_targets = measured or (inputs, targets)
     losses = loss_fn(model(inputs)[0], targets)[0]
-    g_t = torch.autograd.grad(losses[t], params, retain_graph=True)
-    g_u = torch.autograd.grad(losses[u], params)
+    later = loss_fn(model(on_inputs)[0], on_targets)[0]
+    g_t = torch.autograd.grad(losses[t], params)
+    g_u = torch.autograd.grad(later[u], params)
     first = -eta * sum(float((a * b).sum()) for a, b in zip(g_t, g_u, strict=True))
     with torch.no_grad():
         saved = [p.clone() for p in params]
         for p, g in zip(params, g_t, strict=True):
             p.sub_(eta * g)
-        after = float(loss_fn(model(inputs)[0], targets)[0, u])
+        after = float(loss_fn(model(on_inputs)[0], on_targets)[0, u])
         for p, s in zip(params, saved, strict=True):
             p.copy_(s)
-    return after - float(losses[u].detach()), first
+    return after - float(later[u].detach()), first
 
 
 def test_weight_channel_row_reports_the_later_loss_after_a_step_on_the_earlier_one() -> None:
@@ -367,6 +371,29 @@ def test_weight_channel_row_reports_the_later_loss_after_a_step_on_the_earlier_o
     # the exact change of the reverse pair differs (a transposed index would report it)
     back = hand_step_change(model, inputs[:1], targets[:1], task.loss_per_position, 3, 1, lr)[0]
     assert back != pytest.approx(hand_step_change(model, inputs[:1], targets[:1], task.loss_per_position, 1, 3, lr)[0])
+
+
+def test_weight_channel_other_column_reads_each_sequences_own_comparison_sequence() -> None:
+    """exact_change_other of (t, k): L_{t+k} of comparison sequence i after a step on L_t of sequence i, mean over i."""
+    model, task = tiny_model(), tiny_task()
+    inputs, targets = tiny_batch(n=4)
+    lr = 0.05
+    table = weight_channel_table(model, inputs[:2], targets[:2], task.loss_per_position, lr=lr, tokens_per_step=10,
+                                 others=(inputs[2:], targets[2:]))
+    table = table[(table["optimizer"] == "sgd") & (table["step_scale"] == "full")] if "optimizer" in table else table
+    for t, k in [(1, 2), (0, 4), (2, 0)]:
+        hand = [hand_step_change(model, inputs[i : i + 1], targets[i : i + 1], task.loss_per_position, t, t + k, lr,
+                                 measured=(inputs[2 + i : 3 + i], targets[2 + i : 3 + i]))[0] for i in range(2)]
+        row = table[(table["t"] == t) & (table["k"] == k)]
+        assert row["exact_change_other"].item() == pytest.approx(sum(hand) / 2, rel=1e-6, abs=1e-12), (t, k)
+
+
+def test_weight_channel_distances_beyond_the_context_give_an_empty_table_with_its_columns() -> None:
+    model, task = tiny_model(), tiny_task()
+    inputs, targets = tiny_batch(n=1)
+    table = weight_channel_table(model, inputs, targets, task.loss_per_position, lr=0.01, tokens_per_step=4,
+                                 distances=(6, 9))
+    assert table.empty and list(table.columns) == list(COLUMNS)
 
 
 def test_weight_channel_rows_cover_exactly_the_pairs_inside_the_context() -> None:
