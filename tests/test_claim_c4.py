@@ -248,3 +248,14 @@ def test_structural_reach_counts_each_earlier_pair_once_per_layer_below_the_last
     columns = ["condition", "layer", "n_pairs", "zero_somewhere", "zero_everywhere", "smallest_gradient"]
     assert list(c4.structural_reach(m1.iloc[:0], info).columns) == columns
     assert list(c4.structural_reach(m1, info.iloc[:0]).columns) == columns
+
+
+def test_slope_summary_rows_are_sorted_whatever_the_order_of_the_slopes() -> None:
+    """Slopes arrive unsorted (condition b first, the trained step before init): the summary is sorted by its keys."""
+    slopes = pd.DataFrame({"condition": ["b"] * 2 + ["a"] * 4, "step": [0, 0, FINAL, FINAL, 0, 0], "layer": 0,
+                           "seed": [0, 1, 0, 1, 0, 1], "slope": [-0.2, -0.4, 0.1, 0.3, -1.0, -2.0]})
+    fits = pd.DataFrame(columns=["condition", "step", "layer", "seed", "preferred", "power_p"])
+    pooled = pd.DataFrame(columns=["condition", "step", "layer", "seed", "slope"])
+    summary = c4.slope_summary(slopes, fits, pooled, c4.Rules(), 0.95, 0.05)
+    assert list(zip(summary["condition"], summary["step"], strict=True)) == [("a", 0), ("a", FINAL), ("b", 0)]
+    assert np.allclose(summary["slope_mean"], [-1.5, 0.2, -0.3]) and summary["n_seeds"].tolist() == [2, 2, 2]
