@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.stats import c4
+from analysis.stats import c4, distance
 from analysis.stats.claims import MIXED, REFUTED, STRUCTURAL, SUPPORTED, ClaimInputs
 
 SETTINGS = {"s_min": 2, "d_min": 1, "confidence": 0.95, "alpha": 0.05}
@@ -250,12 +250,23 @@ def test_structural_reach_counts_each_earlier_pair_once_per_layer_below_the_last
     assert list(c4.structural_reach(m1, info.iloc[:0]).columns) == columns
 
 
-def test_slope_summary_rows_are_sorted_whatever_the_order_of_the_slopes() -> None:
-    """Slopes arrive unsorted (condition b first, the trained step before init): the summary is sorted by its keys."""
+def test_slope_summary_rows_are_sorted_and_read_their_own_fits_and_pooled_slopes() -> None:
+    """Slopes arrive unsorted (condition b first, the trained step before init): the summary is sorted by its keys.
+    Each row reads the law fits and the pooled slopes of its own condition, step and layer, beside rows of another
+    condition, step or layer that carry far-off values; a flat profile's exponent is left out."""
     slopes = pd.DataFrame({"condition": ["b"] * 2 + ["a"] * 4, "step": [0, 0, FINAL, FINAL, 0, 0], "layer": 0,
                            "seed": [0, 1, 0, 1, 0, 1], "slope": [-0.2, -0.4, 0.1, 0.3, -1.0, -2.0]})
-    fits = pd.DataFrame(columns=["condition", "step", "layer", "seed", "preferred", "power_p"])
-    pooled = pd.DataFrame(columns=["condition", "step", "layer", "seed", "slope"])
+    keys = [("a", 0, 0), ("a", FINAL, 0), ("b", 0, 0), ("a", 0, 1), ("b", FINAL, 0), ("c", 0, 0)]
+    exponents = [(1.0, 1.2), (2.0, 2.4), (3.0, 99.0), (50.0, 50.0), (60.0, 60.0), (70.0, 70.0)]
+    pooled_slopes = [(0.4, 0.6), (-0.4, -0.6), (-1.0, -1.2), (10.0, 10.0), (20.0, 20.0), (30.0, 30.0)]
+    fits = pd.DataFrame([{"condition": c, "step": st, "layer": la, "seed": seed, "power_p": p,
+                          "preferred": distance.FLAT if p == 99.0 else distance.POWER_LAW}
+                         for (c, st, la), pair in zip(keys, exponents, strict=True) for seed, p in enumerate(pair)])
+    pooled = pd.DataFrame([{"condition": c, "step": st, "layer": la, "seed": seed, "slope": v}
+                           for (c, st, la), pair in zip(keys, pooled_slopes, strict=True) for seed, v in enumerate(pair)])
     summary = c4.slope_summary(slopes, fits, pooled, c4.Rules(), 0.95, 0.05)
     assert list(zip(summary["condition"], summary["step"], strict=True)) == [("a", 0), ("a", FINAL), ("b", 0)]
     assert np.allclose(summary["slope_mean"], [-1.5, 0.2, -0.3]) and summary["n_seeds"].tolist() == [2, 2, 2]
+    assert np.allclose(summary["power_p_mean"], [1.1, 2.2, 3.0])
+    assert summary["n_power_law"].tolist() == [2, 2, 1] and summary["n_flat"].tolist() == [0, 0, 1]
+    assert np.allclose(summary["pooled_slope_mean"], [0.5, -0.5, -1.1])
