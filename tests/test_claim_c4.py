@@ -13,15 +13,16 @@ T, N_LAYER, FINAL = 16, 2, 100
 
 
 def planted_m1(condition: str, slopes: dict[int, list[float]], peak: tuple[int, float] | None = None,
-               zero: tuple[int, int] | None = None, n_layer: int = N_LAYER) -> pd.DataFrame:
+               zero: tuple[int, int] | None = None, n_layer: int = N_LAYER, length: int = T) -> pd.DataFrame:
     """G[t, s] = (d + 1)^slope / (t + 1) off the diagonal (row totals 1/(t+1)), 1 on it, 0 below it at the last layer.
 
     ``slopes`` maps a step to one within-row slope per seed; ``peak`` multiplies the cells at
-    one distance; ``zero`` sets one (t, s) pair to 0 everywhere. ``n_layer=1`` (one analysed layer) keeps
-    the tests that only count conditions fast under mutation testing (docs/mutation.md).
+    one distance; ``zero`` sets one (t, s) pair to 0 everywhere. Tests that need neither a second analysed layer
+    nor the full length plant ``n_layer=1`` or a shorter ``length``: under mutation testing every C4 and
+    ``distance.py`` mutant that survives runs every test of this file (docs/mutation.md).
     """
     rng = np.random.default_rng(abs(hash(condition)) % 2**32)
-    t, s = np.tril_indices(T)
+    t, s = np.tril_indices(length)
     frames = []
     for step, per_seed in slopes.items():
         for seed, slope in enumerate(per_seed):
@@ -45,6 +46,9 @@ def runs_row(condition: str, task_name: str, seeds: int = 5, dependency: float =
                          "steps": FINAL, "task_distance": dependency, "learned": True})
 
 
+SMALL = {"seeds": 3, "n_layer": 1, "length": 8}  # the smallest condition a family test decides on
+
+
 def seeds_around(value: float, n: int = 5) -> list[float]:
     return list(value + np.linspace(-0.02, 0.02, n))
 
@@ -62,11 +66,12 @@ def words(result: c4.ClaimResult) -> dict[str, str]:
     return {f"{v.claim}/{v.kind}": v.verdict for v in result.verdicts}
 
 
-def condition(name: str, task: str, init: float, trained: float, **kwargs) -> tuple[pd.DataFrame, pd.DataFrame]:
-    m1_kwargs = {k: kwargs.pop(k) for k in ("peak", "zero") if k in kwargs}
-    if "n_layer" in kwargs:
-        m1_kwargs["n_layer"] = kwargs["n_layer"]
-    return planted_m1(name, {0: seeds_around(init), FINAL: seeds_around(trained)}, **m1_kwargs), runs_row(name, task, **kwargs)
+def condition(name: str, task: str, init: float, trained: float, seeds: int = 5, n_layer: int = N_LAYER, length: int = T,
+              peak: tuple[int, float] | None = None, zero: tuple[int, int] | None = None,
+              **runs_kwargs) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One condition's planted M1 (``seeds`` seeds around the init and trained slopes) and its runs rows."""
+    m1 = planted_m1(name, {0: seeds_around(init, seeds), FINAL: seeds_around(trained, seeds)}, peak, zero, n_layer, length)
+    return m1, runs_row(name, task, seeds=seeds, n_layer=n_layer, context=length, **runs_kwargs)
 
 
 def test_flat_rows_with_one_over_t_totals_are_flat_and_support_both_parts() -> None:
@@ -91,20 +96,20 @@ def test_a_planted_within_row_decay_is_recovered_and_refutes_c4b() -> None:
 
 
 def test_primacy_at_init_refutes_c4a_and_half_falling_is_mixed() -> None:
-    result = decide([condition("lag", "lag", 0.5, -1.0, dependency=3), condition("text", "text", 0.5, 0.0)])
+    result = decide([condition("lag", "lag", 0.5, -1.0, dependency=3, **SMALL), condition("text", "text", 0.5, 0.0, **SMALL)])
     assert words(result)["C4a/finding"] == REFUTED  # rising beyond the margin counts (either direction)
     assert words(result)["C4b/finding"] == MIXED  # one of two falls: below the 75% share either way
 
 
 def test_a_rising_trained_profile_is_not_the_same_way_either() -> None:
-    result = decide([condition("text", "text", 0.0, 0.5)])
+    result = decide([condition("text", "text", 0.0, 0.5, n_layer=1)])
     assert words(result)["C4b/finding"] == REFUTED  # beyond the margin upwards: distance matters
-    small = decide([condition("text", "text", 0.0, 0.05)])
+    small = decide([condition("text", "text", 0.0, 0.05, n_layer=1)])
     assert words(small)["C4b/finding"] == SUPPORTED  # inside the margin: equivalent to flat
 
 
 def test_the_known_dependency_is_left_out_of_the_fit_and_its_peak_reported() -> None:
-    peaked = condition("lag", "lag", 0.0, 0.0, dependency=3, peak=(3, 10.0))
+    peaked = condition("lag", "lag", 0.0, 0.0, dependency=3, peak=(3, 10.0), n_layer=1)
     result = decide([peaked])
     assert words(result)["C4b/finding"] == SUPPORTED
     assert result.numbers["trained"][0]["excluded_distance"] == "3"
@@ -115,23 +120,23 @@ def test_the_known_dependency_is_left_out_of_the_fit_and_its_peak_reported() -> 
     expected = np.mean(10 / ((rows - 3 + 10) / (rows - 2)))
     assert abs(trained["height_mean"] - expected) < 0.02 * expected
     # a lag condition whose dependency distance is unknown cannot be decided: the family is empty
-    unknown = decide([condition("lag", "lag", 0.0, 0.0, peak=(3, 10.0))])
+    unknown = decide([condition("lag", "lag", 0.0, 0.0, peak=(3, 10.0), **SMALL)])
     assert words(unknown)["C4b/finding"] == MIXED and unknown.numbers["trained"] == []
 
 
 def test_share_boundary_is_inclusive() -> None:
-    # one analysed layer (fast); four conditions, three flat: exactly 75% -> supported; two flat -> mixed; three falling -> refuted
-    flat = [condition(f"text{i}", "text", 0.0, 0.0, n_layer=1) for i in range(3)]
-    assert words(decide([*flat, condition("text9", "text", 0.0, -1.0, n_layer=1)]))["C4b/finding"] == SUPPORTED
-    assert words(decide([*flat[:2], *(condition(f"f{i}", "text", 0.0, -1.0, n_layer=1) for i in range(2))]))["C4b/finding"] == MIXED
-    falling = [condition(f"f{i}", "text", 0.0, -1.0, n_layer=1) for i in range(3)]
-    assert words(decide([*falling, condition("text9", "text", 0.0, 0.0, n_layer=1)]))["C4b/finding"] == REFUTED
-    assert words(decide([*falling, condition("text9", "text", 0.0, 0.0, n_layer=1)], min_share=1.0))["C4b/finding"] == MIXED
+    # small conditions (three seeds, one analysed layer, T = 8); four conditions, three flat: exactly 75% -> supported; two flat -> mixed; three falling -> refuted
+    flat = [condition(f"text{i}", "text", 0.0, 0.0, **SMALL) for i in range(3)]
+    assert words(decide([*flat, condition("text9", "text", 0.0, -1.0, **SMALL)]))["C4b/finding"] == SUPPORTED
+    assert words(decide([*flat[:2], *(condition(f"f{i}", "text", 0.0, -1.0, **SMALL) for i in range(2))]))["C4b/finding"] == MIXED
+    falling = [condition(f"f{i}", "text", 0.0, -1.0, **SMALL) for i in range(3)]
+    assert words(decide([*falling, condition("text9", "text", 0.0, 0.0, **SMALL)]))["C4b/finding"] == REFUTED
+    assert words(decide([*falling, condition("text9", "text", 0.0, 0.0, **SMALL)], min_share=1.0))["C4b/finding"] == MIXED
 
 
 def test_slopes_at_the_margin_are_not_equivalent() -> None:
     # seeds spread around exactly -margin: neither inside (TOST) nor beyond it
-    result = decide([condition("text", "text", 0.0, -0.1)])
+    result = decide([condition("text", "text", 0.0, -0.1, n_layer=1)])
     outcome = result.tables["c4_decision"].query("family == 'C4b'").iloc[0]
     assert outcome["tost_p_holm"] > 0.05 and outcome["beyond_p_holm"] > 0.05
     assert words(result)["C4b/finding"] == MIXED
@@ -153,8 +158,8 @@ def test_structural_check_reads_zeros() -> None:
 
 
 def test_not_learned_and_other_tasks_stay_out_of_c4b() -> None:
-    markov = condition("markov", "markov", 0.0, -1.0)
-    unlearned = condition("text", "text", 0.0, -1.0)
+    markov = condition("markov", "markov", 0.0, -1.0, **SMALL)
+    unlearned = condition("text", "text", 0.0, -1.0, **SMALL)
     unlearned[1]["learned"] = False
     result = decide([markov, unlearned])
     assert words(result)["C4b/finding"] == MIXED and result.numbers["trained"] == []
@@ -176,7 +181,7 @@ def test_information_half_averages_rows_with_context_beyond_d() -> None:
                 cost = 0.1 * (seed + 1) if t > horizon else 5.0  # 5.0 must be filtered out
                 rows.append({"condition": "text", "seed": seed, "step": FINAL, "D": horizon, "t": t,
                              "loss_full": 1.0, "loss_truncated": 1.0 + cost, "loss_shuffled": 1.0 + cost / 2})
-    result = decide([condition("text", "text", 0.0, 0.0)], {"m7_context_distance": pd.DataFrame(rows)})
+    result = decide([condition("text", "text", 0.0, 0.0, **SMALL)], {"m7_context_distance": pd.DataFrame(rows)})
     table = result.tables["c4_context_distance"]
     assert len(table) == 2 and np.allclose(table["truncated_mean"], 0.2) and np.allclose(table["shuffled_mean"], 0.1)
     # per-seed values 0.1, 0.2, 0.3: t interval 0.2 +- 4.3026527 * 0.1 / sqrt 3
@@ -191,9 +196,9 @@ def test_rules_refuse_a_share_that_lets_both_words_hold() -> None:
 
 def test_descriptive_encodings_decide_nothing() -> None:
     """An ALiBi-like condition decaying at init and after training does not move C4a or C4b (learned positions decide)."""
-    alibi_m1, alibi_runs = condition("alibi", "text", -1.3, -1.3, seeds=2, n_layer=1)
+    alibi_m1, alibi_runs = condition("alibi", "text", -1.3, -1.3, **{**SMALL, "seeds": 2})
     alibi_runs = alibi_runs.assign(pos_encoding="alibi")
-    flat = [condition("lag", "lag", 0.0, 0.0, dependency=3, n_layer=1), condition("text", "text", 0.0, 0.0, n_layer=1)]
+    flat = [condition("lag", "lag", 0.0, 0.0, dependency=3, **SMALL), condition("text", "text", 0.0, 0.0, **SMALL)]
     result = decide([*flat, (alibi_m1, alibi_runs)])
     assert words(result) == {f"C4a/{STRUCTURAL}": SUPPORTED, "C4a/finding": SUPPORTED, "C4b/finding": SUPPORTED}
     with_alibi = decide([*flat, (alibi_m1, alibi_runs)], pos_encodings="learned,alibi")
