@@ -7,6 +7,7 @@ import pytest
 
 from analysis.stats import c4, distance
 from analysis.stats.claims import MIXED, REFUTED, STRUCTURAL, SUPPORTED, ClaimInputs
+from analysis.stats.report import MINUS
 
 SETTINGS = {"s_min": 2, "d_min": 1, "confidence": 0.95, "alpha": 0.05}
 T, N_LAYER, FINAL = 16, 2, 100
@@ -275,3 +276,110 @@ def test_slope_summary_rows_are_sorted_and_read_their_own_fits_and_pooled_slopes
     assert np.allclose(summary["power_p_mean"], [1.1, 2.2, 3.0])
     assert summary["n_power_law"].tolist() == [2, 2, 1] and summary["n_flat"].tolist() == [0, 0, 1]
     assert np.allclose(summary["pooled_slope_mean"], [0.5, -0.5, -1.1])
+
+
+# --- the pieces of the decision, by hand ---------------------------------------------------------
+
+
+def test_deciding_text_counts_each_outcome_and_lists_every_slope_with_its_interval() -> None:
+    family = pd.DataFrame({"condition": ["lag", "text", "wiki"], "outcome": [c4.EQUIVALENT, c4.BEYOND, c4.EQUIVALENT],
+                           "slope_mean": [0.01, -0.5, 0.0], "slope_low": [-0.02, -0.6, -0.01], "slope_high": [0.04, -0.4, 0.01]})
+    m = MINUS
+    assert c4._deciding(family, "trained") == (
+        f"2 of 3 trained conditions flat (TOST), 1 beyond the margin; within-row slopes lag: 0.01 [{m}0.02, 0.04]; "
+        f"text: {m}0.50 [{m}0.60, {m}0.40]; wiki: 0.00 [{m}0.01, 0.01]")
+    undecided = family.assign(outcome=c4.UNDECIDED).iloc[:1]
+    assert c4._deciding(undecided, "initial").startswith("0 of 1 initial conditions flat (TOST), 0 beyond the margin; ")
+    assert c4._deciding(family.iloc[:0], "trained") == "no trained condition to decide on"
+
+
+def test_family_outcomes_need_p_strictly_below_alpha_after_holm() -> None:
+    """Holm over two: the smaller p doubles (0.025 -> 0.05, exactly alpha: not below it), the larger stays (0.04)."""
+    family = pd.DataFrame({"condition": ["a", "b"], "tost_p": [0.025, 0.04], "beyond_p": [0.9, 0.9]})
+    tested = c4.family_tests(family, "beyond_p", 0.05)
+    assert tested["tost_p_holm"].tolist() == pytest.approx([0.05, 0.05])
+    assert tested["outcome"].tolist() == [c4.UNDECIDED, c4.UNDECIDED]
+    beyond = c4.family_tests(family.assign(tost_p=0.9, beyond_p=[0.01, 0.05]), "beyond_p", 0.05)
+    assert beyond["beyond_p_holm"].tolist() == pytest.approx([0.02, 0.05])
+    assert beyond["outcome"].tolist() == [c4.BEYOND, c4.UNDECIDED]
+    flat = c4.family_tests(family.assign(tost_p=[0.001, 0.02]), "beyond_p", 0.05)
+    assert flat["outcome"].tolist() == [c4.EQUIVALENT, c4.EQUIVALENT] and list(family["tost_p"]) == [0.025, 0.04]
+
+
+def test_structural_verdict_words_counts_and_texts() -> None:
+    rule = ("supported if G^l[t, s] > 0 for every s < t and layer l < L in every standard run and checkpoint; "
+            "refuted if some pair is 0 in every run of a condition; mixed otherwise")
+    reach = pd.DataFrame({"condition": ["a", "a", "b"], "layer": [0, 1, 0], "n_pairs": [28, 28, 28],
+                          "zero_somewhere": [0, 2, 0], "zero_everywhere": [0, 0, 0], "smallest_gradient": [1e-3, 0.0, 2e-5]})
+    verdict = c4.structural_verdict(reach)
+    assert (verdict.claim, verdict.verdict, verdict.kind, verdict.rule) == ("C4a", MIXED, STRUCTURAL, rule)
+    assert verdict.deciding == "82 of 84 (condition, layer, t, s < t) pairs non-zero in every run; smallest gradient 0.00e+00"
+    assert c4.structural_verdict(reach.assign(zero_everywhere=[0, 1, 0])).verdict == REFUTED
+    clean = c4.structural_verdict(reach.assign(zero_somewhere=0, smallest_gradient=[1e-3, 4e-4, 2e-5]))
+    assert clean.verdict == SUPPORTED and clean.deciding.endswith("84 of 84 (condition, layer, t, s < t) pairs non-zero "
+                                                                  "in every run; smallest gradient 2.00e-05")
+    empty = c4.structural_verdict(reach.iloc[:0])
+    assert (empty.verdict, empty.deciding, empty.rule, empty.kind) == (MIXED, "no standard run measured", rule, STRUCTURAL)
+
+
+def test_dependency_height_by_hand_reads_its_condition_and_layer_only() -> None:
+    """T = 8, lag distance 2, s_min = 2. Row t (4 <= t <= 7) has t - 2 sources in 2 <= s < t, one of them the peak P,
+    the rest 1: relative height P (t - 2) / (t - 3 + P). P = 10 in seed 0, 20 in seed 1, none at init; layer 1 and
+    another condition carry no peak. Only the dependency decides which conditions count (the lag one lacks its context)."""
+    rows = []
+    for condition, peaked_layer in (("lag", 0), ("text", None)):
+        for seed, peak in ((0, 10.0), (1, 20.0)):
+            for step in (0, FINAL):
+                for layer in (0, 1):
+                    for t in range(8):
+                        for s in range(t + 1):
+                            high = step == FINAL and layer == peaked_layer and t - s == 2
+                            rows.append({"condition": condition, "seed": seed, "step": step, "layer": layer, "t": t,
+                                         "s": s, "distance": t - s, "grad_norm_mean": peak if high else 1.0})
+    m1 = pd.DataFrame(rows)
+    info = pd.DataFrame({"condition": ["lag", "text"], "dependency": [2.0, np.nan], "context": [np.nan, 8.0]})
+    table = c4.dependency_height(m1, info, s_min=2, layer=0, confidence=0.95)
+
+    def height(peak: float) -> float:
+        return float(np.mean([peak * (t - 2) / (t - 3 + peak) for t in range(4, 8)]))
+
+    seeds = [height(10.0), height(20.0)]
+    half = 12.706204736174707 * abs(seeds[0] - seeds[1]) / 2  # t(0.975, 1 df) x sd / sqrt 2, sd = |a - b| / sqrt 2
+    assert list(table.columns) == ["condition", "step", "layer", "dependency", "height_mean", "height_low", "height_high",
+                                   "n_seeds"]
+    assert table[["condition", "step", "layer", "dependency", "n_seeds"]].to_dict("records") == [
+        {"condition": "lag", "step": 0, "layer": 0, "dependency": 2, "n_seeds": 2},
+        {"condition": "lag", "step": FINAL, "layer": 0, "dependency": 2, "n_seeds": 2}]
+    assert table["dependency"].dtype.kind == "i"  # printed as "2", not "2.0"
+    assert table[["height_mean", "height_low", "height_high"]].iloc[0].tolist() == pytest.approx([1.0, 1.0, 1.0])
+    mean = sum(seeds) / 2
+    assert table[["height_mean", "height_low", "height_high"]].iloc[1].tolist() == pytest.approx([mean, mean - half, mean + half])
+    assert list(c4.dependency_height(m1, info.iloc[1:], 2, 0, 0.95).columns) == list(table.columns)
+
+
+def test_context_distance_summary_by_hand_at_the_last_checkpoint_of_the_claims_conditions() -> None:
+    """Per seed the increase averages targets t > D: truncation costs 0.1 (seed + 1) + 0.01 D, shuffling half of that;
+    rows t <= D, an earlier checkpoint and a condition the claim does not read carry values that must not count."""
+    rows = []
+    for condition, step in (("text", FINAL), ("text", 50), ("other", FINAL)):
+        for seed in range(3):
+            for horizon in (1, 3):
+                for t in range(6):
+                    cost = 0.1 * (seed + 1) + 0.01 * horizon if (t > horizon and (condition, step) == ("text", FINAL)) else 7.0
+                    rows.append({"condition": condition, "seed": seed, "step": step, "D": horizon, "t": t,
+                                 "loss_full": 2.0, "loss_truncated": 2.0 + cost, "loss_shuffled": 2.0 + cost / 2})
+    table, info = pd.DataFrame(rows), pd.DataFrame({"condition": ["text"]})
+    summary = c4.context_distance_summary(table, info, 0.95)
+    columns = ["condition", "step", "D", "truncated_mean", "truncated_low", "truncated_high",
+               "shuffled_mean", "shuffled_low", "shuffled_high", "n_seeds"]
+    assert list(summary.columns) == columns
+    half = 4.302652729749464 * 0.1 / np.sqrt(3)  # t(0.975, 2 df) x sd 0.1 / sqrt 3
+    expected = []
+    for horizon in (1, 3):
+        mean = 0.2 + 0.01 * horizon
+        expected.append(["text", FINAL, horizon, mean, mean - half, mean + half, mean / 2, (mean - half) / 2, (mean + half) / 2, 3])
+    assert summary.values.tolist() == [pytest.approx(row) for row in expected]
+    for missing in (None, table.iloc[:0]):
+        assert list(c4.context_distance_summary(missing, info, 0.95).columns) == columns
+    no_conditions = c4.context_distance_summary(table, info.iloc[:0], 0.95)
+    assert no_conditions.empty and list(no_conditions.columns) == columns
