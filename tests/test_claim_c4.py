@@ -7,7 +7,7 @@ import pytest
 
 from analysis.stats import c4, distance
 from analysis.stats.claims import MIXED, REFUTED, STRUCTURAL, SUPPORTED, ClaimInputs
-from analysis.stats.report import MINUS
+from analysis.stats.report import MINUS, fmt
 
 SETTINGS = {"s_min": 2, "d_min": 1, "confidence": 0.95, "alpha": 0.05}
 T, N_LAYER, FINAL = 16, 2, 100
@@ -319,7 +319,8 @@ def test_structural_verdict_words_counts_and_texts() -> None:
     assert clean.verdict == SUPPORTED and clean.deciding.endswith("84 of 84 (condition, layer, t, s < t) pairs non-zero "
                                                                   "in every run; smallest gradient 2.00e-05")
     empty = c4.structural_verdict(reach.iloc[:0])
-    assert (empty.verdict, empty.deciding, empty.rule, empty.kind) == (MIXED, "no standard run measured", rule, STRUCTURAL)
+    assert (empty.claim, empty.verdict, empty.deciding, empty.rule, empty.kind) == (
+        "C4a", MIXED, "no standard run measured", rule, STRUCTURAL)
 
 
 def test_dependency_height_by_hand_reads_its_condition_and_layer_only() -> None:
@@ -383,3 +384,89 @@ def test_context_distance_summary_by_hand_at_the_last_checkpoint_of_the_claims_c
         assert list(c4.context_distance_summary(missing, info, 0.95).columns) == columns
     no_conditions = c4.context_distance_summary(table, info.iloc[:0], 0.95)
     assert no_conditions.empty and list(no_conditions.columns) == columns
+
+
+# --- the numbers and texts the paper prints ------------------------------------------------------
+
+
+def test_condition_rows_print_each_conditions_factors_slopes_and_holm_p() -> None:
+    family = pd.DataFrame({"condition": ["lag", "text"], "step": [FINAL, FINAL], "layer": [0, 0],
+                           "slope_mean": [-0.014, 0.5], "slope_low": [-0.05, 0.4], "slope_high": [0.02, 0.6],
+                           "tost_p_holm": [0.0004, 0.9], "beyond_p_holm": [0.97, 0.01234], "outcome": [c4.EQUIVALENT, c4.BEYOND],
+                           "pooled_slope_mean": [-0.7, -0.2], "n_seeds": [5, 4]})
+    info = pd.DataFrame({"condition": ["text", "lag", "wiki"], "task": ["text-wiki", "lag-3", "text-x"],
+                         "pos_encoding": ["rope", "learned", "none"], "context": [16, 32, 8], "dependency": [np.nan, 3.0, np.nan]})
+    m = MINUS
+    assert c4._condition_rows(family, info) == [
+        {"condition": "lag", "task": "lag-3", "pos_encoding": "learned", "context": "32", "slope": f"{m}0.01",
+         "slope_low": f"{m}0.05", "slope_high": "0.02", "tost_p": "0.000", "beyond_p": "0.970", "outcome": c4.EQUIVALENT,
+         "pooled_slope": f"{m}0.70", "n_seeds": "5", "excluded_distance": "3"},
+        {"condition": "text", "task": "text-wiki", "pos_encoding": "rope", "context": "16", "slope": "0.50",
+         "slope_low": "0.40", "slope_high": "0.60", "tost_p": "0.900", "beyond_p": "0.012", "outcome": c4.BEYOND,
+         "pooled_slope": f"{m}0.20", "n_seeds": "4", "excluded_distance": ""},
+    ]
+
+
+def test_exponents_are_printed_per_condition_at_init_and_trained_only() -> None:
+    """Rows sorted by task, encoding, context and step; a middle checkpoint and another layer are not printed."""
+    summary = pd.DataFrame({"condition": ["b", "b", "a", "a", "a"], "step": [0, FINAL, FINAL, 50, 0],
+                            "layer": [0, 0, 0, 0, 1], "power_p_mean": [1.234, 0.5, 2.0, 9.0, 9.0],
+                            "power_p_low": [1.0, 0.4, np.nan, 9.0, 9.0], "power_p_high": [1.5, 0.6, np.nan, 9.0, 9.0],
+                            "n_power_law": [3, 1, 5, 0, 0], "n_exponential": [1, 2, 0, 0, 0],
+                            "n_indistinguishable": [1, 0, 0, 0, 0], "n_flat": [0, 2, 0, 5, 5], "n_seeds": [5, 5, 5, 5, 5]})
+    info = pd.DataFrame({"condition": ["a", "b"], "task": ["text", "lag"], "pos_encoding": ["rope", "learned"],
+                         "context": [16, 32]})
+    rows = c4.exponents_by_encoding(summary, info, {"a": FINAL, "b": FINAL}, layer=0)
+    assert rows == [
+        {"task": "lag", "pos_encoding": "learned", "context": "32", "stage": "init", "p": "1.23", "p_low": "1.00",
+         "p_high": "1.50", "power_law": "3", "exponential": "1", "indistinguishable": "1", "flat": "0", "n_seeds": "5"},
+        {"task": "lag", "pos_encoding": "learned", "context": "32", "stage": "trained", "p": "0.50", "p_low": "0.40",
+         "p_high": "0.60", "power_law": "1", "exponential": "2", "indistinguishable": "0", "flat": "2", "n_seeds": "5"},
+        {"task": "text", "pos_encoding": "rope", "context": "16", "stage": "trained", "p": "2.00", "p_low": "n/a",
+         "p_high": "n/a", "power_law": "5", "exponential": "0", "indistinguishable": "0", "flat": "0", "n_seeds": "5"},
+    ]
+
+
+def test_information_numbers_print_three_digits_or_say_not_measured() -> None:
+    summary = pd.DataFrame({"condition": ["text"], "step": [FINAL], "D": [4], "truncated_mean": [0.12345],
+                            "truncated_low": [0.1], "truncated_high": [0.2], "shuffled_mean": [-0.0004],
+                            "shuffled_low": [-0.01], "shuffled_high": [0.005], "n_seeds": [3]})
+    m = MINUS
+    assert c4.information_numbers(summary) == {"measured": True, "status": "measured", "rows": [
+        {"condition": "text", "D": "4", "truncated": "0.123", "truncated_low": "0.100", "truncated_high": "0.200",
+         "shuffled": "0.000", "shuffled_low": f"{m}0.010", "shuffled_high": "0.005", "n_seeds": "3"}]}
+    assert c4.information_numbers(summary.iloc[:0]) == {"measured": False, "status": "not measured", "rows": []}
+
+
+def test_rules_and_decision_numbers_as_the_paper_prints_them() -> None:
+    rules = {"flat_margin": 0.2, "min_share": 0.8, "aic_margin": 3.0, "trained_tasks": "lag, text", "layer": 0}
+    lag = condition("lag", "lag", 0.0, 0.0, dependency=3, peak=(3, 4.0), **SMALL)
+    result = decide([lag, condition("text", "text", 0.0, 0.0, **SMALL)], **rules)
+    rule_a, rule_b = (v.rule for v in result.verdicts if v.kind != STRUCTURAL)
+    assert rule_a == (
+        "at initialisation, layer 0, learned positions: per condition, TOST of the per-seed within-row slope of log G on "
+        "log(d+1) against +-0.2 and a test beyond it either way (Holm over conditions, alpha 0.05); supported if >= 80% "
+        "of conditions are equivalent to flat, refuted if >= 80% are beyond the margin, mixed otherwise")
+    assert rule_b == (
+        "trained, layer 0, learned positions, tasks lag, text (learned conditions; lag without its dependency distance): "
+        "TOST against +-0.2 and a test of |slope| > 0.2 either way (Holm, alpha 0.05); supported if >= 80% equivalent "
+        "to flat, refuted if >= 80% lie beyond the margin, mixed otherwise")
+    numbers = result.numbers
+    assert numbers["rules"] == {"layer": "0", "flat_margin": "0.20", "min_share_pct": "80", "aic_margin": "3",
+                                "alpha": "0.05", "confidence_pct": "95", "s_min": "2", "d_min": "1",
+                                "trained_tasks": "lag, text"}
+    assert numbers["structure"] == {"pairs": str(2 * 28), "zero_somewhere": "0"}  # T = 8: 28 pairs s < t, one layer each
+    assert [v["claim"] for v in (numbers["structure_verdict"], numbers["c4a_verdict"], numbers["c4b_verdict"])] == [
+        "C4a", "C4a", "C4b"]
+    assert numbers["c4b_verdict"]["rule"] == rule_b and numbers["c4a_verdict"]["verdict"] == SUPPORTED
+    assert [r["condition"] for r in numbers["init"]] == ["lag", "text"] == [r["condition"] for r in numbers["trained"]]
+    height = result.tables["c4_dependency_height"]
+    assert numbers["dependency_height"] == [
+        {"condition": "lag", "step": str(r.step), "dependency": "3", "height": fmt(r.height_mean), "low": fmt(r.height_low),
+         "high": fmt(r.height_high)} for r in height.itertuples()] and len(height) == 2
+    first = result.tables["c4_first_position"]
+    first = first[first["layer"] == 0]
+    assert numbers["first_position"] == [
+        {"condition": r.condition, "step": str(r.step), "ratio": fmt(r.ratio_mean), "low": fmt(r.ratio_low),
+         "high": fmt(r.ratio_high)} for r in first.itertuples()] and len(first) == 4
+    assert numbers["information"]["status"] == "not measured"
