@@ -439,34 +439,74 @@ def test_information_numbers_print_three_digits_or_say_not_measured() -> None:
 
 
 def test_rules_and_decision_numbers_as_the_paper_prints_them() -> None:
-    rules = {"flat_margin": 0.2, "min_share": 0.8, "aic_margin": 3.0, "trained_tasks": "lag, text", "layer": 0}
-    lag = condition("lag", "lag", 0.0, 0.0, dependency=3, peak=(3, 4.0), **SMALL)
-    result = decide([lag, condition("text", "text", 0.0, 0.0, **SMALL)], **rules)
-    rule_a, rule_b = (v.rule for v in result.verdicts if v.kind != STRUCTURAL)
-    assert rule_a == (
-        "at initialisation, layer 0, learned positions: per condition, TOST of the per-seed within-row slope of log G on "
-        "log(d+1) against +-0.2 and a test beyond it either way (Holm over conditions, alpha 0.05); supported if >= 80% "
-        "of conditions are equivalent to flat, refuted if >= 80% are beyond the margin, mixed otherwise")
-    assert rule_b == (
-        "trained, layer 0, learned positions, tasks lag, text (learned conditions; lag without its dependency distance): "
-        "TOST against +-0.2 and a test of |slope| > 0.2 either way (Holm, alpha 0.05); supported if >= 80% equivalent "
-        "to flat, refuted if >= 80% lie beyond the margin, mixed otherwise")
+    """Two deciding encodings (rope planted as learned's twin); lag also has a middle checkpoint, which the law fits
+    (init and trained only) leave out."""
+    rules = {"flat_margin": 0.2, "min_share": 0.8, "aic_margin": 3.0, "trained_tasks": "lag, text", "layer": 0,
+             "pos_encodings": "learned, rope"}
+    lag_m1 = planted_m1("lag", {0: seeds_around(0.0, 3), 50: seeds_around(0.0, 3), FINAL: seeds_around(0.0, 3)},
+                        peak=(3, 4.0), n_layer=1, length=8)
+    lag = (lag_m1, runs_row("lag", "lag", seeds=3, dependency=3, context=8, n_layer=1))
+    text_m1, text_runs = condition("text", "text", 0.0, 0.0, **SMALL)
+    result = decide([lag, (text_m1, text_runs.assign(pos_encoding="rope"))], **rules)
+    structure, c4a, c4b = result.verdicts
+    assert c4a.rule == (
+        "at initialisation, layer 0, learned, rope positions: per condition, TOST of the per-seed within-row slope of "
+        "log G on log(d+1) against +-0.2 and a test beyond it either way (Holm over conditions, alpha 0.05); supported "
+        "if >= 80% of conditions are equivalent to flat, refuted if >= 80% are beyond the margin, mixed otherwise")
+    assert c4b.rule == (
+        "trained, layer 0, learned, rope positions, tasks lag, text (learned conditions; lag without its dependency "
+        "distance): TOST against +-0.2 and a test of |slope| > 0.2 either way (Holm, alpha 0.05); supported if >= 80% "
+        "equivalent to flat, refuted if >= 80% lie beyond the margin, mixed otherwise")
+    assert c4a.deciding.startswith("2 of 2 initial conditions flat (TOST), 0 beyond the margin; within-row slopes lag: ")
+    assert c4b.deciding.startswith("2 of 2 trained conditions flat (TOST), 0 beyond the margin; within-row slopes lag: ")
     numbers = result.numbers
     assert numbers["rules"] == {"layer": "0", "flat_margin": "0.20", "min_share_pct": "80", "aic_margin": "3",
                                 "alpha": "0.05", "confidence_pct": "95", "s_min": "2", "d_min": "1",
                                 "trained_tasks": "lag, text"}
     assert numbers["structure"] == {"pairs": str(2 * 28), "zero_somewhere": "0"}  # T = 8: 28 pairs s < t, one layer each
-    assert [v["claim"] for v in (numbers["structure_verdict"], numbers["c4a_verdict"], numbers["c4b_verdict"])] == [
-        "C4a", "C4a", "C4b"]
-    assert numbers["c4b_verdict"]["rule"] == rule_b and numbers["c4a_verdict"]["verdict"] == SUPPORTED
+    assert [numbers[key] for key in ("structure_verdict", "c4a_verdict", "c4b_verdict")] == [
+        structure.as_dict(), c4a.as_dict(), c4b.as_dict()]
+    assert (structure.kind, c4a.verdict, c4b.verdict) == (STRUCTURAL, SUPPORTED, SUPPORTED)
     assert [r["condition"] for r in numbers["init"]] == ["lag", "text"] == [r["condition"] for r in numbers["trained"]]
+    assert set(result.tables["c4_fits"]["step"]) == {0, FINAL}
     height = result.tables["c4_dependency_height"]
     assert numbers["dependency_height"] == [
         {"condition": "lag", "step": str(r.step), "dependency": "3", "height": fmt(r.height_mean), "low": fmt(r.height_low),
-         "high": fmt(r.height_high)} for r in height.itertuples()] and len(height) == 2
+         "high": fmt(r.height_high)} for r in height.itertuples()] and height["step"].tolist() == [0, 50, FINAL]
     first = result.tables["c4_first_position"]
     first = first[first["layer"] == 0]
     assert numbers["first_position"] == [
         {"condition": r.condition, "step": str(r.step), "ratio": fmt(r.ratio_mean), "low": fmt(r.ratio_low),
-         "high": fmt(r.ratio_high)} for r in first.itertuples()] and len(first) == 4
+         "high": fmt(r.ratio_high)} for r in first.itertuples()] and len(first) == 5
+    # flat rows: at every fixed distance that fits in T = 8 (1, 2, 4) each source holds about its row's mean
+    position = result.tables["c4_position_profile"]
+    text = position[(position["condition"] == "text") & (position["layer"] == 0)]
+    assert set(text["distance"]) == {1, 2, 4} and (text["n_seeds"] == 3).all()
+    assert np.allclose(text["relative_mean"], 1.0, atol=0.05)
+    assert text.loc[text["s"] < 2, "first_positions"].all() and not text.loc[text["s"] >= 2, "first_positions"].any()
     assert numbers["information"]["status"] == "not measured"
+
+
+def test_settings_default_to_the_studys_values() -> None:
+    assert c4._settings({}) == (2, 1, 0.95, 0.05)
+    assert c4._settings({"s_min": "3", "d_min": 2.0, "confidence": "0.9", "alpha": 0.1}) == (3, 2, 0.9, 0.1)
+
+
+def test_without_a_gradient_matrix_every_finding_is_mixed_and_every_table_declared() -> None:
+    runs = runs_row("text", "text", seeds=3)
+    result = c4.CLAIM.run(ClaimInputs(tables={}, runs=runs, settings=SETTINGS), {})
+    assert set(words(result).values()) == {MIXED} and set(result.tables) == set(c4.OUTPUTS)
+    assert result.numbers["structure"] == {"pairs": "0", "zero_somewhere": "0"}
+
+
+def test_the_learned_criterion_applies_when_the_runs_lack_the_column() -> None:
+    """The falling condition did not close half its loss gap: it leaves C4b, and the flat one decides alone."""
+    good_m1, good = condition("good", "text", 0.0, 0.0, **SMALL)
+    bad_m1, bad = condition("bad", "text", 0.0, -1.0, **SMALL)
+    runs = pd.concat([good.assign(final_eval_loss=0.5), bad.assign(final_eval_loss=1.99)], ignore_index=True)
+    runs = runs.drop(columns=["learned"]).assign(baseline_loss=2.0, optimal_loss=np.nan)
+    settings = {**SETTINGS, "learned_margin": 0.05, "learned_gap_share": 0.5}
+    inputs = ClaimInputs(tables={"m1_gradient_matrix": pd.concat([good_m1, bad_m1], ignore_index=True)}, runs=runs,
+                         settings=settings)
+    result = c4.CLAIM.run(inputs, {})
+    assert [r["condition"] for r in result.numbers["trained"]] == ["good"] and words(result)["C4b/finding"] == SUPPORTED
