@@ -153,6 +153,7 @@ def test_beyond_margin_p_matches_the_t_distribution_by_hand() -> None:
 def test_structural_check_reads_zeros() -> None:
     everywhere = decide([condition("text", "text", 0.0, 0.0, zero=(9, 4))])
     assert words(everywhere)[f"C4a/{STRUCTURAL}"] == REFUTED
+    assert everywhere.numbers["structure"] == {"pairs": str(2 * 120), "zero_somewhere": "2"}  # T = 16: the pair in both layers
     some = planted_m1("text", {0: seeds_around(0.0), FINAL: seeds_around(0.0)})
     some.loc[(some["seed"] == 1) & (some["t"] == 9) & (some["s"] == 4) & (some["layer"] == 0), "grad_norm_mean"] = 0.0
     assert words(decide([(some, runs_row("text", "text"))]))[f"C4a/{STRUCTURAL}"] == MIXED
@@ -226,9 +227,12 @@ def test_condition_info_lists_standard_conditions_with_learned_and_the_lag_dista
     assert info["condition"].tolist() == ["lag", "txt"] and info["learned"].tolist() == [False, True]
     assert info["dependency"].iloc[0] == 3 and np.isnan(info["dependency"].iloc[1])  # only a lag task has one
     assert (info["context"].tolist(), info["n_layer"].tolist(), info["steps"].tolist()) == ([T, T], [N_LAYER] * 2, [FINAL] * 2)
+    assert info["learned"].dtype == bool and info["dependency"].dtype == float
     bare = c4.condition_info(runs.drop(columns=["learned", "task_distance"]), SETTINGS)
     assert bare["learned"].tolist() == [True, True] and bare["dependency"].isna().all()
+    assert bare["learned"].dtype == bool and bare["dependency"].dtype == float
     assert c4.condition_info(runs.iloc[:0], SETTINGS).columns.tolist() == info.columns.tolist()
+    assert c4.condition_info(pd.DataFrame(), SETTINGS).columns.tolist() == info.columns.tolist()  # no runs at all
 
 
 def test_condition_info_applies_the_learned_criterion_when_the_runs_lack_it() -> None:
@@ -276,6 +280,13 @@ def test_slope_summary_rows_are_sorted_and_read_their_own_fits_and_pooled_slopes
     assert np.allclose(summary["power_p_mean"], [1.1, 2.2, 3.0])
     assert summary["n_power_law"].tolist() == [2, 2, 1] and summary["n_flat"].tolist() == [0, 0, 1]
     assert np.allclose(summary["pooled_slope_mean"], [0.5, -0.5, -1.1])
+    # condition a at init, slopes (-1, -2): mean -1.5, sd 1/sqrt 2, se 1/2; t(0.975, 1 df) = 12.7062047;
+    # Cohen's d -1.5 / (1/sqrt 2); below -0.1 with 1 df (Cauchy): t = (-1.5 + 0.1) / 0.5 = -2.8
+    first = summary.iloc[0]
+    assert [first["slope_low"], first["slope_high"]] == pytest.approx([-1.5 - 12.706204736 / 2, -1.5 + 12.706204736 / 2])
+    assert first["slope_d"] == pytest.approx(-1.5 * np.sqrt(2))
+    assert first["falling_p"] == pytest.approx(0.5 - np.arctan(2.8) / np.pi)
+    assert first["beyond_p"] == pytest.approx(2 * (0.5 - np.arctan(2.8) / np.pi))  # above +0.1: t = -3.2, p near 1
 
 
 # --- the pieces of the decision, by hand ---------------------------------------------------------
@@ -384,6 +395,8 @@ def test_context_distance_summary_by_hand_at_the_last_checkpoint_of_the_claims_c
         assert list(c4.context_distance_summary(missing, info, 0.95).columns) == columns
     no_conditions = c4.context_distance_summary(table, info.iloc[:0], 0.95)
     assert no_conditions.empty and list(no_conditions.columns) == columns
+    not_measured = c4.context_distance_summary(table, pd.DataFrame({"condition": ["wiki"]}), 0.95)  # none of its rows
+    assert not_measured.empty and list(not_measured.columns) == columns
 
 
 # --- the numbers and texts the paper prints ------------------------------------------------------
@@ -485,6 +498,10 @@ def test_rules_and_decision_numbers_as_the_paper_prints_them() -> None:
     assert np.allclose(text["relative_mean"], 1.0, atol=0.05)
     assert text.loc[text["s"] < 2, "first_positions"].all() and not text.loc[text["s"] >= 2, "first_positions"].any()
     assert numbers["information"]["status"] == "not measured"
+    assert [(r["task"], r["pos_encoding"], r["stage"]) for r in numbers["exponents"]] == [
+        ("lag", "learned", "init"), ("lag", "learned", "trained"), ("text", "rope", "init"), ("text", "rope", "trained")]
+    decision = result.tables["c4_decision"]
+    assert decision.index.tolist() == [0, 1, 2, 3] and decision["family"].tolist() == ["C4a", "C4a", "C4b", "C4b"]
 
 
 def test_settings_default_to_the_studys_values() -> None:
