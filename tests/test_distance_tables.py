@@ -180,3 +180,40 @@ def test_a_law_is_picked_at_exactly_the_margin_and_zero_difference_is_not_the_po
     assert distance.preferred_law(0.0, 0.0) == distance.EXPONENTIAL  # delta 0: not below 0
     assert distance.preferred_law(0.5, 0.5) == distance.EXPONENTIAL
     assert distance.preferred_law(-0.5, 0.5) == distance.POWER_LAW
+
+
+def test_linear_part_is_weighted_least_squares_by_hand() -> None:
+    """Row 0: y = 2 + 5 b exactly, with a spread of b well below 1: c = 2, A = 5, RSS 0. Row 1: a constant basis
+    (no spread) has no slope: A = 0 and c is the weighted mean of y, (2.5 + 2 x 3 + 3.5 + 4) / 5 = 3.2, with RSS
+    0.7^2 + 2 x 0.2^2 + 0.3^2 + 0.8^2 = 1.3."""
+    basis = np.array([[0.1, 0.2, 0.3, 0.4], [1.0, 1.0, 1.0, 1.0]])
+    y, weight = 2.0 + 5.0 * basis[0], np.array([1.0, 2.0, 1.0, 1.0])
+    c, amplitude, rss = distance._linear_part(basis, y, weight)
+    assert c.tolist() == pytest.approx([2.0, 3.2]) and amplitude.tolist() == pytest.approx([5.0, 0.0], abs=1e-12)
+    assert rss.tolist() == pytest.approx([0.0, 1.3], abs=1e-12)
+
+
+def test_separable_fit_refines_the_exponent_to_the_optimisers_tolerance_and_keeps_a_bound() -> None:
+    d, weight = np.arange(1.0, 11.0), np.ones(10)
+    law = lambda x, p: (x + 1.0) ** -p  # noqa: E731
+    (c, amplitude, p), rss = distance._separable_fit(law, distance.P_RANGE, d, 0.5 + 2.0 * (d + 1.0) ** -1.3, weight)
+    assert abs(p - 1.3) < 1e-6 and c == pytest.approx(0.5) and amplitude == pytest.approx(2.0) and rss < 1e-12
+    # a decay steeper than the largest exponent allowed: the best grid point is the bound, which refining cannot beat
+    (_, _, steep), _ = distance._separable_fit(law, distance.P_RANGE, d, (d + 1.0) ** -20.0, weight)
+    assert steep == distance.P_RANGE[1]
+
+
+def test_fit_power_law_goes_on_past_a_skipped_group_and_drops_non_positive_points() -> None:
+    """Groups in key order: seed 0 (last layer of a 1-block model: skipped), seed 1 (2 points: skipped), seed 2
+    (three positive points; its zero at d = 4 is left out). Seed 2 by the textbook formulas on x = log(d + 1)."""
+    rows = [pd.DataFrame({**KEYS, "layer": 1, "distance": [1, 2, 3], "profile": 1.0}),
+            pd.DataFrame({**KEYS, "seed": 1, "distance": [1, 2], "profile": [1.0, 0.5]}),
+            pd.DataFrame({**KEYS, "seed": 2, "distance": [1, 2, 3, 4], "profile": np.exp([0.0, -0.3, -0.4, 0.0]) * [1, 1, 1, 0]})]
+    table = distance.fit_power_law(pd.concat(rows, ignore_index=True), d_min=1, n_blocks={"c": 1})
+    assert table[["seed", "layer", "n_distances"]].to_dict("records") == [{"seed": 2, "layer": 0, "n_distances": 3}]
+    x, y = np.log([2.0, 3.0, 4.0]), np.array([0.0, -0.3, -0.4])
+    slope = ((x - x.mean()) * (y - y.mean())).sum() / ((x - x.mean()) ** 2).sum()
+    residual = y - y.mean() - slope * (x - x.mean())
+    total = ((y - y.mean()) ** 2).sum()  # 0.0867: below 1
+    assert table["slope"].iloc[0] == pytest.approx(slope)
+    assert table["r2"].iloc[0] == pytest.approx(1 - (residual @ residual) / total)
