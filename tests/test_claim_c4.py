@@ -269,8 +269,9 @@ def test_slope_summary_rows_are_sorted_and_read_their_own_fits_and_pooled_slopes
     keys = [("a", 0, 0), ("a", FINAL, 0), ("b", 0, 0), ("a", 0, 1), ("b", FINAL, 0), ("c", 0, 0)]
     exponents = [(1.0, 1.2), (2.0, 2.4), (3.0, 99.0), (50.0, 50.0), (60.0, 60.0), (70.0, 70.0)]
     pooled_slopes = [(0.4, 0.6), (-0.4, -0.6), (-1.0, -1.2), (10.0, 10.0), (20.0, 20.0), (30.0, 30.0)]
+    law = {2.0: distance.EXPONENTIAL, 2.4: distance.INDISTINGUISHABLE, 99.0: distance.FLAT}  # the rest: power law
     fits = pd.DataFrame([{"condition": c, "step": st, "layer": la, "seed": seed, "power_p": p,
-                          "preferred": distance.FLAT if p == 99.0 else distance.POWER_LAW}
+                          "preferred": law.get(p, distance.POWER_LAW)}
                          for (c, st, la), pair in zip(keys, exponents, strict=True) for seed, p in enumerate(pair)])
     pooled = pd.DataFrame([{"condition": c, "step": st, "layer": la, "seed": seed, "slope": v}
                            for (c, st, la), pair in zip(keys, pooled_slopes, strict=True) for seed, v in enumerate(pair)])
@@ -278,7 +279,8 @@ def test_slope_summary_rows_are_sorted_and_read_their_own_fits_and_pooled_slopes
     assert list(zip(summary["condition"], summary["step"], strict=True)) == [("a", 0), ("a", FINAL), ("b", 0)]
     assert np.allclose(summary["slope_mean"], [-1.5, 0.2, -0.3]) and summary["n_seeds"].tolist() == [2, 2, 2]
     assert np.allclose(summary["power_p_mean"], [1.1, 2.2, 3.0])
-    assert summary["n_power_law"].tolist() == [2, 2, 1] and summary["n_flat"].tolist() == [0, 0, 1]
+    assert summary["n_power_law"].tolist() == [2, 0, 1] and summary["n_flat"].tolist() == [0, 0, 1]
+    assert summary["n_exponential"].tolist() == [0, 1, 0] and summary["n_indistinguishable"].tolist() == [0, 1, 0]
     assert np.allclose(summary["pooled_slope_mean"], [0.5, -0.5, -1.1])
     # condition a at init, slopes (-1, -2): mean -1.5, sd 1/sqrt 2, se 1/2; t(0.975, 1 df) = 12.7062047;
     # Cohen's d -1.5 / (1/sqrt 2); below -0.1 with 1 df (Cauchy): t = (-1.5 + 0.1) / 0.5 = -2.8
