@@ -143,6 +143,7 @@ def test_within_row_slope_by_hand() -> None:
     # a row with one cell has no within-row spread: no slope
     single = distance.within_row_slope(cells.iloc[:1])
     assert np.isnan(single["slope"].iloc[0]) and single["n_cells"].iloc[0] == 1
+    assert list(distance.within_row_slope(cells.iloc[:0]).columns) == list(slope.columns)
 
 
 def test_fit_power_law_on_the_pooled_profile() -> None:
@@ -217,3 +218,29 @@ def test_fit_power_law_goes_on_past_a_skipped_group_and_drops_non_positive_point
     total = ((y - y.mean()) ** 2).sum()  # 0.0867: below 1
     assert table["slope"].iloc[0] == pytest.approx(slope)
     assert table["r2"].iloc[0] == pytest.approx(1 - (residual @ residual) / total)
+
+
+def test_fit_laws_per_run_by_hand_in_key_order() -> None:
+    """Seed 0: 0.5 + 2 (d + 1)^-1.3 exactly at d = 1..6 (the power law, recovered); seed 1: four points, the fewest a
+    fit takes; seed 2: three (skipped); seed 3 after it. The runs arrive out of order. The flat model by hand: the
+    cell-weighted mean and n log(RSS / n) + 2."""
+    def run(seed: int, d: np.ndarray, y: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame({**KEYS, "seed": seed, "distance": d, "profile": y, "n_cells": 7 - d})
+
+    d = np.arange(1.0, 7.0)
+    law = 0.5 + 2.0 * (d + 1.0) ** -1.3
+    profile = pd.concat([run(3, d, law), run(1, d[:4], law[:4]), run(0, d, law), run(2, d[:3], law[:3])],
+                        ignore_index=True)
+    table = distance.fit_laws(profile, aic_margin=2.0)
+    assert list(table.columns) == [*KEYS, "power_c", "power_amplitude", "power_p", "exp_c", "exp_amplitude",
+                                   "exp_scale", "aic_power", "aic_exp", "aic_flat", "delta_aic", "preferred", "n_distances"]
+    assert table["seed"].tolist() == [0, 1, 3] and table["n_distances"].tolist() == [6, 4, 6]
+    first = table.iloc[0]
+    assert [first["power_c"], first["power_amplitude"], first["power_p"]] == pytest.approx([0.5, 2.0, 1.3], rel=1e-6)
+    weight = 7 - d
+    constant = (weight * law).sum() / weight.sum()
+    assert first["aic_flat"] == pytest.approx(6 * np.log((weight * (law - constant) ** 2).sum() / 6) + 2)
+    assert first["delta_aic"] == pytest.approx(first["aic_power"] - first["aic_exp"])
+    assert first["aic_power"] < first["aic_exp"] - 2 and first["preferred"] == distance.POWER_LAW
+    empty = distance.fit_laws(profile[profile["seed"] == 2], aic_margin=2.0)  # every run too short
+    assert empty.empty and list(empty.columns) == list(table.columns)
