@@ -244,3 +244,18 @@ def test_fit_laws_per_run_by_hand_in_key_order() -> None:
     assert first["aic_power"] < first["aic_exp"] - 2 and first["preferred"] == distance.POWER_LAW
     empty = distance.fit_laws(profile[profile["seed"] == 2], aic_margin=2.0)  # every run too short
     assert empty.empty and list(empty.columns) == list(table.columns)
+
+
+def test_fixed_effects_table_by_hand_one_frame_per_run_in_key_order() -> None:
+    """log G = a_t + f_d exactly, with f = (0.3, -0.6) at d = 1, 2 over rows t = 2, 3 (all four cells): centred by
+    count (2 each), the effects are (0.45, -0.45). Seed 1 arrives first; the frames come back in key order, re-indexed."""
+    def run(seed: int, a: float) -> pd.DataFrame:
+        t, d = np.array([2, 2, 3, 3]), np.array([1, 2, 1, 2])
+        return pd.DataFrame({**KEYS, "seed": seed, "t": t, "s": t - d, "distance": d,
+                             "log_g": a * t + np.where(d == 1, 0.3, -0.6)})
+
+    table = distance.fixed_effects_table(pd.concat([run(1, 0.7), run(0, -1.1)], ignore_index=True), "distance")
+    assert list(table.columns) == [*KEYS, "distance", "effect", "n_cells"] and list(table.index) == [0, 1, 2, 3]
+    assert table[["seed", "distance", "n_cells"]].values.tolist() == [[0, 1, 2], [0, 2, 2], [1, 1, 2], [1, 2, 2]]
+    assert table["n_cells"].dtype.kind == "i"
+    assert table["effect"].tolist() == pytest.approx([0.45, -0.45, 0.45, -0.45])
