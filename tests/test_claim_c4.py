@@ -194,6 +194,11 @@ def test_information_half_averages_rows_with_context_beyond_d() -> None:
 def test_rules_refuse_a_share_that_lets_both_words_hold() -> None:
     with pytest.raises(ValueError, match="min_share"):
         c4.Rules(min_share=0.5)
+    with pytest.raises(ValueError, match=r"min_share 1.5: must lie in \(0.5, 1\]"):
+        c4.Rules(min_share=1.5)
+    assert c4.Rules(min_share=1.0).min_share == 1.0
+    with pytest.raises(ValueError, match="flat_margin 0: must be positive"):
+        c4.Rules(flat_margin=0)
 
 
 def test_descriptive_encodings_decide_nothing() -> None:
@@ -289,6 +294,14 @@ def test_slope_summary_rows_are_sorted_and_read_their_own_fits_and_pooled_slopes
     assert first["slope_d"] == pytest.approx(-1.5 * np.sqrt(2))
     assert first["falling_p"] == pytest.approx(0.5 - np.arctan(2.8) / np.pi)
     assert first["beyond_p"] == pytest.approx(2 * (0.5 - np.arctan(2.8) / np.pi))  # above +0.1: t = -3.2, p near 1
+    # two seeds 0.2 apart: half width t(0.975, 1) x 0.1 (pooled slopes 0.4, 0.6; exponents 1.0, 1.2)
+    half = 12.706204736 * 0.1
+    assert [first["pooled_slope_low"], first["pooled_slope_high"]] == pytest.approx([0.5 - half, 0.5 + half])
+    assert [first["power_p_low"], first["power_p_high"]] == pytest.approx([1.1 - half, 1.1 + half])
+    assert list(summary.columns) == [
+        "condition", "step", "layer", "slope_mean", "slope_low", "slope_high", "slope_d", "tost_p", "falling_p",
+        "beyond_p", "pooled_slope_mean", "pooled_slope_low", "pooled_slope_high", "power_p_mean", "power_p_low",
+        "power_p_high", "n_power_law", "n_exponential", "n_indistinguishable", "n_flat", "n_seeds"]
 
 
 # --- the pieces of the decision, by hand ---------------------------------------------------------

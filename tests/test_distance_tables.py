@@ -144,6 +144,9 @@ def test_within_row_slope_by_hand() -> None:
     single = distance.within_row_slope(cells.iloc[:1])
     assert np.isnan(single["slope"].iloc[0]) and single["n_cells"].iloc[0] == 1
     assert list(distance.within_row_slope(cells.iloc[:0]).columns) == list(slope.columns)
+    # two runs, seed 1 first: one row each per run, in key order
+    both = distance.within_row_slope(pd.concat([cells.assign(seed=1, log_g=5 - 3 * x), cells], ignore_index=True))
+    assert both["seed"].tolist() == [0, 1] and both["slope"].tolist() == pytest.approx([-2.0, -3.0])
 
 
 def test_fit_power_law_on_the_pooled_profile() -> None:
@@ -218,6 +221,11 @@ def test_fit_power_law_goes_on_past_a_skipped_group_and_drops_non_positive_point
     total = ((y - y.mean()) ** 2).sum()  # 0.0867: below 1
     assert table["slope"].iloc[0] == pytest.approx(slope)
     assert table["r2"].iloc[0] == pytest.approx(1 - (residual @ residual) / total)
+    distances = np.array([1.0, 2.0, 3.0])  # against d itself
+    rate = ((distances - distances.mean()) * (y - y.mean())).sum() / ((distances - distances.mean()) ** 2).sum()
+    residual_exp = y - y.mean() - rate * (distances - distances.mean())
+    assert table["r2_exp"].iloc[0] == pytest.approx(1 - (residual_exp @ residual_exp) / total)
+    assert table["delta_aic"].iloc[0] == pytest.approx(3 * np.log((residual @ residual) / (residual_exp @ residual_exp)))
 
 
 def test_fit_laws_per_run_by_hand_in_key_order() -> None:
