@@ -176,6 +176,7 @@ def planted(monkeypatch: pytest.MonkeyPatch) -> dict:
         return {"count": len(missing)}
 
     def preregistration_numbers(config, seeds):
+        assert config is CONFIG
         calls["preregistration_numbers"] = seeds
         return {"seeds": seeds}
 
