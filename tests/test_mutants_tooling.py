@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -49,6 +50,47 @@ def test_kill_rate_counts_untested_mutants_as_survivors_and_leaves_out_those_not
     assert mutants.kill_rate(Counter({"skipped": 2})) is None
 
 
+def test_listed_equivalents_left_out_of_a_run_count_as_the_survivors_they_were():
+    status = {"m.x_f__mutmut_1": "skipped", "m.x_f__mutmut_2": "skipped", "m.x_f__mutmut_3": "killed"}
+    marked = mutants.with_listed_not_run(status, ["m.x_f__mutmut_1", "m.x_f__mutmut_3"])
+    assert marked == {"m.x_f__mutmut_1": mutants.LISTED_NOT_RUN, "m.x_f__mutmut_2": "skipped",
+                      "m.x_f__mutmut_3": "killed"}
+    assert mutants.kill_rate(Counter(marked.values())) == 1 / 2
+
+
+GENERATED = """def x_f__mutmut_orig(a):
+    return a + 1
+
+def x_f__mutmut_1(a):
+    return a - 1
+
+def x_f__mutmut_2(a):
+    return (
+        a + 2
+    )
+
+x_f__mutmut_mutants = {}
+class C:
+    def xǁCǁg__mutmut_orig(self):
+        return self.b
+
+    def xǁCǁg__mutmut_1(self):
+        return None
+    def other(self):
+        return 0
+"""
+
+
+def test_each_generated_mutant_reads_back_as_the_lines_of_its_own_function(tmp_path):
+    (tmp_path / "mutants" / "m").mkdir(parents=True)
+    (tmp_path / "mutants" / "m" / "k.py").write_text(GENERATED)
+    assert mutants.mutant_sources(tmp_path, "m.k") == {
+        "m.k.x_f__mutmut_1": {"def x_f__mutmut_1(a):", "return a - 1", ""},
+        "m.k.x_f__mutmut_2": {"def x_f__mutmut_2(a):", "return (", "a + 2", ")", ""},
+        "m.k.xǁCǁg__mutmut_1": {"def xǁCǁg__mutmut_1(self):", "return None"},
+    }
+
+
 def test_the_decorator_moves_below_the_function_keeping_its_behaviour():
     source = "@torch.no_grad()\ndef f(x):\n    return x\n\n\ndef g():\n    pass\n"
     assert mutants.undecorate(source) == (
@@ -66,27 +108,44 @@ def test_the_tests_run_against_mutants_name_the_mutated_packages_and_need_no_too
     assert [path.name for path in mutants.selected_tests(tmp_path)] == ["test_a.py", "test_b.py"]
 
 
-def test_the_conftest_plugin_runs_the_fastest_test_first_beside_the_conftests_own_hooks(tmp_path):
-    """mutmut stops a mutant at its first failing test: the recorded durations order them, and the conftest's own
-    marking (here: a test marked `workflow`, then deselected) still applies."""
+def test_the_conftest_plugin_runs_known_killers_then_the_fastest_test_first_beside_the_conftests_own_hooks(tmp_path):
+    """mutmut stops a mutant at its first failing test: tests that killed a mutant of the same function come first,
+    the others in the order of the recorded durations, and the conftest's own marking (here: a test marked
+    `workflow`, then deselected) still applies."""
     (tmp_path / "conftest.py").write_text(
         "import pytest\n\n\ndef pytest_collection_modifyitems(items):\n    for item in items:\n"
         "        if item.name == 'test_marked':\n            item.add_marker(pytest.mark.workflow)\n"
         + mutants.CONFTEST_PLUGIN
     )
-    (tmp_path / "test_order.py").write_text("".join(f"def test_{name}():\n    pass\n\n\n"
-                                                    for name in ("slow", "fast", "marked", "middle")))
+    (tmp_path / "test_order.py").write_text(
+        "import os\n\n\n" + "".join(f"def test_{name}():\n    assert '{name}' not in os.environ.get('FAIL', '')\n\n\n"
+                                    for name in ("slow", "fast", "marked", "middle")))
     durations = {"slow": 3.0, "fast": 0.1, "marked": 0.0, "middle": 1.0}
     (tmp_path / "mutmut-stats.json").write_text(json.dumps(
         {"duration_by_test": {f"test_order.py::test_{name}": seconds for name, seconds in durations.items()}}))
 
-    def order() -> list[str]:
+    def order(mutant: str = "", fail: str = "") -> list[str]:
         run = subprocess.run([sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "-m", "not workflow",
                               "-W", "ignore::pytest.PytestUnknownMarkWarning", "test_order.py"],
-                             cwd=tmp_path, capture_output=True, text=True, check=True)
+                             cwd=tmp_path, capture_output=True, text=True,
+                             env={**os.environ, "MUTANT_UNDER_TEST": mutant, "FAIL": fail})
+        assert run.returncode == (1 if fail else 0), run.stdout
         return [line.split("::")[1].split()[0] for line in run.stdout.splitlines() if line.startswith("test_order.py::")]
 
     assert order() == ["test_fast", "test_middle", "test_slow"]
+    assert order("analysis.stats.c1.x_f__mutmut_1", fail="slow,middle") == ["test_fast", "test_middle", "test_slow"]
+    killers = tmp_path / mutants.KILLERS_DIR / "analysis.stats.c1.x_f"
+    assert killers.read_text().splitlines() == ["test_order.py::test_middle", "test_order.py::test_slow"]
+    assert order("analysis.stats.c1.x_f__mutmut_2") == ["test_middle", "test_slow", "test_fast"]  # a sibling
+    assert order("analysis.stats.c1.x_g__mutmut_1") == ["test_fast", "test_middle", "test_slow"]  # another function
+    assert order("stats") == ["test_fast", "test_middle", "test_slow"]  # mutmut's own runs record nothing
+    assert sorted(path.name for path in killers.parent.iterdir()) == ["analysis.stats.c1.x_f"]
+    (tmp_path / mutants.EQUIVALENT_FILE).write_text("analysis.stats.c1.x_f__mutmut_3\n")  # a listed equivalent
+    listed = subprocess.run([sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "test_order.py"],
+                            cwd=tmp_path, capture_output=True, text=True,
+                            env={**os.environ, "MUTANT_UNDER_TEST": "analysis.stats.c1.x_f__mutmut_3", "FAIL": "fast"})
+    assert listed.returncode == mutants.SKIPPED and "test_order.py::" not in listed.stdout  # mutmut: "skipped"
+    assert order("analysis.stats.c1.x_f__mutmut_4") == ["test_middle", "test_slow", "test_fast"]  # not listed: runs
     (tmp_path / "mutmut-stats.json").unlink()  # mutmut's stats run: the file order
     assert order() == ["test_slow", "test_fast", "test_middle"]
 

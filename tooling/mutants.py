@@ -46,6 +46,7 @@ TESTED_IMPORTS = ("analysis.stats", "analysis.measures")
 TOOLING_IMPORT = re.compile(r"^\s*(from|import)\s+tooling\b", re.MULTILINE)
 KILLED = {"killed", "timeout", "caught by type check"}
 NOT_RUN = {"skipped", "not checked"}
+LISTED_NOT_RUN = "listed equivalent, not run"
 EQUIVALENTS = Path(__file__).with_name("mutants_equivalent.json")
 # Files outside the package that selected tests read: the config schema and profiles (``analysis.config``)
 # and the figure scripts (a test draws a figure from a planted table).
@@ -58,20 +59,64 @@ MOVABLE_DECORATOR = re.compile(r"^@torch\.no_grad\(\)\s*$")
 #   walks that whole heap (about 0.25 s a mutant, more than most tests take) and touches every page the fork
 #   shared. Freezing the heap once collection has imported everything leaves the server's objects out of every
 #   later collection (https://docs.python.org/3/library/gc.html#gc.freeze).
-# - Fastest test first: mutmut runs a mutant's tests with -x (stop at the first failure), but its fork server
-#   passes them in set order, not fastest first as its plain fork runner does, so a mutant the fastest test kills
-#   could wait for a 3 s test first. The durations are those of mutmut's stats run (the file is absent during it).
-CONFTEST_PLUGIN = """
+# - Known killers first, then fastest first: mutmut runs a mutant's tests with -x (stop at the first failure), but
+#   its fork server passes them in set order, so a mutant the fastest test kills could wait for a 3 s test first.
+#   The tests are sorted by the durations of mutmut's stats run (read once, in the fork server's warm-up), and
+#   before them come the tests that already killed a sibling mutant (the same function): mutants of one function
+#   run one after another (mutmut orders them by their tests' estimated time), and a bug planted near another is
+#   mostly caught by the same test. Each fork that sees a test fail appends its id to a file per function under
+#   KILLERS_DIR. The order decides only how soon a mutant is killed, never whether: -x stops at the first failure
+#   of the same set of tests.
+# - Listed equivalents left out: a mutant tooling/mutants_equivalent.json lists survived every test when it was listed,
+#   and the report would mark it equivalent whatever it did now; its name is in EQUIVALENT_FILE (written before
+#   mutmut starts, read once in the fork server's warm-up) and its fork exits with mutmut's code for "skipped"
+#   before collecting anything. ``--all`` runs them too.
+KILLERS_DIR = ".mutmut-killers"
+EQUIVALENT_FILE = ".mutmut-equivalent"
+SKIPPED = 34  # mutmut's exit code for "skipped"
+CONFTEST_PLUGIN = f"""
 
 class _MutationRun:  # added by tooling/mutants.py (see CONFTEST_PLUGIN there)
+    durations = None  # test id -> seconds in mutmut's stats run; None until mutmut-stats.json exists
+    equivalent = None  # names of the listed equivalent mutants this run leaves out
+
+    def __init__(self):
+        import os
+        import pathlib
+
+        function = os.environ.get("MUTANT_UNDER_TEST", "").rpartition("__mutmut_")[0]
+        self.killers = pathlib.Path("{KILLERS_DIR}") / function if function else None
+
+    def pytest_sessionstart(self, session):
+        import os
+        import pathlib
+
+        import pytest
+
+        if _MutationRun.equivalent is None:
+            listed = pathlib.Path("{EQUIVALENT_FILE}")
+            _MutationRun.equivalent = set(listed.read_text().splitlines()) if listed.exists() else set()
+        if os.environ.get("MUTANT_UNDER_TEST", "") in _MutationRun.equivalent:
+            pytest.exit("listed as equivalent in tooling/mutants_equivalent.json", returncode={SKIPPED})
+
     def pytest_collection_modifyitems(self, items):
         import json
         import pathlib
 
         stats = pathlib.Path("mutmut-stats.json")
-        if stats.exists():
-            durations = json.loads(stats.read_text())["duration_by_test"]
-            items.sort(key=lambda item: durations.get(item.nodeid, 0.0))
+        if _MutationRun.durations is None and stats.exists():
+            _MutationRun.durations = json.loads(stats.read_text())["duration_by_test"]
+        durations = _MutationRun.durations or {{}}
+        killers = set()
+        if self.killers is not None and self.killers.exists():
+            killers = set(self.killers.read_text().splitlines())
+        items.sort(key=lambda item: (item.nodeid not in killers, durations.get(item.nodeid, 0.0)))
+
+    def pytest_runtest_logreport(self, report):
+        if report.failed and self.killers is not None:
+            self.killers.parent.mkdir(exist_ok=True)
+            with self.killers.open("a") as handle:  # one short append per failure: whole lines even from two forks
+                handle.write(report.nodeid + "\\n")
 
     def pytest_collection_finish(self, session):
         import gc
@@ -229,6 +274,56 @@ def equivalent_reason(function: str, diff: str, known: list[dict]) -> str | None
     return None
 
 
+MUTANT_DEF = re.compile(r"^\s*def (\S+__mutmut_\d+)\(")
+
+
+def mutant_sources(work: Path, module: str) -> dict[str, set[str]]:
+    """The stripped lines of each mutant function in a generated file (a cheap first sieve before a diff)."""
+    sources: dict[str, set[str]] = {}
+    current: set[str] | None = None
+    for line in (work / "mutants" / (module.replace(".", "/") + ".py")).read_text().splitlines():
+        match = MUTANT_DEF.match(line)
+        if match:
+            current = sources.setdefault(f"{module}.{match.group(1)}", set())
+        elif line.lstrip().startswith("def ") or line[:1] not in ("", " ", "\t", ")", "]", "}"):
+            current = None  # another function (the original, a method) or top-level code after the mutant
+        if current is not None:
+            current.add(line.strip())
+    return sources
+
+
+def listed_equivalents(work: Path, patterns: list[str], known: list[dict]) -> dict[str, str]:
+    """Generated mutants that the list names (function and changed lines), with their reasons.
+
+    A diff costs ~13 ms, so only mutants whose source holds every added line of some entry of their function are diffed."""
+    entries: dict[str, list[dict]] = {}
+    for entry in known:
+        entries.setdefault(entry["function"], []).append(entry)
+    found: dict[str, str] = {}
+    sources: dict[str, dict[str, set[str]]] = {}
+    for name in statuses(work, patterns):
+        function = function_of(name)
+        if function not in entries:
+            continue
+        module = name.rpartition(".")[0]
+        if module not in sources:
+            sources[module] = mutant_sources(work, module)
+        lines = sources[module].get(name, set())
+        if not any(all(line[1:].strip() in lines for line in entry["change"] if line.startswith("+"))
+                   for entry in entries[function]):
+            continue
+        reason = equivalent_reason(function, diff_of(work, name), entries[function])
+        if reason:
+            found[name] = reason
+    return found
+
+
+def with_listed_not_run(status: dict[str, str], left_out: list[str]) -> dict[str, str]:
+    """The listed equivalents this run left out count as the survivors they were when listed, not as never run."""
+    listed = set(left_out)
+    return {name: LISTED_NOT_RUN if state == "skipped" and name in listed else state for name, state in status.items()}
+
+
 def kill_rate(counts: Counter) -> float | None:
     """Killed / tested; mutants with no covering test count as survivors (no test would notice them)."""
     tested = sum(n for status, n in counts.items() if status not in NOT_RUN)
@@ -238,7 +333,8 @@ def kill_rate(counts: Counter) -> float | None:
 
 def report(work: Path, patterns: list[str], tests: list[str], seconds: float, source: str) -> dict:
     known = json.loads(EQUIVALENTS.read_text()) if EQUIVALENTS.exists() else []
-    status = statuses(work, patterns)
+    left_out = work / "mutants" / EQUIVALENT_FILE
+    status = with_listed_not_run(statuses(work, patterns), left_out.read_text().splitlines() if left_out.exists() else [])
     by_module: dict[str, Counter] = {}
     survivors = []
     for name, state in sorted(status.items(), key=lambda item: (function_of(item[0]), int(item[0].rsplit("_", 1)[1]))):
@@ -285,15 +381,33 @@ def as_text(result: dict) -> str:
     for survivor in open_survivors:
         lines += ["", f"## {survivor['mutant']} ({survivor['status']})", survivor["diff"]]
     lines += ["", "equivalent (tooling/mutants_equivalent.json):"]
-    lines += [f"  {s['mutant']}: {s['equivalent']}" for s in result["survivors"] if s["equivalent"]]
+    lines += [f"  {s['mutant']}{' (not run)' if s['status'] == LISTED_NOT_RUN else ''}: {s['equivalent']}"
+              for s in result["survivors"] if s["equivalent"]]
     return "\n".join(lines) + "\n"
 
 
-def run_mutmut(work: Path, patterns: list[str], max_children: int, log: Path) -> None:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
-    command = [str(Path(sys.executable).parent / "mutmut"), "run", "--max-children", str(max_children), *patterns]
+MUTMUT_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+# mutmut's first step alone (`mutmut run` repeats it and finds every generated file newer than its source), so
+# that the listed equivalents can be named before any mutant runs. mutmut 3.8.1 (pinned) has no command for it.
+GENERATE = ("import os, sys; os.makedirs('mutants', exist_ok=True)\n"
+            "from mutmut.utils.file_utils import copy_src_dir\n"
+            "from mutmut.__main__ import create_mutants\n"
+            "copy_src_dir(); create_mutants(int(sys.argv[1]))\n")
+
+
+def generate_mutants(work: Path, max_children: int, log: Path) -> None:
     with log.open("w") as handle:
-        finished = subprocess.run(command, cwd=work, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        finished = subprocess.run([sys.executable, "-c", GENERATE, str(max_children)], cwd=work,
+                                  env={**os.environ, **MUTMUT_ENV}, stdout=handle, stderr=subprocess.STDOUT)
+    if finished.returncode != 0:
+        raise SystemExit(f"mutmut's mutant generation failed (exit {finished.returncode}); see {log}")
+
+
+def run_mutmut(work: Path, patterns: list[str], max_children: int, log: Path) -> None:
+    command = [str(Path(sys.executable).parent / "mutmut"), "run", "--max-children", str(max_children), *patterns]
+    with log.open("a") as handle:
+        finished = subprocess.run(command, cwd=work, env={**os.environ, **MUTMUT_ENV}, stdout=handle,
+                                  stderr=subprocess.STDOUT)
     if finished.returncode != 0:
         raise SystemExit(f"mutmut failed (exit {finished.returncode}); see {log}")
 
@@ -305,6 +419,8 @@ def main() -> None:
     parser.add_argument("--max-children", type=int, default=1, help="parallel mutant workers (default 1 core)")
     parser.add_argument("--report-only", action="store_true", help="rewrite the report of the last run in --out")
     parser.add_argument("--only", nargs="*", help="mutant-name globs narrowing the scope (e.g. 'analysis.stats.runs.*')")
+    parser.add_argument("--all", action="store_true",
+                        help="run the mutants listed as equivalent too (left out by default: each survived when listed)")
     args = parser.parse_args()
     out = args.out.resolve()
     if not out.is_relative_to(REPO):  # tests/test_preregistration.py asks git about the commit it runs in
@@ -319,6 +435,12 @@ def main() -> None:
         tests = copy_tree(source, work)
         patterns = args.only or mutant_patterns(work)
         started = time.perf_counter()
+        generate_mutants(work, args.max_children, out / "mutmut.log")
+        if not args.all:
+            known = json.loads(EQUIVALENTS.read_text()) if EQUIVALENTS.exists() else []
+            listed = listed_equivalents(work, patterns, known)
+            (work / "mutants" / EQUIVALENT_FILE).write_text("".join(f"{name}\n" for name in sorted(listed)))
+            print(f"{len(listed)} mutants listed as equivalent are left out (--all runs them)")
         run_mutmut(work, patterns, args.max_children, out / "mutmut.log")
         seconds = time.perf_counter() - started
     result = report(work, patterns, tests, seconds, args.ref or "the working tree")
