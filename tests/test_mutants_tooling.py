@@ -65,6 +65,8 @@ def x_f__mutmut_1(a):
     return a - 1
 
 def x_f__mutmut_2(a):
+    def inner(b):
+        return b
     return (
         a + 2
     )
@@ -86,7 +88,7 @@ def test_each_generated_mutant_reads_back_as_the_lines_of_its_own_function(tmp_p
     (tmp_path / "mutants" / "m" / "k.py").write_text(GENERATED)
     assert mutants.mutant_sources(tmp_path, "m.k") == {
         "m.k.x_f__mutmut_1": {"def x_f__mutmut_1(a):", "return a - 1", ""},
-        "m.k.x_f__mutmut_2": {"def x_f__mutmut_2(a):", "return (", "a + 2", ")", ""},
+        "m.k.x_f__mutmut_2": {"def x_f__mutmut_2(a):", "def inner(b):", "return b", "return (", "a + 2", ")", ""},
         "m.k.xǁCǁg__mutmut_1": {"def xǁCǁg__mutmut_1(self):", "return None"},
     }
 

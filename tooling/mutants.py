@@ -281,11 +281,13 @@ def mutant_sources(work: Path, module: str) -> dict[str, set[str]]:
     """The stripped lines of each mutant function in a generated file (a cheap first sieve before a diff)."""
     sources: dict[str, set[str]] = {}
     current: set[str] | None = None
+    indent = 0  # of the mutant's def: a def at that depth or less ends it, a nested one is part of it
     for line in (work / "mutants" / (module.replace(".", "/") + ".py")).read_text().splitlines():
+        depth = len(line) - len(line.lstrip())
         match = MUTANT_DEF.match(line)
         if match:
-            current = sources.setdefault(f"{module}.{match.group(1)}", set())
-        elif line.lstrip().startswith("def ") or line[:1] not in ("", " ", "\t", ")", "]", "}"):
+            current, indent = sources.setdefault(f"{module}.{match.group(1)}", set()), depth
+        elif (line.lstrip().startswith("def ") and depth <= indent) or line[:1] not in ("", " ", "\t", ")", "]", "}"):
             current = None  # another function (the original, a method) or top-level code after the mutant
         if current is not None:
             current.add(line.strip())
