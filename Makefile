@@ -97,7 +97,7 @@ clean-results:
 	rm -rf results/$(PROFILE)
 
 # Mutation testing of analysis/stats/ and the measures' table-building functions against the fast unit
-# tests, one worker per core (MUTANT_CORES=1 for one): see docs/mutation.md for the time; not part of `make test`.
+# tests, one worker per core (MUTANT_CORES=1 for one): about 30 min on two cores (docs/mutation.md); not part of `make test`.
 # Report of the survivors and the kill rate: results/mutants/report.txt and report.json.
 mutants: $(MUT_VENV)/bin/.installed
 	$(MUT_VENV)/bin/python -m tooling.mutants --max-children $(MUTANT_CORES)
