@@ -84,11 +84,11 @@ class _MutationRun:  # added by tooling/mutants.py (see CONFTEST_PLUGIN there)
         import os
         import pathlib
 
-        function = os.environ.get("MUTANT_UNDER_TEST", "").rpartition("__mutmut_")[0]
+        self.mutant = os.environ.get("MUTANT_UNDER_TEST", "")
+        function = self.mutant.rpartition("__mutmut_")[0]
         self.killers = pathlib.Path("{KILLERS_DIR}") / function if function else None
 
     def pytest_sessionstart(self, session):
-        import os
         import pathlib
 
         import pytest
@@ -96,7 +96,7 @@ class _MutationRun:  # added by tooling/mutants.py (see CONFTEST_PLUGIN there)
         if _MutationRun.equivalent is None:
             listed = pathlib.Path("{EQUIVALENT_FILE}")
             _MutationRun.equivalent = set(listed.read_text().splitlines()) if listed.exists() else set()
-        if os.environ.get("MUTANT_UNDER_TEST", "") in _MutationRun.equivalent:
+        if self.mutant in _MutationRun.equivalent:
             pytest.exit("listed as equivalent in tooling/mutants_equivalent.json", returncode={SKIPPED})
 
     def pytest_collection_modifyitems(self, items):
@@ -294,14 +294,14 @@ def mutant_sources(work: Path, module: str) -> dict[str, set[str]]:
     return sources
 
 
-def listed_equivalents(work: Path, patterns: list[str], known: list[dict]) -> dict[str, str]:
-    """Generated mutants that the list names (function and changed lines), with their reasons.
+def listed_equivalents(work: Path, patterns: list[str], known: list[dict]) -> list[str]:
+    """Names of the generated mutants that the list names (function and changed lines).
 
     A diff costs ~13 ms, so only mutants whose source holds every added line of some entry of their function are diffed."""
     entries: dict[str, list[dict]] = {}
     for entry in known:
         entries.setdefault(entry["function"], []).append(entry)
-    found: dict[str, str] = {}
+    found = []
     sources: dict[str, dict[str, set[str]]] = {}
     for name in statuses(work, patterns):
         function = function_of(name)
@@ -314,10 +314,9 @@ def listed_equivalents(work: Path, patterns: list[str], known: list[dict]) -> di
         if not any(all(line[1:].strip() in lines for line in entry["change"] if line.startswith("+"))
                    for entry in entries[function]):
             continue
-        reason = equivalent_reason(function, diff_of(work, name), entries[function])
-        if reason:
-            found[name] = reason
-    return found
+        if equivalent_reason(function, diff_of(work, name), entries[function]):
+            found.append(name)
+    return sorted(found)
 
 
 def with_listed_not_run(status: dict[str, str], left_out: list[str]) -> dict[str, str]:
@@ -333,8 +332,13 @@ def kill_rate(counts: Counter) -> float | None:
     return killed / tested if tested else None
 
 
+def known_equivalents() -> list[dict]:
+    """The entries of tooling/mutants_equivalent.json (function, changed lines, reason)."""
+    return json.loads(EQUIVALENTS.read_text()) if EQUIVALENTS.exists() else []
+
+
 def report(work: Path, patterns: list[str], tests: list[str], seconds: float, source: str) -> dict:
-    known = json.loads(EQUIVALENTS.read_text()) if EQUIVALENTS.exists() else []
+    known = known_equivalents()
     left_out = work / "mutants" / EQUIVALENT_FILE
     status = with_listed_not_run(statuses(work, patterns), left_out.read_text().splitlines() if left_out.exists() else [])
     by_module: dict[str, Counter] = {}
@@ -397,21 +401,22 @@ GENERATE = ("import os, sys; os.makedirs('mutants', exist_ok=True)\n"
             "copy_src_dir(); create_mutants(int(sys.argv[1]))\n")
 
 
-def generate_mutants(work: Path, max_children: int, log: Path) -> None:
-    with log.open("w") as handle:
-        finished = subprocess.run([sys.executable, "-c", GENERATE, str(max_children)], cwd=work,
-                                  env={**os.environ, **MUTMUT_ENV}, stdout=handle, stderr=subprocess.STDOUT)
-    if finished.returncode != 0:
-        raise SystemExit(f"mutmut's mutant generation failed (exit {finished.returncode}); see {log}")
-
-
-def run_mutmut(work: Path, patterns: list[str], max_children: int, log: Path) -> None:
-    command = [str(Path(sys.executable).parent / "mutmut"), "run", "--max-children", str(max_children), *patterns]
+def in_work(command: list[str], work: Path, log: Path, step: str) -> None:
+    """One mutmut step in the scratch copy, its output appended to the log."""
     with log.open("a") as handle:
         finished = subprocess.run(command, cwd=work, env={**os.environ, **MUTMUT_ENV}, stdout=handle,
                                   stderr=subprocess.STDOUT)
     if finished.returncode != 0:
-        raise SystemExit(f"mutmut failed (exit {finished.returncode}); see {log}")
+        raise SystemExit(f"{step} failed (exit {finished.returncode}); see {log}")
+
+
+def generate_mutants(work: Path, max_children: int, log: Path) -> None:
+    in_work([sys.executable, "-c", GENERATE, str(max_children)], work, log, "mutmut's mutant generation")
+
+
+def run_mutmut(work: Path, patterns: list[str], max_children: int, log: Path) -> None:
+    mutmut = str(Path(sys.executable).parent / "mutmut")
+    in_work([mutmut, "run", "--max-children", str(max_children), *patterns], work, log, "mutmut")
 
 
 def main() -> None:
@@ -437,11 +442,11 @@ def main() -> None:
         tests = copy_tree(source, work)
         patterns = args.only or mutant_patterns(work)
         started = time.perf_counter()
+        (out / "mutmut.log").unlink(missing_ok=True)
         generate_mutants(work, args.max_children, out / "mutmut.log")
         if not args.all:
-            known = json.loads(EQUIVALENTS.read_text()) if EQUIVALENTS.exists() else []
-            listed = listed_equivalents(work, patterns, known)
-            (work / "mutants" / EQUIVALENT_FILE).write_text("".join(f"{name}\n" for name in sorted(listed)))
+            listed = listed_equivalents(work, patterns, known_equivalents())
+            (work / "mutants" / EQUIVALENT_FILE).write_text("".join(f"{name}\n" for name in listed))
             print(f"{len(listed)} mutants listed as equivalent are left out (--all runs them)")
         run_mutmut(work, patterns, args.max_children, out / "mutmut.log")
         seconds = time.perf_counter() - started
