@@ -239,6 +239,10 @@ class RunSpec:
     def checkpoint_steps(self) -> list[int]:
         return checkpoint_steps(self.train["steps"], self.train["log_checkpoints"])
 
+    def evaluation_steps(self) -> list[int]:
+        """Where training records the held-out loss: every checkpoint and ``eval_points`` evenly spaced steps."""
+        return evaluation_steps(self.train["steps"], self.train.get("eval_points", 0), self.checkpoint_steps())
+
 
 def checkpoint_steps(steps: int, n_log: int) -> list[int]:
     """Initialisation, ``n_log`` log-spaced intermediate steps, and the end."""
@@ -246,6 +250,12 @@ def checkpoint_steps(steps: int, n_log: int) -> list[int]:
 
     middle = np.unique(np.round(np.geomspace(1, steps, n_log + 2)[1:-1]).astype(int)) if n_log else []
     return sorted({0, steps, *(int(m) for m in middle if 0 < m < steps)})
+
+
+def evaluation_steps(steps: int, n_points: int, checkpoints: list[int]) -> list[int]:
+    """The checkpoints and ``n_points`` evenly spaced steps (k * steps / n_points, rounded, k = 1..n_points)."""
+    even = {round(k * steps / n_points) for k in range(1, n_points + 1)} if n_points else set()
+    return sorted({*checkpoints, *(step for step in even if 0 < step <= steps)})
 
 
 def _experiment_runs(config: dict[str, Any], name: str) -> list[RunSpec]:

@@ -1,7 +1,11 @@
-"""Held-out sequences, identical for every seed and regime of a task, so runs compare on equal terms.
+"""Held-out sequences drawn per training seed and shared by every regime of that seed.
 
-Each use draws from its own named stream: training's held-out loss from ``evaluation``, the
-measures from theirs (``measure``, ``probe-fit``, ...; the shuffles of M7 too).
+The seed is the unit of replication, so the sequences the measures read are part of it: a
+seed interval then covers sequence sampling too, not only initialisation and data order.
+Every regime of one seed reads the same sequences, so paired differences (M4's myopia gap,
+C2's DiD) compare runs on equal terms. Each use draws from its own named stream: training's
+held-out loss from ``evaluation``, the measures from theirs (``measure``, ``probe-fit``, ...;
+the shuffles of M7 too).
 """
 from __future__ import annotations
 
@@ -17,8 +21,8 @@ if TYPE_CHECKING:
 
 
 def held_out_stream(spec: RunSpec, stream: str) -> torch.Generator:
-    """The named random stream of the run's task, the same for every seed and regime."""
-    return generator(EVALUATION_SEED, f"{stream}:{spec.task_label}")
+    """The named random stream of the run's task and seed, the same for every regime of that seed."""
+    return generator(EVALUATION_SEED, f"{stream}:{spec.task_label}:seed{spec.seed}")
 
 
 def held_out_batch(task: Task, spec: RunSpec, stream: str, n: int) -> Batch:

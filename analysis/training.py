@@ -112,9 +112,14 @@ class SavePlan:
     checkpoints: frozenset[int]  # the configured checkpoint steps (0 and the last included)
     steps: int
     resume_every: int
+    evaluations: frozenset[int] = frozenset()  # steps whose held-out loss is recorded (the checkpoints' too)
 
     def checkpoint(self, done: int) -> bool:
         return done in self.checkpoints
+
+    def evaluation(self, done: int) -> bool:
+        """A held-out evaluation without a checkpoint (a checkpoint evaluates anyway)."""
+        return done in self.evaluations and not self.checkpoint(done)
 
     def resume_state(self, done: int) -> bool:
         """Every ``resume_every`` steps and at each checkpoint; never after the last step (the finished state is written then)."""
@@ -171,6 +176,11 @@ class RunTraining:
         save_checkpoint(checkpoint_path(self.run_dir, step), payload)
         self.model.train()  # evaluate() switched to eval mode; set back here, not once per step (2% of a step)
 
+    def evaluate_held_out(self, step: int) -> None:
+        """The learning curve between checkpoints: held-out loss only, no weights written."""
+        self.evaluations[step] = evaluate(self.model, self.task, self.held_out)
+        self.model.train()
+
     def save_resume_state(self, done: int) -> None:
         state = snapshot(done, self.model, self.optimizer, self.data, self.log, self.evaluations, self.task.describe(), self.elapsed())
         save_state(self.run_dir, self.spec.to_dict(), state)
@@ -209,6 +219,9 @@ class RunTraining:
                 bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
             if plan.checkpoint(done):
                 self.checkpoint(done)
+            elif plan.evaluation(done):
+                watch.check(run_id, self.log, self.device)
+                self.evaluate_held_out(done)
             if plan.resume_state(done):
                 self.save_resume_state(done)
 
@@ -227,7 +240,7 @@ class RunTraining:
             "compute": self.compute.describe(),
             "threads": threads,
             "parameters": sum(p.numel() for p in self.model.parameters()),
-            "checkpoint_steps": sorted(self.evaluations),
+            "checkpoint_steps": self.spec.checkpoint_steps(),
             "eval_loss": {str(k): v for k, v in sorted(self.evaluations.items())},
             "final_eval_loss": self.evaluations[spec.train["steps"]],
             "baseline_loss": task.baseline_loss(context),
@@ -252,7 +265,7 @@ def train_run(
     compute = ComputeSettings.resolve(spec.train)
     compute.prepare()
     task = build_task(spec.task)
-    plan = SavePlan(frozenset(spec.checkpoint_steps()), spec.train["steps"], resume_every)
+    plan = SavePlan(frozenset(spec.checkpoint_steps()), spec.train["steps"], resume_every, frozenset(spec.evaluation_steps()))
     state = usable_state(spec, run_dir, task, plan)
     if state is not None and state.finished:
         print(f"{spec.run_id}: already trained before the job was interrupted; not retrained")
@@ -269,5 +282,5 @@ def train_run(
 
 
 def _write_log_and_record(run_dir: str | Path, log: list[dict[str, float]], evaluations: dict[int, float], record: dict[str, Any]) -> None:
-    write_rows(Path(run_dir) / "train_log.csv", [{**row, "eval_loss": evaluations.get(row["step"], "")} for row in log])
+    write_rows(Path(run_dir) / "train_log.csv", [{**row, "eval_loss": evaluations.get(row["step"], "")} for row in log])  # the whole curve: record.json
     write_json(Path(run_dir) / "record.json", record)

@@ -70,7 +70,8 @@ def write_runs(root: Path) -> tuple[dict[Path, dict], dict[str, list[str]], list
         logs.append(str(run_dir / "train_log.csv"))
         timings.append(str(run_dir / "measure_timing.json"))
         records[run_dir] = diverged_record(condition, seed) if diverged else {
-            "run_id": f"{condition}/seed{seed}", "spec": {"condition": condition, "seed": seed}}
+            "run_id": f"{condition}/seed{seed}", "spec": {"condition": condition, "seed": seed},
+            "eval_loss": {"0": 2.0 + seed, "10": 1.0 + seed, "5": 1.5 + seed}}
     return records, measures, logs, timings
 
 
@@ -99,7 +100,7 @@ def test_aggregate_reads_the_trained_runs_only(tmp_path: Path, recorded: dict, c
     assert capsys.readouterr().out.splitlines() == [  # the job's log
         "m1_gradient_matrix: 2 rows", "m4_position_loss: 2 rows", "m4_myopia_gap: 1 rows from 1 myopic conditions",
     ]
-    assert set(tables) == {"m1_gradient_matrix", "m4_position_loss", "train_log", "runs", "gap"}
+    assert set(tables) == {"m1_gradient_matrix", "m4_position_loss", "train_log", "runs", "eval_curve", "gap"}
     assert tables["m1_gradient_matrix"].to_dict("records") == [
         {"condition": "a", "seed": 0, "value": 0}, {"condition": "b", "seed": 3, "value": 30},
     ]
@@ -111,6 +112,10 @@ def test_aggregate_reads_the_trained_runs_only(tmp_path: Path, recorded: dict, c
     assert recorded["myopia_gap"][0] is tables["m4_position_loss"]
     assert recorded["myopia_gap"][1] is tables["runs"]
     assert tables["gap"]["gap"].tolist() == [0.1]
+    assert tables["eval_curve"].to_dict("records") == [  # steps in numeric order, not the records' key order
+        {"condition": c, "seed": k, "step": step, "eval_loss": loss + k}
+        for c, k in (("a", 0), ("b", 3)) for step, loss in ((0, 2.0), (5, 1.5), (10, 1.0))
+    ]
 
 
 def test_aggregate_labels_each_training_log_with_its_folders_condition_and_seed(tmp_path: Path, recorded: dict):

@@ -8,7 +8,7 @@ import pytest
 from workflow_helpers import smoke_config
 
 from analysis import resume, training
-from analysis.config import load_study
+from analysis.config import evaluation_steps, load_study
 from analysis.training import checkpoint_path, learning_rate, train_run
 
 
@@ -42,11 +42,19 @@ def test_same_seed_gives_identical_checkpoints_even_across_a_resume(tmp_path: Pa
     assert (tmp_path / "a" / "train_log.csv").read_text() == (tmp_path / "b" / "train_log.csv").read_text()
     assert first["eval_loss"] == second["eval_loss"]
     assert first["final_eval_loss"] < first["eval_loss"]["0"]
+    assert [int(step) for step in first["eval_loss"]] == spec.evaluation_steps()  # the learning curve, across the kill too
+    assert len(spec.evaluation_steps()) > len(spec.checkpoint_steps()) == len(first["checkpoint_steps"])
 
     mtimes = [checkpoint_path(tmp_path / "b", step).stat().st_mtime_ns for step in spec.checkpoint_steps()]
     (tmp_path / "b" / "record.json").unlink()  # as Snakemake does with the outputs of a killed job
     assert train_run(spec, tmp_path / "b", progress=False) == second  # a finished run is not trained again
     assert mtimes == [checkpoint_path(tmp_path / "b", step).stat().st_mtime_ns for step in spec.checkpoint_steps()]
+
+
+def test_evaluations_are_evenly_spaced_and_include_every_checkpoint() -> None:
+    assert evaluation_steps(100, 4, [0, 7, 100]) == [0, 7, 25, 50, 75, 100]
+    assert evaluation_steps(10, 4, [0, 10]) == [0, 2, 5, 8, 10]  # rounded (half to even), k = 1..4
+    assert evaluation_steps(10, 0, [0, 3, 10]) == [0, 3, 10]  # none besides the checkpoints
 
 
 def test_warmup_then_cosine_decay() -> None:

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class RunData:
-    """The held-out data a run is measured on: identical for every seed and regime of a task."""
+    """The held-out data a run is measured on: drawn per seed, shared by every regime of that seed."""
 
     spec: RunSpec
     _gradients: tuple[GPT, SequenceGradients] | None = None

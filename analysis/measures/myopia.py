@@ -1,7 +1,7 @@
 """M4: the myopia gap, the held-out loss a myopic-trained model gives up against standard training.
 
-Per run we record the held-out loss at every position (same held-out sequences for
-every seed and regime of a task). The gap pairs each myopic run with the standard
+Per run we record the held-out loss at every position (held-out sequences drawn per
+seed, the same for every regime of that seed). The gap pairs each myopic run with the standard
 run of the same seed and otherwise identical factors: same initialisation and the
 same data order, so the difference isolates the training regime.
 """

@@ -31,10 +31,22 @@ def missing_runs(records: Mapping[Path, dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame([missing_row(r) for r in records.values() if status(r) != TRAINED], columns=MISSING_COLUMNS)
 
 
+EVAL_CURVE_COLUMNS = ["condition", "seed", "step", "eval_loss"]
+
+
+def eval_curve(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """The held-out learning curve of every run: one row per evaluation (checkpoints and the evenly spaced steps)."""
+    rows = [
+        {"condition": r["spec"]["condition"], "seed": r["spec"]["seed"], "step": int(step), "eval_loss": loss}
+        for r in records for step, loss in r["eval_loss"].items()
+    ]
+    return pd.DataFrame(rows, columns=EVAL_CURVE_COLUMNS).sort_values(["condition", "seed", "step"], ignore_index=True)
+
+
 def aggregate(
     records: Mapping[Path, dict[str, Any]], measures: Mapping[str, Sequence[str]], train_logs: Sequence[str], timings: Sequence[str]
 ) -> dict[str, pd.DataFrame]:
-    """Tables by name: one per measure, ``train_log``, ``runs`` and ``gap`` (M4), from the trained runs only.
+    """Tables by name: one per measure, ``train_log``, ``runs``, ``eval_curve`` and ``gap`` (M4), from the trained runs only.
 
     ``measures`` maps a measure to its per-run table files; ``train_logs`` (runs/<condition>/seed<k>/train_log.csv)
     and ``timings`` are per-run files too. A file counts when its run folder's record says the run trained.
@@ -56,6 +68,7 @@ def aggregate(
     kept = [record for run_dir, record in records.items() if run_dir in trained]
     check_same_corpus(kept)
     tables["runs"] = runs_table(kept, [read_json(path) for path in trained_paths(timings)])
+    tables["eval_curve"] = eval_curve(kept)
     tables["gap"] = myopia_gap(tables["m4_position_loss"], tables["runs"])
     print(f"m4_myopia_gap: {len(tables['gap'])} rows from {tables['gap']['condition'].nunique()} myopic conditions")
     return tables

@@ -45,7 +45,7 @@ def params_read_by(script, params):
     text = (REPO / "figures" / f"{script}.py").read_text()
     return {name: value for name, value in params.items() if f"snakemake.params.{name}" in text}
 
-AGGREGATED_TABLES = [*MEASURE_NAMES, "m4_myopia_gap", "train_log"]  # what the claims may read (besides runs)
+AGGREGATED_TABLES = [*MEASURE_NAMES, "m4_myopia_gap", "train_log", "eval_curve"]  # what the claims may read (besides runs)
 CLAIM_TABLES = sorted({name for claim_id in load_claims().names() for name in load_claims().get(claim_id).outputs})
 ANALYSIS_TABLES = sorted({name for analysis_id in load_analyses().names() for name in load_analyses().get(analysis_id).outputs})
 

@@ -8,6 +8,7 @@ rule aggregate:
     output:
         **{name: f"{RESULTS}/tables/{name}.csv" for name in MEASURE_NAMES},
         train_log=f"{RESULTS}/tables/train_log.csv",
+        eval_curve=f"{RESULTS}/tables/eval_curve.csv",
         gap=f"{RESULTS}/tables/m4_myopia_gap.csv",
         runs=f"{RESULTS}/tables/runs.csv",
         missing=f"{RESULTS}/tables/missing_runs.csv",
