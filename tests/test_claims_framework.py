@@ -4,6 +4,8 @@ Expected messages and orders are written out by hand, so a changed message or or
 """
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass
 
 import pandas as pd
@@ -103,6 +105,20 @@ def test_decide_all_runs_every_claim_in_id_order_with_its_own_overrides(monkeypa
     assert list(results) == ["c8", "c9"]
     assert results["c9"].numbers["rules"] == Rules(count=1) and results["c8"].numbers["rules"] == Rules()
     assert results["c8"].numbers["settings"] == {"alpha": 0.05}
+
+
+def test_run_without_overrides_uses_the_studys_resolved_rules() -> None:
+    resolved = ClaimInputs(tables={}, runs=pd.DataFrame(), settings={"alpha": 0.05}, rules={"c9": Rules(count=3)})
+    assert toy_claim(("a",), ("a",)).run(resolved).numbers["rules"] == Rules(count=3)
+    assert toy_claim(("a",), ("a",)).run(resolved, {"count": 5}).numbers["rules"] == Rules(count=5)  # explicit overrides win
+
+
+def test_resolve_rules_applies_each_claims_overrides_and_writes_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(claims, "CLAIMS", type(CLAIMS)("claim"))
+    claims.CLAIMS.register("c9")(toy_claim(("a",), ("a",)))
+    resolved = claims.resolve_rules({"c9": {"count": 2}, "c8": {"count": 4}})
+    assert resolved == {"c9": Rules(count=2)}
+    assert claims.rules_as_json(resolved) == {"c9": dataclasses.asdict(Rules(count=2))}
 
 
 def test_register_files_a_claim_under_its_id(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,6 +8,8 @@ the claims' tables reach the analyses, that the paper's numbers come from the tr
 """
 from __future__ import annotations
 
+import dataclasses
+
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -134,11 +136,13 @@ def test_aggregate_labels_each_training_log_with_its_folders_condition_and_seed(
 # --- statistics ---------------------------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
 class PlantedRules:
-    """A claim's rules as ``numbers["rules"]`` prints them: every field as a string."""
+    """A claim's rules: ``numbers["rules"]`` carries them as JSON values."""
 
-    def __init__(self, threshold: float = 0.5, name: str = "planted") -> None:
-        self.threshold, self.name = threshold, name
+    threshold: float = 0.5
+    name: str = "planted"
+    tasks: tuple[str, ...] = ("a", "b")
 
 
 @pytest.fixture
@@ -162,7 +166,9 @@ def planted(monkeypatch: pytest.MonkeyPatch) -> dict:
         return {"primacy": SimpleNamespace(tables={"primacy_runs": pd.DataFrame({"w": [3]})}, numbers={"ratio": 2.0})}
 
     claims = {"c1": SimpleNamespace(rules=PlantedRules), "c2": SimpleNamespace(rules=PlantedRules)}
-    monkeypatch.setattr(stages, "load_claims", lambda: SimpleNamespace(get=claims.__getitem__))
+    monkeypatch.setattr(stages, "load_claims", lambda: None)
+    monkeypatch.setattr(stages, "resolve_rules", lambda overrides: {
+        claim_id: claims[claim_id].rules(**overrides.get(claim_id, {})) for claim_id in claims})
     monkeypatch.setattr(stages, "decide_all", decide_all)
     monkeypatch.setattr(stages, "run_all", run_all)
     monkeypatch.setattr(stages, "with_learning", lambda runs, settings: runs.assign(learned=settings is CONFIG["stats"]))
@@ -209,6 +215,7 @@ def test_statistics_decides_every_claim_on_the_tables_and_the_runs_with_their_le
     assert inputs.runs["learned"].tolist() == [True, True, True]
     assert inputs.settings is CONFIG["stats"]
     assert overrides is CONFIG["stats"]["claims"]
+    assert inputs.rules == {"c1": PlantedRules(), "c2": PlantedRules(threshold=0.25)}  # resolved once, overrides applied
 
 
 def test_statistics_gives_the_analyses_the_claims_tables_as_well(planted: dict):
@@ -217,6 +224,7 @@ def test_statistics_gives_the_analyses_the_claims_tables_as_well(planted: dict):
     assert set(inputs.tables) == {"m1_gradient_matrix", "c1_table", "c2_table"}
     assert inputs.runs["learned"].tolist() == [True, True, True]
     assert inputs.settings is CONFIG["stats"]
+    assert inputs.rules is planted["decide_all"][0].rules  # the analyses read the very rules the claims decided with
 
 
 def test_statistics_collects_every_verdict_and_table(planted: dict):
@@ -237,8 +245,9 @@ def test_statistics_numbers_for_the_paper(planted: dict):
     ]
     assert numbers["claims"] == {"c1": {"share": 0.7}, "c2": {"gap": 0.2}}
     assert numbers["analyses"] == {"primacy": {"ratio": 2.0}}
-    # each claim's rules with the config's overrides applied, every value as text
-    assert numbers["rules"] == {"c1": {"threshold": "0.5", "name": "planted"}, "c2": {"threshold": "0.25", "name": "planted"}}
+    # each claim's rules with the config's overrides applied, as JSON values (a tuple becomes a list)
+    assert numbers["rules"] == {"c1": {"threshold": 0.5, "name": "planted", "tasks": ["a", "b"]},
+                                "c2": {"threshold": 0.25, "name": "planted", "tasks": ["a", "b"]}}
     assert numbers["conditions"] == 2
     assert numbers["missing_runs"] == {"count": 1}
     assert numbers["preregistration"] == {"seeds": "seeds of default"}  # the base profile, without "-exploratory"

@@ -13,6 +13,7 @@ objective; tested, but not evidence about learning).
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -49,6 +50,7 @@ class ClaimInputs:
     tables: Mapping[str, pd.DataFrame]  # e.g. "m1_gradient_matrix", "m4_myopia_gap" (results/<profile>/tables/<name>.csv)
     runs: pd.DataFrame  # one row per trained run (analysis.stats.runs.runs_table)
     settings: Mapping[str, Any]  # config["stats"]: confidence, s_min, d_min, alpha, learned_margin, ...
+    rules: Mapping[str, Any] = field(default_factory=dict)  # each claim's Rules, resolved once per study (resolve_rules)
 
 
 @dataclass
@@ -67,7 +69,9 @@ class Claim:
     decide: Callable[[ClaimInputs, Any], ClaimResult]
 
     def run(self, inputs: ClaimInputs, overrides: Mapping[str, Any] | None = None) -> ClaimResult:
-        result = self.decide(inputs, self.rules(**(overrides or {})))
+        """Decide with ``overrides`` applied to the default rules, or, without overrides, the study's resolved rules."""
+        rules = inputs.rules[self.id] if overrides is None and self.id in inputs.rules else self.rules(**(overrides or {}))
+        result = self.decide(inputs, rules)
         if set(result.tables) != set(self.outputs):
             raise RuntimeError(f"claim {self.id} wrote tables {sorted(result.tables)}, declared {sorted(self.outputs)}")
         return result
@@ -104,6 +108,17 @@ def rule_problems(claim_id: str, overrides: Mapping[str, Any]) -> list[str]:
 def decide_all(inputs: ClaimInputs, overrides: Mapping[str, Mapping[str, Any]]) -> dict[str, ClaimResult]:
     """Every registered claim, in order of its id."""
     return {claim_id: CLAIMS.get(claim_id).run(inputs, overrides.get(claim_id)) for claim_id in CLAIMS.names()}
+
+
+def resolve_rules(overrides: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Each registered claim's Rules with the config's ``stats.claims`` overrides applied: built once per study, so the
+    verdicts, the analyses that read a claim's thresholds and the figures (through paper_numbers.json) use the same."""
+    return {claim_id: CLAIMS.get(claim_id).rules(**overrides.get(claim_id, {})) for claim_id in CLAIMS.names()}
+
+
+def rules_as_json(rules: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Resolved rules as JSON values (tuples become lists), as paper_numbers.json carries them for figures and the paper."""
+    return {claim_id: json.loads(json.dumps(asdict(value))) for claim_id, value in rules.items()}
 
 
 CLAIM_MODULES = ("c1", "c2", "c3", "c4", "c5", "c6")  # a new claim: one module here plus its name in this list

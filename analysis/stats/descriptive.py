@@ -71,6 +71,6 @@ def run_all(inputs: ClaimInputs) -> dict[str, AnalysisResult]:
         missing = [name for name in analysis.inputs if name not in tables]
         if missing:
             raise RuntimeError(f"analysis {analysis_id} reads {missing}, which no measure, claim or earlier analysis wrote")
-        results[analysis_id] = analysis.run(ClaimInputs(tables, inputs.runs, inputs.settings))
+        results[analysis_id] = analysis.run(ClaimInputs(tables, inputs.runs, inputs.settings, inputs.rules))
         tables.update(results[analysis_id].tables)
     return results

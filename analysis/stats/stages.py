@@ -19,7 +19,7 @@ from ..io import read_json
 from ..measures.myopia import myopia_gap
 from ..outcomes import MISSING_COLUMNS, TRAINED, missing_row, read_run_table, status
 from ..provenance import exploratory_seeds
-from .claims import ClaimInputs, Verdict, decide_all, load_claims
+from .claims import ClaimInputs, Verdict, decide_all, load_claims, resolve_rules, rules_as_json
 from .descriptive import run_all
 from .learning import learning_table, with_learning
 from .report import missing_runs_numbers, paper_numbers, preregistration_numbers
@@ -89,10 +89,11 @@ def statistics(
     settings = config["stats"]
     runs = with_learning(runs, settings)
     learning = learning_table(runs, settings)
-    claims = load_claims()  # imports every claim module, so each has registered itself before decide_all
-    results = decide_all(ClaimInputs(dict(tables), runs, settings), settings["claims"])
+    load_claims()  # imports every claim module, so each has registered itself before its rules are resolved
+    rules = resolve_rules(settings["claims"])  # once per study: verdicts, analyses and figures read the same thresholds
+    results = decide_all(ClaimInputs(dict(tables), runs, settings, rules), settings["claims"])
     claim_tables = {name: table for result in results.values() for name, table in result.tables.items()}
-    analyses = run_all(ClaimInputs({**tables, **claim_tables}, runs, settings))  # descriptive: no verdicts
+    analyses = run_all(ClaimInputs({**tables, **claim_tables}, runs, settings, rules))  # descriptive: no verdicts
     analysis_tables = {name: table for result in analyses.values() for name, table in result.tables.items()}
     decided = [verdict for result in results.values() for verdict in result.verdicts]
 
@@ -104,10 +105,7 @@ def statistics(
     numbers["verdicts"] = [v.as_dict() for v in decided]
     numbers["claims"] = {claim_id: result.numbers for claim_id, result in results.items()}
     numbers["analyses"] = {analysis_id: result.numbers for analysis_id, result in analyses.items()}
-    numbers["rules"] = {
-        claim_id: {k: str(v) for k, v in vars(claims.get(claim_id).rules(**settings["claims"].get(claim_id, {}))).items()}
-        for claim_id in results
-    }
+    numbers["rules"] = rules_as_json({claim_id: rules[claim_id] for claim_id in results})
     base_profile = config["profile"].removesuffix("-exploratory")
     numbers["preregistration"] = preregistration_numbers(config, exploratory_seeds(base_profile))
     verdicts = pd.DataFrame([v.as_dict() for v in decided])
