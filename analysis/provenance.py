@@ -1,6 +1,7 @@
 """What a result must say about where it came from: commit, packages, device."""
 from __future__ import annotations
 
+import ast
 import platform
 import subprocess
 from importlib import metadata
@@ -42,22 +43,74 @@ def device_description(device: torch.device) -> str:
     return f"CPU ({platform.machine()}, {platform.processor() or 'unknown'}), {torch.get_num_threads()} torch thread(s)"
 
 
-RULE_FILES = (  # where the verdict rules, their thresholds and the confirmatory design live (git pathspecs)
-    "analysis/stats/c[0-9]*.py",
-    "analysis/stats/claims.py",
-    "analysis/stats/inference.py",
-    "analysis/stats/learning.py",
+CLAIM_ENTRY_POINTS = (  # the code that decides the verdicts and the code that produces what they decide on
+    "analysis/stats/claims.py", "analysis/stats/c[0-9]*.py", "analysis/stats/stages.py", "analysis/training.py",
+    "analysis/measures/*.py",
+)
+DESIGN_FILES = (  # besides code: the confirmatory design and the rules as written down
     "paper/preregistration.md",
-    "workflow/config/default.yaml",
+    "workflow/config/*.yaml",
+    "workflow/config/overlays/*.yaml",
+    "workflow/schemas/config.schema.yaml",  # its defaults fill every run's config
 )
 
 
-def changed_since(commit: str, paths: tuple[str, ...] = RULE_FILES) -> list[str] | None:
+def _imported_modules(path: Path, package_root: Path) -> set[Path]:
+    """Files of ``package_root``'s package that the module at ``path`` imports (absolute or relative), as .py paths."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = path.relative_to(package_root.parent).with_suffix("").parts[:-1]  # e.g. ("analysis", "stats")
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name.split(".") for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = list(package[: len(package) - node.level + 1]) if node.level else []
+            module = base + (node.module.split(".") if node.module else [])
+            names = [module] + [module + [alias.name] for alias in node.names]  # "from . import x" may name a module
+        else:
+            continue
+        for parts in names:
+            if not parts or parts[0] != package_root.name:
+                continue
+            target = package_root.parent.joinpath(*parts)
+            for candidate in (target.with_suffix(".py"), target / "__init__.py"):
+                if candidate.is_file():
+                    found.add(candidate)
+            for depth in range(1, len(parts)):  # importing a.b.c runs a/__init__.py and a/b/__init__.py
+                init = package_root.parent.joinpath(*parts[:depth], "__init__.py")
+                if init.is_file():
+                    found.add(init)
+    return found
+
+
+def import_closure(entry_points: tuple[str, ...], root: Path = REPO, package: str = "analysis") -> list[str]:
+    """Every file of ``package`` the entry points (glob patterns under ``root``) import, directly or not, with the
+    entry points themselves: the code a verdict depends on, computed rather than listed by hand."""
+    package_root = root / package
+    todo = sorted({path for pattern in entry_points for path in root.glob(pattern)})
+    seen: set[Path] = set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        todo.extend(_imported_modules(path, package_root) - seen)
+    return sorted(str(path.relative_to(root)) for path in seen)
+
+
+def rule_files(root: Path = REPO) -> tuple[str, ...]:
+    """What the preregistration freezes (git pathspecs): the claims' import closure inside ``analysis/`` (measures,
+    models, training, statistics ...) and the design files."""
+    return (*import_closure(CLAIM_ENTRY_POINTS, root), *DESIGN_FILES)
+
+
+def changed_since(commit: str, paths: tuple[str, ...] | None = None) -> list[str] | None:
     """Files under ``paths`` that differ between ``commit`` and the working tree (None: not decidable here).
 
     The preregistration names the commit at which the rules were fixed; the paper prints this
     list, so a rule changed after the confirmatory runs cannot pass unnoticed.
     """
+    paths = rule_files() if paths is None else paths
     try:
         changed = subprocess.run(
             ["git", "diff", "--name-only", commit, "--", *paths], cwd=REPO, capture_output=True, text=True, check=True

@@ -5,7 +5,6 @@ Expected messages and orders are written out by hand, so a changed message or or
 from __future__ import annotations
 
 import dataclasses
-
 from dataclasses import dataclass
 
 import pandas as pd

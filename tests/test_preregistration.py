@@ -32,3 +32,39 @@ def test_exploratory_seeds_are_the_default_overlay_plus_the_profiles_own() -> No
     assert exploratory_seeds("default") == [0, 1, 2, 3, 4]
     assert exploratory_seeds("scaling") == [0, 1, 2, 3, 4]
     assert exploratory_seeds("smoke") == [0, 1, 2, 3, 4]
+
+
+def test_the_freeze_is_the_claims_import_closure_computed_from_the_code(tmp_path) -> None:
+    """Relative, absolute and package imports are followed through a chain; modules nobody imports stay out."""
+    from analysis.provenance import import_closure
+
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/stats/__init__.py": "",
+        "pkg/stats/c1.py": "from .helpers import mean\nfrom ..measures import m1\nimport numpy\n",
+        "pkg/stats/helpers.py": "from pkg.core import base\n",
+        "pkg/stats/unused.py": "from . import helpers\n",
+        "pkg/measures/__init__.py": "",
+        "pkg/measures/m1.py": "from ..core.deep import thing\n",
+        "pkg/core/__init__.py": "",
+        "pkg/core/base.py": "",
+        "pkg/core/deep.py": "",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert import_closure(("pkg/stats/c[0-9]*.py",), tmp_path, "pkg") == [
+        "pkg/__init__.py", "pkg/core/__init__.py", "pkg/core/base.py", "pkg/core/deep.py", "pkg/measures/__init__.py",
+        "pkg/measures/m1.py", "pkg/stats/__init__.py", "pkg/stats/c1.py", "pkg/stats/helpers.py",
+    ]
+
+
+def test_the_studys_freeze_covers_what_decides() -> None:
+    from analysis.provenance import rule_files
+
+    frozen = rule_files()
+    for path in ("analysis/stats/c2.py", "analysis/stats/distance.py", "analysis/stats/inference.py", "analysis/training.py",
+                 "analysis/measures/weight_channel.py", "analysis/models/gpt.py", "analysis/tasks/sine.py",
+                 "analysis/held_out.py", "paper/preregistration.md", "workflow/config/*.yaml"):
+        assert path in frozen
+    assert "analysis/stats/scaling.py" not in frozen  # descriptive: decides nothing

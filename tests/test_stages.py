@@ -9,7 +9,6 @@ the claims' tables reach the analyses, that the paper's numbers come from the tr
 from __future__ import annotations
 
 import dataclasses
-
 import json
 from pathlib import Path
 from types import SimpleNamespace
