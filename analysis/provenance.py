@@ -121,17 +121,22 @@ def changed_since(commit: str, paths: tuple[str, ...] | None = None) -> list[str
 
 
 OVERLAYS = REPO / "workflow" / "config" / "overlays"
+# Seeds of the default profile that have been looked at besides the overlays': v2's confirmatory seeds (100-104) and
+# the seeds v3 was developed on (100-109). They are exploratory for good; a confirmatory range is always new.
+SPENT_SEEDS = tuple(range(100, 110))
 
 
 def exploratory_seeds(profile: str) -> list[int]:
     """The seeds looked at while the rules and analyses were written: the default profile's exploratory overlay
-    (overlays/exploratory.yaml, where the claims' rules were developed) and the overlay that reruns this profile
-    as ``<profile>-exploratory``, where there is one."""
+    (overlays/exploratory.yaml, where the claims' rules were developed), the overlay that reruns this profile
+    as ``<profile>-exploratory``, where there is one, and the spent seeds (``SPENT_SEEDS``)."""
     import yaml
 
-    seeds = set()
+    seeds = set(SPENT_SEEDS)
     for path in sorted(OVERLAYS.glob("*.yaml")):
         overlay = yaml.safe_load(path.read_text())
         if overlay.get("profile") in ("default-exploratory", f"{profile}-exploratory"):
             seeds |= set(overlay["seeds"])
+            for experiment in (overlay.get("experiments") or {}).values():
+                seeds |= set(experiment.get("seeds", []))
     return sorted(seeds)
