@@ -208,3 +208,20 @@ def test_preregistration_numbers_say_which_seeds_decide(monkeypatch: pytest.Monk
     assert changed["changed_since"] == "analysis/stats/c1.py, paper/preregistration.md" and changed["rules_commit"] == "abc123"
     monkeypatch.setattr(report, "changed_since", lambda commit: None)
     assert preregistration_numbers({"seeds": [3]}, [0])["changed_since"] == "unknown"
+
+
+def test_the_tables_digest_changes_with_any_entry_and_not_with_dict_order() -> None:
+    from analysis.stats.report import tables_digest
+
+    a, b = pd.DataFrame({"x": [1.0, 2.0]}), pd.DataFrame({"y": ["u"]})
+    assert tables_digest({"a": a, "b": b}) == tables_digest({"b": b, "a": a})
+    assert tables_digest({"a": a, "b": b}) != tables_digest({"a": a.assign(x=[1.0, 2.5]), "b": b})
+    assert tables_digest({"a": a, "b": b}) != tables_digest({"c": a, "b": b})  # names count too
+    assert len(tables_digest({})) == 64
+
+
+def test_every_experiments_seeds_decide_whether_a_study_is_confirmatory(monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr(report, "RULES_COMMIT_FILE", tmp_path / "missing.txt")
+    config = {"seeds": [200, 201], "experiments": {"c2": {"seeds": [200, 204]}, "other": {}}}
+    assert preregistration_numbers(config, [0, 1])["confirmatory_seeds"] == "200, 201, 204"
+    assert preregistration_numbers(config, [204])["status"] == "exploratory"

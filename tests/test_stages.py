@@ -249,7 +249,10 @@ def test_statistics_numbers_for_the_paper(planted: dict):
                                 "c2": {"threshold": 0.25, "name": "planted", "tasks": ["a", "b"]}}
     assert numbers["conditions"] == 2
     assert numbers["missing_runs"] == {"count": 1}
-    assert numbers["preregistration"] == {"seeds": "seeds of default"}  # the base profile, without "-exploratory"
+    from analysis.stats.report import tables_digest
+
+    assert numbers["preregistration"] == {  # the base profile, without "-exploratory"; the digest of the input tables
+        "seeds": "seeds of default", "tables_sha256": tables_digest({"m1_gradient_matrix": pd.DataFrame({"g": [1.0]})})}
 
 
 def test_statistics_reports_the_paper_conditions_that_trained_from_the_trained_runs(planted: dict):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -147,14 +148,25 @@ def preregistration_numbers(config: dict[str, Any], exploratory_seeds: list[int]
     rule file changed after the commit that fixed them."""
     commit = RULES_COMMIT_FILE.read_text().strip() if RULES_COMMIT_FILE.exists() else ""
     changed = changed_since(commit) if commit else None
-    confirmatory = not set(config["seeds"]) & set(exploratory_seeds)
+    seeds = sorted({*config["seeds"], *(s for e in config.get("experiments", {}).values() for s in e.get("seeds", []))})
+    confirmatory = not set(seeds) & set(exploratory_seeds)
     return {
         "status": "confirmatory" if confirmatory else "exploratory",
         "rules_commit": commit or "not fixed yet",
-        "confirmatory_seeds": ", ".join(str(s) for s in config["seeds"]),
+        "confirmatory_seeds": ", ".join(str(s) for s in seeds),
         "exploratory_seeds": ", ".join(str(s) for s in exploratory_seeds),
         "changed_since": "unknown" if changed is None else (", ".join(changed) if changed else "none"),
     }
+
+
+def tables_digest(tables: Mapping[str, pd.DataFrame]) -> str:
+    """SHA-256 of the tables the verdicts are computed from (name and CSV text, in name order): the paper prints it,
+    so a table changed after the verdicts were drawn shows as a different digest."""
+    digest = hashlib.sha256()
+    for name in sorted(tables):
+        digest.update(f"{name}\n".encode())
+        digest.update(tables[name].to_csv(index=False, lineterminator="\n").encode())
+    return digest.hexdigest()
 
 
 def missing_runs_numbers(missing: pd.DataFrame, planned: list[str], reported: list[str]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from ..provenance import exploratory_seeds
 from .claims import ClaimInputs, Verdict, decide_all, load_claims, resolve_rules, rules_as_json
 from .descriptive import run_all
 from .learning import learning_table, with_learning
-from .report import missing_runs_numbers, paper_numbers, preregistration_numbers
+from .report import missing_runs_numbers, paper_numbers, preregistration_numbers, tables_digest
 from .runs import check_same_corpus, runs_table
 
 
@@ -108,5 +108,6 @@ def statistics(
     numbers["rules"] = rules_as_json({claim_id: rules[claim_id] for claim_id in results})
     base_profile = config["profile"].removesuffix("-exploratory")
     numbers["preregistration"] = preregistration_numbers(config, exploratory_seeds(base_profile))
+    numbers["preregistration"]["tables_sha256"] = tables_digest(tables)  # not runs: it holds wall times and commits
     verdicts = pd.DataFrame([v.as_dict() for v in decided])
     return Statistics({"learning": learning, **claim_tables, **analysis_tables, "verdicts": verdicts}, decided, numbers)
