@@ -201,3 +201,17 @@ def test_effective_context_is_the_smallest_d_beyond_which_nothing_changes() -> N
     always = table.assign(loss_truncated=1.5)
     assert c4.effective_context(always, info, 0.01, 0.95).iloc[0]["D_mean"] == 32.0
     assert c4.effective_context(None, info, 0.01, 0.95).empty
+
+
+def test_the_sweep_figure_reads_the_margin_from_the_statistics_not_the_defaults() -> None:
+    import sys
+
+    from workflow_helpers import REPO
+
+    sys.path.insert(0, str(REPO / "figures"))
+    import distance_sweep
+
+    slopes = pd.DataFrame({"pos_encoding": ["learned", "alibi"], "quantity": ["share", "share"], "deciding": [True, False],
+                           "slope_mean": [0.01, 0.5], "slope_low": [-0.02, 0.4], "slope_high": [0.04, 0.6], "margin": [0.07, 0.07]})
+    assert distance_sweep._title(slopes, "share") == "learned: 0.010 [-0.020, 0.040]\nper ln d, margin ±0.07"
+    assert distance_sweep._title(slopes, "height") == "descriptive"
