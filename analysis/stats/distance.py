@@ -22,6 +22,7 @@ reported apart; the last layer is left out (h^L_s reaches no other position's lo
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -346,3 +347,63 @@ def fit_power_law(profile: pd.DataFrame, d_min: int, n_blocks: dict[str, int]) -
             }
         )
     return pd.DataFrame(rows)
+
+
+# --- the two-way decomposition: target, source and distance apart ---------------------------------
+
+DECOMPOSITION_COLUMNS = [*KEYS, "beta", "first_source", "n_cells", "n_sources", "identified"]
+
+
+@lru_cache(maxsize=64)
+def _decomposition_solver(t: bytes, s: bytes, free_sources: int | None) -> tuple[np.ndarray, np.ndarray, bool]:
+    """For one layout of cells (runs of one condition share it): the rows of the least-squares solution map that give
+    beta and the source effects b, and whether beta is identified. Computed once per layout, applied per run."""
+    t_pos, s_pos = np.frombuffer(t), np.frombuffer(s)
+    rows, t_index = np.unique(t_pos, return_inverse=True)
+    sources = np.unique(s_pos) if free_sources is None else np.unique(s_pos[s_pos < free_sources])
+    effects = np.hstack([np.eye(len(rows))[t_index], (s_pos[:, None] == sources[None, :]).astype(float)])
+    design = np.hstack([effects, np.log(t_pos - s_pos + 1.0)[:, None]])
+    identified = bool(np.linalg.matrix_rank(design) > np.linalg.matrix_rank(effects))
+    solution = np.linalg.pinv(design)  # minimum-norm least squares; its beta row is unique when beta is identified
+    b = solution[len(rows):-1]
+    if free_sources is not None:  # the sources s >= free_sources share b = 0
+        b = np.vstack([b, np.zeros((len(np.unique(s_pos[s_pos >= free_sources])), len(t_pos)))])
+    return solution[-1], b, identified
+
+
+def _decompose_run(t: np.ndarray, s: np.ndarray, y: np.ndarray, free_sources: int | None) -> tuple[float, float, bool]:
+    """Least squares of y = a_t + b_s + beta log(d + 1) on one run's cells: (beta, b_0 - mean b, identified).
+
+    b_s is free for every source (``free_sources`` None) or for s < free_sources only (the
+    rest share b = 0). beta is identified when its column is not in the span of the others
+    (rank test): with every source free, only the curvature of log(d + 1) identifies it,
+    since a term linear in d = t - s is exactly a_t + b_s.
+    """
+    beta_row, b_rows, identified = _decomposition_solver(t.astype(float).tobytes(), s.astype(float).tobytes(), free_sources)
+    if not identified:
+        return float("nan"), float("nan"), False
+    b = b_rows @ y
+    first = float(b[0] - b.mean()) if s.min() == 0 and len(b) > 1 and (free_sources is None or free_sources > 0) else float("nan")
+    return float(beta_row @ y), first, True
+
+
+def decompose(cells: pd.DataFrame, free_sources: int | None = None) -> pd.DataFrame:
+    """Per run, step and layer: log G[t, s] = a_t + b_s + beta log(d + 1), with its identifying constraint.
+
+    t, s and d = t - s are collinear (d is a function of the other two), so a free f(d) with
+    free a_t and b_s is not identified: any linear trend moves between the three. The
+    constraint here is a parametric f, beta log(d + 1) (the power law of the within-row fits),
+    with a_t (what sets a row's total) and b_s (sinks, primacy, sources the task never needs)
+    free for every source, or for the first ``free_sources`` only. beta is then what distance
+    adds beyond any target and source effect; a decay *linear* in d (exponential in G) is
+    a_t + b_s and reads as beta = 0 with every source free. ``first_source`` is b_0 minus the
+    mean source effect (s = 0 against the typical source, natural log units). ``cells``: as
+    ``fit_cells`` returns them (s = 0 may be included).
+    """
+    rows = []
+    for keys, group in cells.groupby(KEYS, sort=True):
+        t, s = group["t"].to_numpy(float), group["s"].to_numpy(float)
+        beta, first, identified = _decompose_run(t, s, group["log_g"].to_numpy(float), free_sources)
+        rows.append({**dict(zip(KEYS, keys, strict=True)), "beta": beta, "first_source": first,
+                     "n_cells": len(group), "n_sources": int(group["s"].nunique()), "identified": identified})
+    return pd.DataFrame(rows, columns=DECOMPOSITION_COLUMNS)

@@ -14,6 +14,7 @@ FIGURE_TABLE = {
     "gradient_flow": ("C1 and C4: reach and distance", "gradient matrices", {"m1": "m1_gradient_matrix", "profile": "c4_profile_summary", "runs": "runs"}, {"needs": "m1_gradient_matrix"}),
     "gradient_matrices": ("C1 and C4: reach and distance", "matrices by encoding", {"m1": "m1_gradient_matrix", "runs": "runs"}, {"needs": "m1_gradient_matrix"}),
     "distance_profiles": ("C1 and C4: reach and distance", "within-target distance profiles", {"profile": "c4_profile_summary", "runs": "runs", "fits": "c4_fits"}, {"needs": "m1_gradient_matrix"}),
+    "distance_sweep": ("C1 and C4: reach and distance", "known-distance sweep", {"summary": "c4_sweep", "slopes": "c4_sweep_slopes"}, {"needs": "m1_dependency_share"}),
     "myopia": ("C2: pre-caching", "myopia gap along training", {"along": "c2_did_by_step", "by_position": "c2_gap_by_position"}, {"needs": "m4_position_loss"}),
     "decomposition": ("C2: pre-caching", "gradient decomposition", {"shares": "c2_decomposition_shares", "runs": "runs"}, {"needs": "m3_decomposition"}),
     "probes": ("C2: pre-caching", "probes", {"probes": "m6_probes", "runs": "runs"}, {"needs": "m6_probes"}),
