@@ -43,8 +43,23 @@ def planted(mean: float, init: float = 0.0, spread=SPREAD) -> dict[str, list[flo
     return {"init": [init + d for d in spread], "trained": [mean + d for d in spread]}
 
 
-def decide(runs: pd.DataFrame, share: pd.DataFrame, m1: pd.DataFrame | None = None, **overrides):
-    tables = {"m1_dependency_share": share, "m1_gradient_matrix": m1 if m1 is not None else pd.DataFrame()}
+def separation_rows(condition: str, auc: dict[str, list[float]], separated: float = 0.5, layers=(0,)) -> pd.DataFrame:
+    """One m1_separation row per seed, stage and layer with the planted AUC (4 sequences, row t = 5)."""
+    return pd.DataFrame([
+        {"condition": condition, "seed": seed, "step": 0 if stage == "init" else STEPS, "layer": layer, "t": 5,
+         "separated": separated, "auc": value, "n_sequences": 4}
+        for stage, values in auc.items() for seed, value in enumerate(values) for layer in layers
+    ])
+
+
+ORDERED = planted(0.875, init=0.5)  # AUC 0.875 trained (clearly above the 0.75 margin), 0.5 at init
+
+
+def decide(runs: pd.DataFrame, share: pd.DataFrame, m1: pd.DataFrame | None = None, separation: pd.DataFrame | None = None,
+           intervention: pd.DataFrame | None = None, **overrides):
+    tables = {"m1_dependency_share": share, "m1_gradient_matrix": m1 if m1 is not None else pd.DataFrame(),
+              "m1_separation": separation if separation is not None else pd.DataFrame(),
+              "m9_intervention": intervention if intervention is not None else pd.DataFrame()}
     return CLAIMS.get("c1").run(ClaimInputs(tables, runs, SETTINGS), overrides)
 
 
@@ -57,8 +72,10 @@ TWO = {"markov": ("markov", "standard", True), "recall": ("recall", "standard", 
 
 def test_concentration_in_every_learned_condition_is_supported() -> None:
     share = pd.concat([share_rows("markov", planted(0.5)), share_rows("recall", planted(0.375))])
-    result = decide(runs_table(TWO), share)
+    result = decide(runs_table(TWO), share, separation=separation_rows("recall", ORDERED))
     assert finding(result).verdict == "supported" and finding(result).kind == "finding"
+    assert result.tables["c1_multi_source"]["status"].tolist() == ["orders"]
+    assert finding(decide(runs_table(TWO), share)).verdict == "mixed"  # "every source" untested: not supported
     tests = result.tables["c1_tests"].set_index("condition")
     assert tests.loc["markov", "trained_mean"] == pytest.approx(0.5)
     assert list(tests["status"]) == ["concentrates", "concentrates"]
@@ -88,9 +105,11 @@ def test_noise_that_decides_neither_way_is_mixed() -> None:
 def test_threshold_boundary_mean_equal_to_the_margin_counts() -> None:
     """Trained enrichment mean exactly 0.125 (binary-exact): supported at min_excess = 0.125, not just above it."""
     share = share_rows("markov", planted(0.125, spread=[-0.015625, 0.0, 0.015625]))
-    runs = runs_table({"markov": ("markov", "standard", True)}, seeds=[0, 1, 2])
-    assert finding(decide(runs, share, min_excess=0.125)).verdict == "supported"
-    above = decide(runs, share, min_excess=0.125 + 2**-20)
+    runs = runs_table({"markov": ("markov", "standard", True), "sine": ("sine", "standard", True)}, seeds=[0, 1, 2])
+    share = pd.concat([share, share_rows("sine", planted(0.0, spread=[-0.015625, 0.0, 0.015625]))])  # sine: no enrichment test
+    ordered = separation_rows("sine", planted(0.875, spread=[-0.015625, 0.0, 0.015625]))
+    assert finding(decide(runs, share, separation=ordered, min_excess=0.125)).verdict == "supported"
+    above = decide(runs, share, separation=ordered, min_excess=0.125 + 2**-20)
     assert finding(above).verdict == "mixed"
     assert above.tables["c1_tests"]["status"].item() == "undecided"
 
@@ -103,7 +122,7 @@ def test_holm_counts_only_learned_conditions_and_others_are_reported_apart() -> 
         share_rows("lag", planted(0.0)), share_rows("sine", planted(0.0)), share_rows("markov-myopic", planted(0.0)),
         share_rows("markov-rope", planted(0.0)),
     ])
-    result = decide(runs_table(conditions), share)
+    result = decide(runs_table(conditions), share, separation=separation_rows("recall", ORDERED))
     tests = result.tables["c1_tests"].set_index("condition")
     assert sorted(tests.index) == ["lag", "markov", "markov-rope", "recall"]  # sine: not a deciding task; myopic: not standard
     assert tests.loc["lag", "status"] == "not learned" and np.isnan(tests.loc["lag", "p_above_zero_holm"])
@@ -125,7 +144,7 @@ def test_holm_counts_only_learned_conditions_and_others_are_reported_apart() -> 
 def test_without_a_learned_column_every_condition_counts() -> None:
     share = pd.concat([share_rows("markov", planted(0.5)), share_rows("recall", planted(0.5))])
     runs = runs_table(TWO).drop(columns="learned")
-    assert finding(decide(runs, share)).verdict == "supported"
+    assert finding(decide(runs, share, separation=separation_rows("recall", ORDERED))).verdict == "supported"
 
 
 def test_init_and_the_paired_change_are_reported() -> None:
@@ -197,6 +216,7 @@ def test_rules_are_checked_against_config_overrides() -> None:
     assert rule_problems("c1", {"min_excess": 0.2, "tasks": "markov"}) == []
     assert rule_problems("c1", {"min_exces": 0.2})
     assert rule_problems("c1", {"tasks": 3})
+    assert rule_problems("c1", {"min_auc": "high"}) and rule_problems("c1", {"min_auc": 0.8}) == []
 
 
 def test_numbers_and_deciding_texts_printed_by_the_paper() -> None:
@@ -213,7 +233,8 @@ def test_numbers_and_deciding_texts_printed_by_the_paper() -> None:
     share = pd.concat([share_rows("markov", planted(0.5)), share_rows("recall", planted(0.375, init=0.125)),
                        share_rows("lag", planted(0.0))])
     m1 = pd.concat([gradient_rows("markov", seed, zero_at=(1, 0) if seed == 1 else None) for seed in SEEDS])
-    numbers = decide(runs_table(conditions), share, m1).numbers
+    numbers = decide(runs_table({**conditions, "sine": ("sine", "standard", True)}), share, m1,
+                     separation=separation_rows("sine", ORDERED)).numbers
     m = "\u2212"
 
     def ci(mean: str, low: str, high: str) -> dict[str, str]:
@@ -229,12 +250,19 @@ def test_numbers_and_deciding_texts_printed_by_the_paper() -> None:
     assert numbers["finding"] == {
         "claim": "C1b", "verdict": "supported", "kind": "finding",
         "deciding": "smallest trained layer-0 enrichment 0.50 [0.47, 0.53] (markov, learned); concentrates in 1, falls "
-                    "short in 0 of 1 deciding conditions (1 not learned and 1 descriptive, reported apart)",
+                    "short in 0 of 1 deciding conditions; multi-source: smallest trained layer-0 AUC 0.88 [0.84, 0.91] "
+                    "(sine, learned); orders in 1, falls short in 0 of 1 deciding conditions (1 not learned and 1 "
+                    "descriptive, reported apart)",
         "rule": "supported if in every standard condition of markov, recall, lag with learned positions that learned its "
                 "task the trained layer-0 enrichment (gradient share on the needed earlier positions minus the uniform "
-                "share) exceeds 0 (one-sided t over seeds, Holm p < 0.05) with mean at least 0.10; refuted if in every "
-                "such condition it is below 0.10 (one-sided t, Holm p < 0.05); mixed otherwise"}
-    assert {k: v for k, v in numbers.items() if k not in ("check", "finding", "rows", "layers")} == {
+                "share) exceeds 0 (one-sided t over seeds, Holm p < 0.05) with mean at least 0.10, and in every such "
+                "condition of sine, recall (targets that need several sources) the AUC (probability that a needed "
+                "source's gradient exceeds an unneeded one's) exceeds 0.5 (Holm p < 0.05) with mean at least 0.75; "
+                "refuted if in every condition of either family it is below its margin (one-sided t, Holm p < 0.05); "
+                "mixed otherwise"}
+    assert numbers["enrichment_outcome"] == "supported" and numbers["multi_source"]["outcome"] == "supported"
+    assert {k: v for k, v in numbers.items() if k not in ("check", "finding", "rows", "layers", "enrichment_outcome",
+                                                          "multi_source")} == {
         "min_excess": "0.10", "min_fraction_pct": "100", "layer": "0", "tasks": "markov, recall, lag", "alpha": "0.05",
         "confidence_pct": "95", "reach_min": "0.667", "reach_runs": "5", "pos_encodings": "learned",
         "n_deciding": "1", "n_not_learned": "1", "n_descriptive": "1", "n_concentrates": "1", "n_falls_short": "0"}
@@ -422,18 +450,21 @@ def test_structural_verdict_without_a_reach_table() -> None:
 def test_texts_with_two_encodings_half_the_positions_and_other_settings() -> None:
     """Non-default rules: two encodings print comma-separated, min_fraction 0.5 prints 50%, 90% confidence, alpha 0.01."""
     settings = {"confidence": 0.9, "alpha": 0.01}
-    rules = {"pos_encodings": "learned,rope", "min_fraction": 0.5, "min_excess": 0.25, "layer": 1, "tasks": "recall,lag"}
+    rules = {"pos_encodings": "learned,rope", "min_fraction": 0.5, "min_excess": 0.25, "layer": 1, "tasks": "recall,lag",
+             "multi_source_tasks": ("sine",), "min_auc": 0.6}
     result = CLAIMS.get("c1").run(ClaimInputs({"m1_dependency_share": pd.DataFrame({"step": []}),
                                                "m1_gradient_matrix": pd.DataFrame()}, runs_table({}), settings), rules)
     numbers = result.numbers
     assert numbers["finding"]["deciding"] == (
-        "no deciding condition (learned, standard, a task with known dependencies) (0 not learned and 0 descriptive, "
-        "reported apart)")
+        "no deciding condition (learned, standard, a task with known dependencies); multi-source: no deciding condition "
+        "(learned, standard, a task whose targets need several sources) (0 not learned and 0 descriptive, reported apart)")
     assert numbers["finding"]["rule"] == (
         "supported if in every standard condition of recall, lag with learned, rope positions that learned its task the "
         "trained layer-1 enrichment (gradient share on the needed earlier positions minus the uniform share) exceeds 0 "
-        "(one-sided t over seeds, Holm p < 0.01) with mean at least 0.25; refuted if in every such condition it is "
-        "below 0.25 (one-sided t, Holm p < 0.01); mixed otherwise")
+        "(one-sided t over seeds, Holm p < 0.01) with mean at least 0.25, and in every such condition of sine (targets "
+        "that need several sources) the AUC (probability that a needed source's gradient exceeds an unneeded one's) "
+        "exceeds 0.5 (Holm p < 0.01) with mean at least 0.60; refuted if in every condition of either family it is "
+        "below its margin (one-sided t, Holm p < 0.01); mixed otherwise")
     assert numbers["check"]["rule"] == (
         "supported if every standard run sends non-zero gradient to at least 50% of earlier positions at every "
         "checkpoint and layer below the last, refuted if none does, mixed otherwise (structural: softmax attention "
