@@ -476,3 +476,130 @@ def test_texts_with_two_encodings_half_the_positions_and_other_settings() -> Non
                                     "reach_min", "reach_runs", "pos_encodings")} == {
         "min_excess": "0.25", "min_fraction_pct": "50", "layer": "1", "tasks": "recall, lag", "alpha": "0.01",
         "confidence_pct": "90", "reach_min": "n/a", "reach_runs": "0", "pos_encodings": "learned, rope"}
+
+
+# --- C1b's multi-source family ----------------------------------------------------------------
+
+ENRICHED = {"markov": ("markov", "standard", True)}
+
+
+def multi_decide(multi: dict[str, tuple], separation: pd.DataFrame, enrichment: float = 0.5, **overrides):
+    """markov decides the enrichment family (planted ``enrichment``); ``multi``: conditions of the multi-source family."""
+    runs = runs_table({**ENRICHED, **multi})
+    return decide(runs, share_rows("markov", planted(enrichment)), separation=separation, **overrides)
+
+
+SINE = {"sine": ("sine", "standard", True)}
+SINE_RECALL = {**SINE, "recall": ("recall", "standard", True)}
+
+
+def test_multi_source_family_gives_each_word() -> None:
+    ordered, chance = separation_rows("sine", ORDERED), separation_rows("sine", planted(0.5))
+    result = multi_decide(SINE, ordered)
+    assert finding(result).verdict == "supported" and result.numbers["multi_source"]["outcome"] == "supported"
+    result = multi_decide(SINE, chance)  # AUC 0.5 [0.47, 0.53]: shown below the 0.75 margin
+    assert finding(result).verdict == "refuted" and result.tables["c1_multi_source"]["status"].item() == "falls short"
+    assert result.numbers["enrichment_outcome"] == "supported"  # refuted although the enrichment family passes
+    both = pd.concat([ordered, separation_rows("recall", planted(0.5))])
+    assert finding(multi_decide(SINE_RECALL, both)).verdict == "mixed"  # one orders, one falls short
+    noisy = separation_rows("sine", planted(0.75, spread=[-0.5, 0.5, 0.0, 0.25, -0.25]))
+    result = multi_decide(SINE, noisy)
+    assert finding(result).verdict == "mixed" and result.tables["c1_multi_source"]["status"].item() == "undecided"
+    assert finding(multi_decide(SINE, ordered, enrichment=0.0)).verdict == "refuted"  # the enrichment family falls short
+
+
+def test_multi_source_boundary_mean_equal_to_the_margin_counts() -> None:
+    at = separation_rows("sine", planted(0.75, spread=[-0.015625, 0.0, 0.015625]))
+    runs = runs_table({**ENRICHED, **SINE}, seeds=[0, 1, 2])
+    share = share_rows("markov", planted(0.5, spread=[-0.015625, 0.0, 0.015625]))
+    assert finding(decide(runs, share, separation=at)).verdict == "supported"
+    above = decide(runs, share, separation=at, min_auc=0.75 + 2**-20)
+    assert finding(above).verdict == "mixed" and above.tables["c1_multi_source"]["status"].item() == "undecided"
+
+
+def test_multi_source_family_empty_or_missing_is_mixed_with_its_columns() -> None:
+    result = multi_decide(SINE, pd.DataFrame())
+    assert finding(result).verdict == "mixed" and "multi-source: no deciding condition" in finding(result).deciding
+    assert result.tables["c1_multi_source"].columns.tolist() == c1.MULTI_COLUMNS and result.tables["c1_multi_source"].empty
+    assert result.tables["c1_multi_source_runs"].columns.tolist() == c1.MULTI_RUN_COLUMNS
+    assert result.numbers["multi_source"] == {"tasks": "sine, recall", "min_auc": "0.75", "chance_auc": "0.50",
+                                              "n_deciding": "0", "n_orders": "0", "n_falls_short": "0",
+                                              "outcome": "mixed", "rows": []}
+
+
+def test_multi_source_conditions_holm_statuses_and_task_names() -> None:
+    """Only standard conditions of the multi-source tasks are tested; rope: descriptive; not learned: apart; Holm, m = 2."""
+    conditions = {**SINE_RECALL, "sine-rope": ("sine", "standard", True, "rope"), "lag": ("lag", "standard", True),
+                  "sine-myopic": ("sine", "myopic-state", True), "recall-slow": ("recall", "standard", False)}
+    spread = [-0.25, 0.125, 0.0, 0.0625, 0.0625]
+    separation = pd.concat([separation_rows("sine", ORDERED), separation_rows("recall", planted(0.875, spread=spread))]
+                           + [separation_rows(c, planted(0.5)) for c in ("sine-rope", "lag", "sine-myopic", "recall-slow")])
+    result = multi_decide(conditions, separation)
+    table = result.tables["c1_multi_source"].set_index("condition")
+    assert sorted(table.index) == ["recall", "recall-slow", "sine", "sine-rope"]
+    assert table["status"].to_dict() == {"recall": "orders", "recall-slow": "not learned", "sine": "orders",
+                                         "sine-rope": "descriptive"}
+    raw = {c: stats.ttest_1samp(np.array(planted(0.875, spread=s)["trained"]) - 0.5, 0.0, alternative="greater").pvalue
+           for c, s in [("sine", SPREAD), ("recall", spread)]}
+    low = min(raw.values())
+    for condition, p in raw.items():
+        assert table.loc[condition, "p_above_chance_holm"] == pytest.approx(min(1, 2 * low) if p == low else max(2 * low, p))
+    assert np.isnan(table.loc["sine-rope", "p_above_chance_holm"]) and table.loc["sine", "task"] == "sine"
+    assert finding(result).verdict == "supported" and "(1 not learned and 1 descriptive" in finding(result).deciding
+    as_text = multi_decide(conditions, separation, multi_source_tasks="recall")  # a config may still give a string
+    assert sorted(as_text.tables["c1_multi_source"]["condition"]) == ["recall", "recall-slow"]
+    as_list = multi_decide(conditions, separation, multi_source_tasks=["lag"])  # YAML gives a list
+    assert as_list.tables["c1_multi_source"]["condition"].tolist() == ["lag"]
+
+
+def intervention_rows(condition: str, seed: int, step: int) -> pd.DataFrame:
+    """Two rows t: pooled gradient share (2 + 1) / (4 + 4) = 0.375, effect share (3 + 1) / (4 + 4) = 0.5;
+    effect AUC (0.5 x 1 + 1 x 3) / 4 = 0.875 and rank correlation (0 x 1 + 0.5 x 3) / 4 = 0.375, weighted by sequences."""
+    return pd.DataFrame({"condition": condition, "seed": seed, "step": step, "t": [4, 5], "n_sequences": [1, 3],
+                         "grad_needed": [2.0, 1.0], "grad_total": [4.0, 4.0], "effect_needed": [3.0, 1.0],
+                         "effect_total": [4.0, 4.0], "effect_auc": [0.5, 1.0], "rank_correlation": [0.0, 0.5]})
+
+
+def test_multi_source_runs_weight_rows_and_pool_the_intervention_by_hand() -> None:
+    """AUC (0.5 x 1 + 1 x 3) / 4 = 0.875 at layer 0 (layer 1 and the step-50 checkpoint are not read)."""
+    separation = pd.DataFrame({"condition": "s", "seed": 0, "step": [STEPS, STEPS, STEPS, 50, 0], "layer": [0, 0, 1, 0, 0],
+                               "t": [4, 5, 5, 5, 5], "separated": [1.0, 0.0, 1.0, 1.0, 0.0], "auc": [0.5, 1.0, 0.0, 0.0, 0.5],
+                               "n_sequences": [1, 3, 3, 3, 2]})
+    intervention = pd.concat([intervention_rows("s", 0, STEPS), intervention_rows("s", 0, 50)])
+    runs = runs_table({"s": ("sine", "standard", True)}, seeds=[0])
+    got = c1.multi_source_runs(separation, intervention, runs, layer=0)
+    assert got.columns.tolist() == c1.MULTI_RUN_COLUMNS
+    assert got[["step", "stage", "n_rows"]].values.tolist() == [[0, "init", 2], [STEPS, "trained", 4]]
+    trained = got.iloc[1]
+    assert [trained[c] for c in ("separated", "auc", "grad_share", "effect_share", "effect_auc", "rank_correlation")] == \
+        pytest.approx([0.25, 0.875, 0.375, 0.5, 0.875, 0.375])
+    assert np.isnan(got.iloc[0]["effect_share"])  # no intervention at init here: NaN, not an error
+    assert c1.multi_source_runs(separation, pd.DataFrame(), runs, layer=1)["auc"].tolist() == [0.0]
+    assert c1.multi_source_runs(pd.DataFrame({"step": []}), intervention, runs, layer=0).empty
+
+
+def test_multi_source_numbers_printed_by_the_paper() -> None:
+    """SPREAD over 5 seeds: half-width 0.030676; AUC 0.875 prints 0.88 [0.84, 0.91], init 0.5 [0.47, 0.53], change
+    0.375 (no spread: 0.38 [0.38, 0.38]); separated is 0.5 in every run; the intervention as worked in intervention_rows."""
+    intervention = pd.concat([intervention_rows("sine", seed, step) for seed in SEEDS for step in (0, STEPS)])
+    result = decide(runs_table({**ENRICHED, **SINE}), share_rows("markov", planted(0.5)),
+                    separation=separation_rows("sine", ORDERED), intervention=intervention)
+    m = "\u2212"
+    row = {"task": "sine", "pos_encoding": "learned", "n_seeds": "5",
+           "init": {"mean": "0.50", "low": "0.47", "high": "0.53"}, "trained": {"mean": "0.88", "low": "0.84", "high": "0.91"},
+           "change": {"mean": "0.38", "low": "0.38", "high": "0.38"}, "p_holm": "< 0.001",
+           "separated": {"mean": "0.50", "low": "0.50", "high": "0.50"}, "separated_init": "0.50", "grad_share": "0.38",
+           "effect_share": {"mean": "0.50", "low": "0.50", "high": "0.50"}, "effect_auc": "0.88",
+           "rank_correlation": {"mean": "0.38", "low": "0.38", "high": "0.38"}, "status": "orders"}
+    numbers = result.numbers["multi_source"]
+    assert numbers == {"tasks": "sine, recall", "min_auc": "0.75", "chance_auc": "0.50", "n_deciding": "1",
+                       "n_orders": "1", "n_falls_short": "0", "outcome": "supported", "rows": [row]}
+    assert m not in str(numbers)
+    assert "multi-source: smallest trained layer-0 AUC 0.88 [0.84, 0.91] (sine, learned); orders in 1, falls short in 0 " \
+           "of 1 deciding conditions" in finding(result).deciding
+
+
+def test_combined_outcome_of_the_two_families() -> None:
+    s, r, x = "supported", "refuted", "mixed"
+    table = {(a, b): c1.combined_outcome(a, b) for a in (s, r, x) for b in (s, r, x)}
+    assert table == {(s, s): s, (s, r): r, (s, x): x, (r, s): r, (r, r): r, (r, x): r, (x, s): x, (x, r): r, (x, x): x}

@@ -175,8 +175,12 @@ def test_the_registered_measures_read_the_checkpoints_m1_and_the_run_stream() ->
             return random_dependencies(batch.targets.shape[0], batch.targets.shape[1])
 
     model, data = tiny_model(), tiny_run_data(Recall())
+    data.spec.train["regime"] = "standard"  # the stand-in spec names no regime; a validated config always does
     for name in ("m1_separation", "m9_intervention"):
         assert MEASURES.get(name).applies(data) and MEASURES.get(name).ends_only
+    myopic = tiny_run_data(Recall())
+    myopic.spec.train["regime"] = "myopic-state"
+    assert MEASURES.get("m1_separation").applies(myopic) and not MEASURES.get("m9_intervention").applies(myopic)
     separation = MEASURES.get("m1_separation").compute(model, data)
     assert separation.equals(separation_table(data.gradient_matrix(model), data.dependencies))
     got = MEASURES.get("m9_intervention").compute(model, data)

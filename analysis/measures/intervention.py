@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from .data import RunData
     from .gradient_matrix import LossFn
 
-DRAWS = 4  # resamples of each x_s per sequence: the effect is a mean over N x DRAWS forwards per s
-MAX_SEQUENCES = 2048  # sequences per forward when the copies for several s are batched together
+DRAWS = 2  # resamples of each x_s per sequence (N x DRAWS draws per (t, s)): the pooled shares need few, and each costs T forwards
+MAX_SEQUENCES = 256  # sequences per forward when the copies for several s are batched (larger batches ran slower on CPU)
 SEPARATION_COLUMNS = ["layer", "t", "separated", "auc", "n_sequences"]
 INTERVENTION_COLUMNS = [
     "t", "n_sequences", "grad_needed", "grad_total", "effect_needed", "effect_total", "effect_auc", "rank_correlation",
@@ -175,12 +175,17 @@ def known_dependencies(data: RunData) -> bool:
     return data.dependencies is not None
 
 
+def standard_with_known_dependencies(data: RunData) -> bool:
+    """M9 costs DRAWS x T forwards per checkpoint; C1b reads it on standard runs only, so the ablation regimes skip it."""
+    return data.spec.train["regime"] == STANDARD.name and known_dependencies(data)
+
+
 @register("m1_separation", applies=known_dependencies, ends_only=True)
 def measure_separation(model: GPT, data: RunData) -> pd.DataFrame:
     return separation_table(data.gradient_matrix(model), data.dependencies)
 
 
-@register("m9_intervention", applies=known_dependencies, ends_only=True)
+@register("m9_intervention", applies=standard_with_known_dependencies, ends_only=True)
 def measure_intervention(model: GPT, data: RunData) -> pd.DataFrame:
     batch = data.gradient_batch
     device = next(model.parameters()).device
