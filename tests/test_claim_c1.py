@@ -262,7 +262,7 @@ def test_numbers_and_deciding_texts_printed_by_the_paper() -> None:
                 "mixed otherwise"}
     assert numbers["enrichment_outcome"] == "supported" and numbers["multi_source"]["outcome"] == "supported"
     assert {k: v for k, v in numbers.items() if k not in ("check", "finding", "rows", "layers", "enrichment_outcome",
-                                                          "multi_source")} == {
+                                                          "multi_source", "validation")} == {
         "min_excess": "0.10", "min_fraction_pct": "100", "layer": "0", "tasks": "markov, recall, lag", "alpha": "0.05",
         "confidence_pct": "95", "reach_min": "0.667", "reach_runs": "5", "pos_encodings": "learned",
         "n_deciding": "1", "n_not_learned": "1", "n_descriptive": "1", "n_concentrates": "1", "n_falls_short": "0"}
@@ -525,6 +525,7 @@ def test_multi_source_family_empty_or_missing_is_mixed_with_its_columns() -> Non
     assert result.numbers["multi_source"] == {"tasks": "sine, recall", "min_auc": "0.75", "chance_auc": "0.50",
                                               "n_deciding": "0", "n_orders": "0", "n_falls_short": "0",
                                               "outcome": "mixed", "rows": []}
+    assert result.tables["c1_intervention"].empty and result.numbers["validation"] == []
 
 
 def test_multi_source_conditions_holm_statuses_and_task_names() -> None:
@@ -578,25 +579,35 @@ def test_multi_source_runs_weight_rows_and_pool_the_intervention_by_hand() -> No
     assert c1.multi_source_runs(pd.DataFrame({"step": []}), intervention, runs, layer=0).empty
 
 
-def test_multi_source_numbers_printed_by_the_paper() -> None:
+def test_multi_source_and_validation_numbers_printed_by_the_paper() -> None:
     """SPREAD over 5 seeds: half-width 0.030676; AUC 0.875 prints 0.88 [0.84, 0.91], init 0.5 [0.47, 0.53], change
-    0.375 (no spread: 0.38 [0.38, 0.38]); separated is 0.5 in every run; the intervention as worked in intervention_rows."""
-    intervention = pd.concat([intervention_rows("sine", seed, step) for seed in SEEDS for step in (0, STEPS)])
-    result = decide(runs_table({**ENRICHED, **SINE}), share_rows("markov", planted(0.5)),
-                    separation=separation_rows("sine", ORDERED), intervention=intervention)
-    m = "\u2212"
+    0.375 (no spread: 0.38 [0.38, 0.38]); separated is 0.5 in every run; the intervention as worked in intervention_rows.
+    The validation covers both families' tasks (markov and sine; lag is in neither here, the myopic run is not standard)."""
+    intervention = pd.concat([intervention_rows(c, seed, step) for c in ("sine", "markov", "lag", "sine-myopic")
+                              for seed in SEEDS for step in (0, STEPS)])
+    separation = pd.concat([separation_rows(c, ORDERED) for c in ("sine", "markov", "lag", "sine-myopic")])
+    runs = runs_table({**ENRICHED, **SINE, "lag": ("lag", "standard", True), "sine-myopic": ("sine", "myopic-state", True)})
+    result = decide(runs, share_rows("markov", planted(0.5)), separation=separation, intervention=intervention,
+                    tasks="markov")
     row = {"task": "sine", "pos_encoding": "learned", "n_seeds": "5",
            "init": {"mean": "0.50", "low": "0.47", "high": "0.53"}, "trained": {"mean": "0.88", "low": "0.84", "high": "0.91"},
-           "change": {"mean": "0.38", "low": "0.38", "high": "0.38"}, "p_holm": "< 0.001",
-           "separated": {"mean": "0.50", "low": "0.50", "high": "0.50"}, "separated_init": "0.50", "grad_share": "0.38",
-           "effect_share": {"mean": "0.50", "low": "0.50", "high": "0.50"}, "effect_auc": "0.88",
-           "rank_correlation": {"mean": "0.38", "low": "0.38", "high": "0.38"}, "status": "orders"}
+           "change": {"mean": "0.38", "low": "0.38", "high": "0.38"}, "p_holm": "< 0.001", "status": "orders"}
     numbers = result.numbers["multi_source"]
     assert numbers == {"tasks": "sine, recall", "min_auc": "0.75", "chance_auc": "0.50", "n_deciding": "1",
                        "n_orders": "1", "n_falls_short": "0", "outcome": "supported", "rows": [row]}
-    assert m not in str(numbers)
     assert "multi-source: smallest trained layer-0 AUC 0.88 [0.84, 0.91] (sine, learned); orders in 1, falls short in 0 " \
            "of 1 deciding conditions" in finding(result).deciding
+
+    def point(value: str) -> dict[str, str]:
+        return {"mean": value, "low": value, "high": value}
+
+    check = {"pos_encoding": "learned", "n_seeds": "5", "separated_init": "0.50", "separated": point("0.50"),
+             "grad_share": point("0.38"), "effect_share": point("0.50"), "effect_auc": point("0.88"),
+             "rank_correlation": point("0.38")}
+    assert result.numbers["validation"] == [{"task": "markov", **check}, {"task": "sine", **check}]
+    table = result.tables["c1_intervention"]
+    assert table.columns.tolist() == c1.VALIDATION_COLUMNS and table["condition"].tolist() == ["markov", "sine"]
+    assert decide(runs_table({}), pd.DataFrame()).numbers["validation"] == []
 
 
 def test_combined_outcome_of_the_two_families() -> None:

@@ -251,9 +251,12 @@ MULTI_COLUMNS = [
     "condition", "task", "task_name", "pos_encoding", "deciding", "learned", "n_seeds",
     "auc_mean", "auc_low", "auc_high", "effect_size", "p_above_chance", "p_above_chance_holm",
     "p_below_margin", "p_below_margin_holm", "init_mean", "init_low", "init_high", "change_mean", "change_low",
-    "change_high", "separated_mean", "separated_low", "separated_high", "separated_init_mean",
-    "grad_share_mean", "effect_share_mean", "effect_share_low", "effect_share_high", "effect_auc_mean",
-    "rank_correlation_mean", "rank_correlation_low", "rank_correlation_high", "status",
+    "change_high", "status",
+]
+VALIDATED = ("separated", "grad_share", "effect_share", "effect_auc", "rank_correlation")  # per-run columns, descriptive
+VALIDATION_COLUMNS = [
+    "condition", "task", "task_name", "pos_encoding", "n_seeds", "separated_init_mean",
+    *[f"{column}_{part}" for column in VALIDATED for part in ("mean", "low", "high")],
 ]
 CHANCE_AUC = 0.5  # a needed source's gradient above an unneeded one's as often as below: no ordering
 
@@ -293,7 +296,7 @@ def _names_of(names: tuple[str, ...] | str) -> set[str]:
 
 def multi_source_tests(per_run: pd.DataFrame, runs: pd.DataFrame, rules: Rules, settings: dict[str, Any]) -> pd.DataFrame:
     """Per standard condition of a multi-source task: the trained AUC against chance and the margin (Holm over the
-    deciding, learned conditions), init and the paired change, and the descriptive separation and intervention numbers."""
+    deciding, learned conditions), init and the paired change."""
     confidence = settings["confidence"]
     learned, factors = learned_conditions(runs), runs.drop_duplicates("condition").set_index("condition")
     conditions = [
@@ -308,12 +311,7 @@ def multi_source_tests(per_run: pd.DataFrame, runs: pd.DataFrame, rules: Rules, 
         below = compare_to_zero(trained.to_numpy() - rules.min_auc, confidence, alternative="less")
         paired = trained.to_frame("trained").join(init.rename("init"), how="inner")
         change = compare_to_zero((paired["trained"] - paired["init"]).to_numpy(), confidence)
-        described = {
-            column: mean_interval(_by_seed(per_run, condition, "trained", column).to_numpy(), confidence)
-            for column in ("separated", "grad_share", "effect_share", "effect_auc", "rank_correlation")
-        }
         start = mean_interval(init.to_numpy(), confidence)
-        separated_init = mean_interval(_by_seed(per_run, condition, "init", "separated").to_numpy(), confidence)
         info = factors.loc[condition]
         rows.append({
             "condition": condition, "task": info.get("task", info["task_name"]), "task_name": info["task_name"],
@@ -323,15 +321,7 @@ def multi_source_tests(per_run: pd.DataFrame, runs: pd.DataFrame, rules: Rules, 
             "effect_size": above.effect_size, "p_above_chance": above.p, "p_above_chance_holm": np.nan,
             "p_below_margin": below.p, "p_below_margin_holm": np.nan,
             "init_mean": start.estimate, "init_low": start.low, "init_high": start.high,
-            "change_mean": change.estimate, "change_low": change.low, "change_high": change.high,
-            "separated_mean": described["separated"].estimate, "separated_low": described["separated"].low,
-            "separated_high": described["separated"].high, "separated_init_mean": separated_init.estimate,
-            "grad_share_mean": described["grad_share"].estimate,
-            "effect_share_mean": described["effect_share"].estimate, "effect_share_low": described["effect_share"].low,
-            "effect_share_high": described["effect_share"].high, "effect_auc_mean": described["effect_auc"].estimate,
-            "rank_correlation_mean": described["rank_correlation"].estimate,
-            "rank_correlation_low": described["rank_correlation"].low,
-            "rank_correlation_high": described["rank_correlation"].high, "status": "",
+            "change_mean": change.estimate, "change_low": change.low, "change_high": change.high, "status": "",
         })
     table = pd.DataFrame(rows, columns=MULTI_COLUMNS).astype({"deciding": bool, "learned": bool})
     counted = (table["deciding"] & table["learned"]).to_numpy(dtype=bool)
@@ -341,6 +331,26 @@ def multi_source_tests(per_run: pd.DataFrame, runs: pd.DataFrame, rules: Rules, 
         table[f"{family}_holm"] = adjusted
     table["status"] = [_multi_status(row, rules, settings["alpha"]) for row in table.itertuples()]
     return table
+
+
+def validation_table(per_run: pd.DataFrame, runs: pd.DataFrame, rules: Rules, confidence: float) -> pd.DataFrame:
+    """Per standard condition of either family's tasks (any encoding, learned or not): the descriptive check of the
+    gradient against the intervention on the trained runs, with the strict separation at init beside it."""
+    factors = runs.drop_duplicates("condition").set_index("condition")
+    tasks = _names_of(rules.tasks) | _names_of(rules.multi_source_tasks)
+    rows = []
+    for condition in sorted(per_run.loc[per_run["stage"] == "trained", "condition"].unique()):
+        if condition not in factors.index or factors.loc[condition, "regime"] != STANDARD or factors.loc[condition, "task_name"] not in tasks:
+            continue
+        info = factors.loc[condition]
+        row = {"condition": condition, "task": info.get("task", info["task_name"]), "task_name": info["task_name"],
+               "pos_encoding": info["pos_encoding"], "n_seeds": len(_by_seed(per_run, condition, "trained", "auc")),
+               "separated_init_mean": _by_seed(per_run, condition, "init", "separated").mean()}
+        for column in VALIDATED:
+            interval = mean_interval(_by_seed(per_run, condition, "trained", column).to_numpy(), confidence)
+            row |= {f"{column}_mean": interval.estimate, f"{column}_low": interval.low, f"{column}_high": interval.high}
+        rows.append(row)
+    return pd.DataFrame(rows, columns=VALIDATION_COLUMNS)
 
 
 def _multi_status(row: Any, rules: Rules, alpha: float) -> str:
@@ -467,12 +477,6 @@ def multi_source_numbers(multi: pd.DataFrame, rules: Rules) -> dict[str, Any]:
                 "task": str(r.task), "pos_encoding": str(r.pos_encoding), "n_seeds": str(int(r.n_seeds)),
                 "init": _ci(r.init_mean, r.init_low, r.init_high), "trained": _ci(r.auc_mean, r.auc_low, r.auc_high),
                 "change": _ci(r.change_mean, r.change_low, r.change_high), "p_holm": _p(r.p_above_chance_holm),
-                "separated": _ci(r.separated_mean, r.separated_low, r.separated_high),
-                "separated_init": fmt(r.separated_init_mean),
-                "grad_share": fmt(r.grad_share_mean),
-                "effect_share": _ci(r.effect_share_mean, r.effect_share_low, r.effect_share_high),
-                "effect_auc": fmt(r.effect_auc_mean),
-                "rank_correlation": _ci(r.rank_correlation_mean, r.rank_correlation_low, r.rank_correlation_high),
                 "status": str(r.status),
             }
             for r in multi.itertuples()
@@ -480,9 +484,24 @@ def multi_source_numbers(multi: pd.DataFrame, rules: Rules) -> dict[str, Any]:
     }
 
 
+def validation_numbers(validation: pd.DataFrame) -> list[dict[str, Any]]:
+    """The interventional check as the paper prints it: one row per condition (readable task label and encoding)."""
+    return [
+        {
+            "task": str(r.task), "pos_encoding": str(r.pos_encoding), "n_seeds": str(int(r.n_seeds)),
+            "separated_init": fmt(r.separated_init_mean), "separated": _ci(r.separated_mean, r.separated_low, r.separated_high),
+            "grad_share": _ci(r.grad_share_mean, r.grad_share_low, r.grad_share_high),
+            "effect_share": _ci(r.effect_share_mean, r.effect_share_low, r.effect_share_high),
+            "effect_auc": _ci(r.effect_auc_mean, r.effect_auc_low, r.effect_auc_high),
+            "rank_correlation": _ci(r.rank_correlation_mean, r.rank_correlation_low, r.rank_correlation_high),
+        }
+        for r in validation.itertuples()
+    ]
+
+
 def paper_numbers(
     verdicts: list[Verdict], reach: pd.DataFrame, tests: pd.DataFrame, summary: pd.DataFrame, rules: Rules, settings: dict,
-    multi: pd.DataFrame | None = None,
+    multi: pd.DataFrame | None = None, validation: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     check, finding = verdicts
     trained = summary[summary["stage"] == "trained"]
@@ -522,6 +541,7 @@ def paper_numbers(
         ],
         "enrichment_outcome": family_outcome(tests[tests["deciding"] & tests["learned"]], CONCENTRATES),
         "multi_source": multi_source_numbers(pd.DataFrame(columns=MULTI_COLUMNS) if multi is None else multi, rules),
+        "validation": validation_numbers(pd.DataFrame(columns=VALIDATION_COLUMNS) if validation is None else validation),
     }
 
 
@@ -542,14 +562,15 @@ def decide(inputs: ClaimInputs, rules: Rules) -> ClaimResult:
         inputs.tables.get("m1_separation", pd.DataFrame()), inputs.tables.get("m9_intervention", pd.DataFrame()), runs, rules.layer
     )
     multi = multi_source_tests(multi_runs, runs, rules, settings)
+    validation = validation_table(multi_runs, runs, rules, settings["confidence"])
     verdicts = [structural_verdict(reach, rules), finding_verdict(tests, multi, rules, settings["alpha"])]
     return ClaimResult(
         verdicts=verdicts,
         tables={
             "c1_reach": reach, "c1_enrichment_runs": per_run, "c1_enrichment": summary, "c1_tests": tests,
-            "c1_multi_source_runs": multi_runs, "c1_multi_source": multi,
+            "c1_multi_source_runs": multi_runs, "c1_multi_source": multi, "c1_intervention": validation,
         },
-        numbers=paper_numbers(verdicts, reach, tests, summary, rules, settings, multi),
+        numbers=paper_numbers(verdicts, reach, tests, summary, rules, settings, multi, validation),
     )
 
 
@@ -557,7 +578,8 @@ CLAIM = register(
     Claim(
         id="c1",
         inputs=("m1_gradient_matrix", "m1_dependency_share", "m1_separation", "m9_intervention"),
-        outputs=("c1_reach", "c1_enrichment_runs", "c1_enrichment", "c1_tests", "c1_multi_source_runs", "c1_multi_source"),
+        outputs=("c1_reach", "c1_enrichment_runs", "c1_enrichment", "c1_tests", "c1_multi_source_runs", "c1_multi_source",
+                 "c1_intervention"),
         rules=Rules,
         decide=decide,
     )
