@@ -190,3 +190,28 @@ def test_the_registered_measures_read_the_checkpoints_m1_and_the_run_stream() ->
     effect = intervention_effect(model, batch.inputs, batch.targets, tiny_task().loss_per_position, replacements)
     assert got.equals(intervention_table(data.gradient_matrix(model)[:, 0], effect, data.dependencies))
     assert (got["n_sequences"] > 0).all() and not got.empty
+
+
+@pytest.mark.parametrize("K", [2, 5])
+def test_sine_rows_that_qualify_are_those_with_z_set_and_an_unneeded_earlier_source(K: int) -> None:
+    """Generic in K: row t has its K lagged sources needed when z_t = 1, and an unneeded one only when t > K."""
+    task = build_task({"name": "sine", "shift": 1, "K": K})
+    batch = task.sample(16, 10, torch.Generator().manual_seed(0))
+    needed, unneeded, qualifying = intervention.source_sets(task.dependencies(batch))
+    z = batch.inputs[..., 1].bool()
+    assert torch.equal(qualifying, z & (torch.arange(10) > K))
+    assert torch.equal(needed.sum(-1)[qualifying], torch.full((int(qualifying.sum()),), K))
+
+
+def test_recall_rows_that_qualify_are_repeated_keys() -> None:
+    """A key seen before needs every earlier (key, value) pair of it: two sources per earlier occurrence; the row
+    qualifies when some earlier source is not one of them (not at t = 2 after the same key twice, say)."""
+    task = build_task({"name": "recall", "n_keys": 4, "n_values": 8})
+    batch = task.sample(16, 12, torch.Generator().manual_seed(0))
+    needed, _, qualifying = intervention.source_sets(task.dependencies(batch))
+    tokens = batch.inputs
+    for b in range(16):
+        for t in range(12):
+            earlier = [s for s in range(t) if int(tokens[b, s]) == int(tokens[b, t]) and int(tokens[b, t]) < 4]
+            assert bool(qualifying[b, t]) == (0 < 2 * len(earlier) < t)
+            assert int(needed[b, t].sum()) == 2 * len(earlier)
