@@ -576,6 +576,8 @@ def test_multi_source_runs_weight_rows_and_pool_the_intervention_by_hand() -> No
         pytest.approx([0.25, 0.875, 0.375, 0.5, 0.875, 0.375])
     assert np.isnan(got.iloc[0]["effect_share"])  # no intervention at init here: NaN, not an error
     assert c1.multi_source_runs(separation, pd.DataFrame(), runs, layer=1)["auc"].tolist() == [0.0]
+    undefined = intervention.assign(rank_correlation=[np.nan, 0.5] * 2)  # a row without a defined correlation is left out
+    assert c1.multi_source_runs(separation, undefined, runs, layer=0).iloc[1]["rank_correlation"] == pytest.approx(0.5)
     assert c1.multi_source_runs(pd.DataFrame({"step": []}), intervention, runs, layer=0).empty
 
 

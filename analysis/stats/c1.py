@@ -262,10 +262,13 @@ CHANCE_AUC = 0.5  # a needed source's gradient above an unneeded one's as often 
 
 
 def _weighted(table: pd.DataFrame, columns: list[str], weight: str) -> pd.DataFrame:
-    """Per run (condition, seed, step): the ``weight``-weighted mean of each column, and the summed weight as n_rows."""
-    weighted = table.assign(**{c: table[c] * table[weight] for c in columns})
-    sums = weighted.groupby(RUN_KEYS, as_index=False)[[*columns, weight]].sum()
-    return sums.assign(**{c: sums[c] / sums[weight] for c in columns}).rename(columns={weight: "n_rows"})
+    """Per run (condition, seed, step): the ``weight``-weighted mean of each column over its defined (non-NaN) rows,
+    and the summed weight of all rows as n_rows."""
+    defined = {f"w_{c}": table[weight].where(table[c].notna(), 0) for c in columns}
+    weighted = table.assign(**{c: table[c] * table[weight] for c in columns}, **defined)
+    sums = weighted.groupby(RUN_KEYS, as_index=False)[[*columns, *defined, weight]].sum()
+    means = {c: sums[c] / sums[f"w_{c}"] for c in columns}
+    return sums.assign(**means).drop(columns=list(defined)).rename(columns={weight: "n_rows"})
 
 
 def multi_source_runs(separation: pd.DataFrame, intervention: pd.DataFrame, runs: pd.DataFrame, layer: int) -> pd.DataFrame:
