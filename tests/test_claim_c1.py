@@ -43,8 +43,23 @@ def planted(mean: float, init: float = 0.0, spread=SPREAD) -> dict[str, list[flo
     return {"init": [init + d for d in spread], "trained": [mean + d for d in spread]}
 
 
-def decide(runs: pd.DataFrame, share: pd.DataFrame, m1: pd.DataFrame | None = None, **overrides):
-    tables = {"m1_dependency_share": share, "m1_gradient_matrix": m1 if m1 is not None else pd.DataFrame()}
+def separation_rows(condition: str, auc: dict[str, list[float]], separated: float = 0.5, layers=(0,)) -> pd.DataFrame:
+    """One m1_separation row per seed, stage and layer with the planted AUC (4 sequences, row t = 5)."""
+    return pd.DataFrame([
+        {"condition": condition, "seed": seed, "step": 0 if stage == "init" else STEPS, "layer": layer, "t": 5,
+         "separated": separated, "auc": value, "n_sequences": 4}
+        for stage, values in auc.items() for seed, value in enumerate(values) for layer in layers
+    ])
+
+
+ORDERED = planted(0.875, init=0.5)  # AUC 0.875 trained (clearly above the 0.75 margin), 0.5 at init
+
+
+def decide(runs: pd.DataFrame, share: pd.DataFrame, m1: pd.DataFrame | None = None, separation: pd.DataFrame | None = None,
+           intervention: pd.DataFrame | None = None, **overrides):
+    tables = {"m1_dependency_share": share, "m1_gradient_matrix": m1 if m1 is not None else pd.DataFrame(),
+              "m1_separation": separation if separation is not None else pd.DataFrame(),
+              "m9_intervention": intervention if intervention is not None else pd.DataFrame()}
     return CLAIMS.get("c1").run(ClaimInputs(tables, runs, SETTINGS), overrides)
 
 
@@ -57,8 +72,10 @@ TWO = {"markov": ("markov", "standard", True), "recall": ("recall", "standard", 
 
 def test_concentration_in_every_learned_condition_is_supported() -> None:
     share = pd.concat([share_rows("markov", planted(0.5)), share_rows("recall", planted(0.375))])
-    result = decide(runs_table(TWO), share)
+    result = decide(runs_table(TWO), share, separation=separation_rows("recall", ORDERED))
     assert finding(result).verdict == "supported" and finding(result).kind == "finding"
+    assert result.tables["c1_multi_source"]["status"].tolist() == ["orders"]
+    assert finding(decide(runs_table(TWO), share)).verdict == "mixed"  # "every source" untested: not supported
     tests = result.tables["c1_tests"].set_index("condition")
     assert tests.loc["markov", "trained_mean"] == pytest.approx(0.5)
     assert list(tests["status"]) == ["concentrates", "concentrates"]
@@ -88,9 +105,11 @@ def test_noise_that_decides_neither_way_is_mixed() -> None:
 def test_threshold_boundary_mean_equal_to_the_margin_counts() -> None:
     """Trained enrichment mean exactly 0.125 (binary-exact): supported at min_excess = 0.125, not just above it."""
     share = share_rows("markov", planted(0.125, spread=[-0.015625, 0.0, 0.015625]))
-    runs = runs_table({"markov": ("markov", "standard", True)}, seeds=[0, 1, 2])
-    assert finding(decide(runs, share, min_excess=0.125)).verdict == "supported"
-    above = decide(runs, share, min_excess=0.125 + 2**-20)
+    runs = runs_table({"markov": ("markov", "standard", True), "sine": ("sine", "standard", True)}, seeds=[0, 1, 2])
+    share = pd.concat([share, share_rows("sine", planted(0.0, spread=[-0.015625, 0.0, 0.015625]))])  # sine: no enrichment test
+    ordered = separation_rows("sine", planted(0.875, spread=[-0.015625, 0.0, 0.015625]))
+    assert finding(decide(runs, share, separation=ordered, min_excess=0.125)).verdict == "supported"
+    above = decide(runs, share, separation=ordered, min_excess=0.125 + 2**-20)
     assert finding(above).verdict == "mixed"
     assert above.tables["c1_tests"]["status"].item() == "undecided"
 
@@ -103,7 +122,7 @@ def test_holm_counts_only_learned_conditions_and_others_are_reported_apart() -> 
         share_rows("lag", planted(0.0)), share_rows("sine", planted(0.0)), share_rows("markov-myopic", planted(0.0)),
         share_rows("markov-rope", planted(0.0)),
     ])
-    result = decide(runs_table(conditions), share)
+    result = decide(runs_table(conditions), share, separation=separation_rows("recall", ORDERED))
     tests = result.tables["c1_tests"].set_index("condition")
     assert sorted(tests.index) == ["lag", "markov", "markov-rope", "recall"]  # sine: not a deciding task; myopic: not standard
     assert tests.loc["lag", "status"] == "not learned" and np.isnan(tests.loc["lag", "p_above_zero_holm"])
@@ -125,7 +144,7 @@ def test_holm_counts_only_learned_conditions_and_others_are_reported_apart() -> 
 def test_without_a_learned_column_every_condition_counts() -> None:
     share = pd.concat([share_rows("markov", planted(0.5)), share_rows("recall", planted(0.5))])
     runs = runs_table(TWO).drop(columns="learned")
-    assert finding(decide(runs, share)).verdict == "supported"
+    assert finding(decide(runs, share, separation=separation_rows("recall", ORDERED))).verdict == "supported"
 
 
 def test_init_and_the_paired_change_are_reported() -> None:
@@ -197,6 +216,7 @@ def test_rules_are_checked_against_config_overrides() -> None:
     assert rule_problems("c1", {"min_excess": 0.2, "tasks": "markov"}) == []
     assert rule_problems("c1", {"min_exces": 0.2})
     assert rule_problems("c1", {"tasks": 3})
+    assert rule_problems("c1", {"min_auc": "high"}) and rule_problems("c1", {"min_auc": 0.8}) == []
 
 
 def test_numbers_and_deciding_texts_printed_by_the_paper() -> None:
@@ -213,7 +233,8 @@ def test_numbers_and_deciding_texts_printed_by_the_paper() -> None:
     share = pd.concat([share_rows("markov", planted(0.5)), share_rows("recall", planted(0.375, init=0.125)),
                        share_rows("lag", planted(0.0))])
     m1 = pd.concat([gradient_rows("markov", seed, zero_at=(1, 0) if seed == 1 else None) for seed in SEEDS])
-    numbers = decide(runs_table(conditions), share, m1).numbers
+    numbers = decide(runs_table({**conditions, "sine": ("sine", "standard", True)}), share, m1,
+                     separation=separation_rows("sine", ORDERED)).numbers
     m = "\u2212"
 
     def ci(mean: str, low: str, high: str) -> dict[str, str]:
@@ -229,12 +250,19 @@ def test_numbers_and_deciding_texts_printed_by_the_paper() -> None:
     assert numbers["finding"] == {
         "claim": "C1b", "verdict": "supported", "kind": "finding",
         "deciding": "smallest trained layer-0 enrichment 0.50 [0.47, 0.53] (markov, learned); concentrates in 1, falls "
-                    "short in 0 of 1 deciding conditions (1 not learned and 1 descriptive, reported apart)",
+                    "short in 0 of 1 deciding conditions; multi-source: smallest trained layer-0 AUC 0.88 [0.84, 0.91] "
+                    "(sine, learned); orders in 1, falls short in 0 of 1 deciding conditions (1 not learned and 1 "
+                    "descriptive, reported apart)",
         "rule": "supported if in every standard condition of markov, recall, lag with learned positions that learned its "
                 "task the trained layer-0 enrichment (gradient share on the needed earlier positions minus the uniform "
-                "share) exceeds 0 (one-sided t over seeds, Holm p < 0.05) with mean at least 0.10; refuted if in every "
-                "such condition it is below 0.10 (one-sided t, Holm p < 0.05); mixed otherwise"}
-    assert {k: v for k, v in numbers.items() if k not in ("check", "finding", "rows", "layers")} == {
+                "share) exceeds 0 (one-sided t over seeds, Holm p < 0.05) with mean at least 0.10, and in every such "
+                "condition of sine, recall (targets that need several sources) the AUC (probability that a needed "
+                "source's gradient exceeds an unneeded one's) exceeds 0.5 (Holm p < 0.05) with mean at least 0.75; "
+                "refuted if in every condition of either family it is below its margin (one-sided t, Holm p < 0.05); "
+                "mixed otherwise"}
+    assert numbers["enrichment_outcome"] == "supported" and numbers["multi_source"]["outcome"] == "supported"
+    assert {k: v for k, v in numbers.items() if k not in ("check", "finding", "rows", "layers", "enrichment_outcome",
+                                                          "multi_source", "validation")} == {
         "min_excess": "0.10", "min_fraction_pct": "100", "layer": "0", "tasks": "markov, recall, lag", "alpha": "0.05",
         "confidence_pct": "95", "reach_min": "0.667", "reach_runs": "5", "pos_encodings": "learned",
         "n_deciding": "1", "n_not_learned": "1", "n_descriptive": "1", "n_concentrates": "1", "n_falls_short": "0"}
@@ -422,18 +450,21 @@ def test_structural_verdict_without_a_reach_table() -> None:
 def test_texts_with_two_encodings_half_the_positions_and_other_settings() -> None:
     """Non-default rules: two encodings print comma-separated, min_fraction 0.5 prints 50%, 90% confidence, alpha 0.01."""
     settings = {"confidence": 0.9, "alpha": 0.01}
-    rules = {"pos_encodings": "learned,rope", "min_fraction": 0.5, "min_excess": 0.25, "layer": 1, "tasks": "recall,lag"}
+    rules = {"pos_encodings": "learned,rope", "min_fraction": 0.5, "min_excess": 0.25, "layer": 1, "tasks": "recall,lag",
+             "multi_source_tasks": ("sine",), "min_auc": 0.6}
     result = CLAIMS.get("c1").run(ClaimInputs({"m1_dependency_share": pd.DataFrame({"step": []}),
                                                "m1_gradient_matrix": pd.DataFrame()}, runs_table({}), settings), rules)
     numbers = result.numbers
     assert numbers["finding"]["deciding"] == (
-        "no deciding condition (learned, standard, a task with known dependencies) (0 not learned and 0 descriptive, "
-        "reported apart)")
+        "no deciding condition (learned, standard, a task with known dependencies); multi-source: no deciding condition "
+        "(learned, standard, a task whose targets need several sources) (0 not learned and 0 descriptive, reported apart)")
     assert numbers["finding"]["rule"] == (
         "supported if in every standard condition of recall, lag with learned, rope positions that learned its task the "
         "trained layer-1 enrichment (gradient share on the needed earlier positions minus the uniform share) exceeds 0 "
-        "(one-sided t over seeds, Holm p < 0.01) with mean at least 0.25; refuted if in every such condition it is "
-        "below 0.25 (one-sided t, Holm p < 0.01); mixed otherwise")
+        "(one-sided t over seeds, Holm p < 0.01) with mean at least 0.25, and in every such condition of sine (targets "
+        "that need several sources) the AUC (probability that a needed source's gradient exceeds an unneeded one's) "
+        "exceeds 0.5 (Holm p < 0.01) with mean at least 0.60; refuted if in every condition of either family it is "
+        "below its margin (one-sided t, Holm p < 0.01); mixed otherwise")
     assert numbers["check"]["rule"] == (
         "supported if every standard run sends non-zero gradient to at least 50% of earlier positions at every "
         "checkpoint and layer below the last, refuted if none does, mixed otherwise (structural: softmax attention "
@@ -445,3 +476,143 @@ def test_texts_with_two_encodings_half_the_positions_and_other_settings() -> Non
                                     "reach_min", "reach_runs", "pos_encodings")} == {
         "min_excess": "0.25", "min_fraction_pct": "50", "layer": "1", "tasks": "recall, lag", "alpha": "0.01",
         "confidence_pct": "90", "reach_min": "n/a", "reach_runs": "0", "pos_encodings": "learned, rope"}
+
+
+# --- C1b's multi-source family ----------------------------------------------------------------
+
+ENRICHED = {"markov": ("markov", "standard", True)}
+
+
+def multi_decide(multi: dict[str, tuple], separation: pd.DataFrame, enrichment: float = 0.5, **overrides):
+    """markov decides the enrichment family (planted ``enrichment``); ``multi``: conditions of the multi-source family."""
+    runs = runs_table({**ENRICHED, **multi})
+    return decide(runs, share_rows("markov", planted(enrichment)), separation=separation, **overrides)
+
+
+SINE = {"sine": ("sine", "standard", True)}
+SINE_RECALL = {**SINE, "recall": ("recall", "standard", True)}
+
+
+def test_multi_source_family_gives_each_word() -> None:
+    ordered, chance = separation_rows("sine", ORDERED), separation_rows("sine", planted(0.5))
+    result = multi_decide(SINE, ordered)
+    assert finding(result).verdict == "supported" and result.numbers["multi_source"]["outcome"] == "supported"
+    result = multi_decide(SINE, chance)  # AUC 0.5 [0.47, 0.53]: shown below the 0.75 margin
+    assert finding(result).verdict == "refuted" and result.tables["c1_multi_source"]["status"].item() == "falls short"
+    assert result.numbers["enrichment_outcome"] == "supported"  # refuted although the enrichment family passes
+    both = pd.concat([ordered, separation_rows("recall", planted(0.5))])
+    assert finding(multi_decide(SINE_RECALL, both)).verdict == "mixed"  # one orders, one falls short
+    noisy = separation_rows("sine", planted(0.75, spread=[-0.5, 0.5, 0.0, 0.25, -0.25]))
+    result = multi_decide(SINE, noisy)
+    assert finding(result).verdict == "mixed" and result.tables["c1_multi_source"]["status"].item() == "undecided"
+    assert finding(multi_decide(SINE, ordered, enrichment=0.0)).verdict == "refuted"  # the enrichment family falls short
+
+
+def test_multi_source_boundary_mean_equal_to_the_margin_counts() -> None:
+    at = separation_rows("sine", planted(0.75, spread=[-0.015625, 0.0, 0.015625]))
+    runs = runs_table({**ENRICHED, **SINE}, seeds=[0, 1, 2])
+    share = share_rows("markov", planted(0.5, spread=[-0.015625, 0.0, 0.015625]))
+    assert finding(decide(runs, share, separation=at)).verdict == "supported"
+    above = decide(runs, share, separation=at, min_auc=0.75 + 2**-20)
+    assert finding(above).verdict == "mixed" and above.tables["c1_multi_source"]["status"].item() == "undecided"
+
+
+def test_multi_source_family_empty_or_missing_is_mixed_with_its_columns() -> None:
+    result = multi_decide(SINE, pd.DataFrame())
+    assert finding(result).verdict == "mixed" and "multi-source: no deciding condition" in finding(result).deciding
+    assert result.tables["c1_multi_source"].columns.tolist() == c1.MULTI_COLUMNS and result.tables["c1_multi_source"].empty
+    assert result.tables["c1_multi_source_runs"].columns.tolist() == c1.MULTI_RUN_COLUMNS
+    assert result.numbers["multi_source"] == {"tasks": "sine, recall", "min_auc": "0.75", "chance_auc": "0.50",
+                                              "n_deciding": "0", "n_orders": "0", "n_falls_short": "0",
+                                              "outcome": "mixed", "rows": []}
+    assert result.tables["c1_intervention"].empty and result.numbers["validation"] == []
+
+
+def test_multi_source_conditions_holm_statuses_and_task_names() -> None:
+    """Only standard conditions of the multi-source tasks are tested; rope: descriptive; not learned: apart; Holm, m = 2."""
+    conditions = {**SINE_RECALL, "sine-rope": ("sine", "standard", True, "rope"), "lag": ("lag", "standard", True),
+                  "sine-myopic": ("sine", "myopic-state", True), "recall-slow": ("recall", "standard", False)}
+    spread = [-0.25, 0.125, 0.0, 0.0625, 0.0625]
+    separation = pd.concat([separation_rows("sine", ORDERED), separation_rows("recall", planted(0.875, spread=spread))]
+                           + [separation_rows(c, planted(0.5)) for c in ("sine-rope", "lag", "sine-myopic", "recall-slow")])
+    result = multi_decide(conditions, separation)
+    table = result.tables["c1_multi_source"].set_index("condition")
+    assert sorted(table.index) == ["recall", "recall-slow", "sine", "sine-rope"]
+    assert table["status"].to_dict() == {"recall": "orders", "recall-slow": "not learned", "sine": "orders",
+                                         "sine-rope": "descriptive"}
+    raw = {c: stats.ttest_1samp(np.array(planted(0.875, spread=s)["trained"]) - 0.5, 0.0, alternative="greater").pvalue
+           for c, s in [("sine", SPREAD), ("recall", spread)]}
+    low = min(raw.values())
+    for condition, p in raw.items():
+        assert table.loc[condition, "p_above_chance_holm"] == pytest.approx(min(1, 2 * low) if p == low else max(2 * low, p))
+    assert np.isnan(table.loc["sine-rope", "p_above_chance_holm"]) and table.loc["sine", "task"] == "sine"
+    assert finding(result).verdict == "supported" and "(1 not learned and 1 descriptive" in finding(result).deciding
+    as_text = multi_decide(conditions, separation, multi_source_tasks="recall")  # a config may still give a string
+    assert sorted(as_text.tables["c1_multi_source"]["condition"]) == ["recall", "recall-slow"]
+    as_list = multi_decide(conditions, separation, multi_source_tasks=["lag"])  # YAML gives a list
+    assert as_list.tables["c1_multi_source"]["condition"].tolist() == ["lag"]
+
+
+def intervention_rows(condition: str, seed: int, step: int) -> pd.DataFrame:
+    """Two rows t: pooled gradient share (2 + 1) / (4 + 4) = 0.375, effect share (3 + 1) / (4 + 4) = 0.5;
+    effect AUC (0.5 x 1 + 1 x 3) / 4 = 0.875 and rank correlation (0 x 1 + 0.5 x 3) / 4 = 0.375, weighted by sequences."""
+    return pd.DataFrame({"condition": condition, "seed": seed, "step": step, "t": [4, 5], "n_sequences": [1, 3],
+                         "grad_needed": [2.0, 1.0], "grad_total": [4.0, 4.0], "effect_needed": [3.0, 1.0],
+                         "effect_total": [4.0, 4.0], "effect_auc": [0.5, 1.0], "rank_correlation": [0.0, 0.5]})
+
+
+def test_multi_source_runs_weight_rows_and_pool_the_intervention_by_hand() -> None:
+    """AUC (0.5 x 1 + 1 x 3) / 4 = 0.875 at layer 0 (layer 1 and the step-50 checkpoint are not read)."""
+    separation = pd.DataFrame({"condition": "s", "seed": 0, "step": [STEPS, STEPS, STEPS, 50, 0], "layer": [0, 0, 1, 0, 0],
+                               "t": [4, 5, 5, 5, 5], "separated": [1.0, 0.0, 1.0, 1.0, 0.0], "auc": [0.5, 1.0, 0.0, 0.0, 0.5],
+                               "n_sequences": [1, 3, 3, 3, 2]})
+    intervention = pd.concat([intervention_rows("s", 0, STEPS), intervention_rows("s", 0, 50)])
+    runs = runs_table({"s": ("sine", "standard", True)}, seeds=[0])
+    got = c1.multi_source_runs(separation, intervention, runs, layer=0)
+    assert got.columns.tolist() == c1.MULTI_RUN_COLUMNS
+    assert got[["step", "stage", "n_rows"]].values.tolist() == [[0, "init", 2], [STEPS, "trained", 4]]
+    trained = got.iloc[1]
+    assert [trained[c] for c in ("separated", "auc", "grad_share", "effect_share", "effect_auc", "rank_correlation")] == \
+        pytest.approx([0.25, 0.875, 0.375, 0.5, 0.875, 0.375])
+    assert np.isnan(got.iloc[0]["effect_share"])  # no intervention at init here: NaN, not an error
+    assert c1.multi_source_runs(separation, pd.DataFrame(), runs, layer=1)["auc"].tolist() == [0.0]
+    undefined = intervention.assign(rank_correlation=[np.nan, 0.5] * 2)  # a row without a defined correlation is left out
+    assert c1.multi_source_runs(separation, undefined, runs, layer=0).iloc[1]["rank_correlation"] == pytest.approx(0.5)
+    assert c1.multi_source_runs(pd.DataFrame({"step": []}), intervention, runs, layer=0).empty
+
+
+def test_multi_source_and_validation_numbers_printed_by_the_paper() -> None:
+    """SPREAD over 5 seeds: half-width 0.030676; AUC 0.875 prints 0.88 [0.84, 0.91], init 0.5 [0.47, 0.53], change
+    0.375 (no spread: 0.38 [0.38, 0.38]); separated is 0.5 in every run; the intervention as worked in intervention_rows.
+    The validation covers both families' tasks (markov and sine; lag is in neither here, the myopic run is not standard)."""
+    intervention = pd.concat([intervention_rows(c, seed, step) for c in ("sine", "markov", "lag", "sine-myopic")
+                              for seed in SEEDS for step in (0, STEPS)])
+    separation = pd.concat([separation_rows(c, ORDERED) for c in ("sine", "markov", "lag", "sine-myopic")])
+    runs = runs_table({**ENRICHED, **SINE, "lag": ("lag", "standard", True), "sine-myopic": ("sine", "myopic-state", True)})
+    result = decide(runs, share_rows("markov", planted(0.5)), separation=separation, intervention=intervention,
+                    tasks="markov")
+    row = {"task": "sine", "pos_encoding": "learned", "n_seeds": "5",
+           "init": {"mean": "0.50", "low": "0.47", "high": "0.53"}, "trained": {"mean": "0.88", "low": "0.84", "high": "0.91"},
+           "change": {"mean": "0.38", "low": "0.38", "high": "0.38"}, "p_holm": "< 0.001", "status": "orders"}
+    numbers = result.numbers["multi_source"]
+    assert numbers == {"tasks": "sine, recall", "min_auc": "0.75", "chance_auc": "0.50", "n_deciding": "1",
+                       "n_orders": "1", "n_falls_short": "0", "outcome": "supported", "rows": [row]}
+    assert "multi-source: smallest trained layer-0 AUC 0.88 [0.84, 0.91] (sine, learned); orders in 1, falls short in 0 " \
+           "of 1 deciding conditions" in finding(result).deciding
+
+    def point(value: str) -> dict[str, str]:
+        return {"mean": value, "low": value, "high": value}
+
+    check = {"pos_encoding": "learned", "n_seeds": "5", "separated_init": "0.50", "separated": point("0.50"),
+             "grad_share": point("0.38"), "effect_share": point("0.50"), "effect_auc": point("0.88"),
+             "rank_correlation": point("0.38")}
+    assert result.numbers["validation"] == [{"task": "markov", **check}, {"task": "sine", **check}]
+    table = result.tables["c1_intervention"]
+    assert table.columns.tolist() == c1.VALIDATION_COLUMNS and table["condition"].tolist() == ["markov", "sine"]
+    assert decide(runs_table({}), pd.DataFrame()).numbers["validation"] == []
+
+
+def test_combined_outcome_of_the_two_families() -> None:
+    s, r, x = "supported", "refuted", "mixed"
+    table = {(a, b): c1.combined_outcome(a, b) for a in (s, r, x) for b in (s, r, x)}
+    assert table == {(s, s): s, (s, r): r, (s, x): x, (r, s): r, (r, r): r, (r, x): r, (x, s): x, (x, r): r, (x, x): x}

@@ -52,9 +52,11 @@ def test_every_run_has_every_measure_at_every_checkpoint(smoke_study: tuple[Path
         keys = set(table[["condition", "seed", "step"]].itertuples(index=False, name=None))
         if name == "m6_probes":  # probes apply to tasks with a probe feature (sine here, not markov)
             assert keys == {key for key in expected if key[0].startswith("sine")}
-        elif name == "m1_dependency_share":  # rows where a target needs an earlier position: lag (d = 2) and
-            # sine (M1 is measured under standard backprop in every regime; order-1 markov needs no earlier position)
-            assert keys == {key for key in expected if key[2] in (0, 20) and (key[0].startswith("lag") or key[0].startswith("sine"))}, name
+        elif name in ("m1_dependency_share", "m1_separation", "m9_intervention"):  # rows where a target needs an earlier position: lag (d = 2) and
+            # sine (M1 is measured under standard backprop in every regime; order-1 markov needs no earlier position);
+            # the intervention (M9) on standard runs only
+            assert keys == {key for key in expected if key[2] in (0, 20) and (key[0].startswith("lag") or key[0].startswith("sine"))
+                            and (name != "m9_intervention" or "_standard_" in key[0])}, name
         elif name == "m7_weight_channel":  # the weight channel of ordinary training: standard runs only
             assert keys == {key for key in expected if key[2] in (0, 20) and "_standard_" in key[0]}, name
         elif MEASURES.get(name).ends_only:  # M7: on the trained model, with initialisation as control

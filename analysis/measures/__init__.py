@@ -33,6 +33,7 @@ from . import (  # noqa: E402,F401  (registration happens on import)
     decomposition,
     dependency,
     gradient_matrix,
+    intervention,
     myopia,
     probes,
     reachability,

@@ -93,6 +93,19 @@ class Task(ABC):
         """
         return None
 
+    def resample_inputs(self, n: int, context: int, generator: torch.Generator) -> Tensor:
+        """``n`` rows of independent replacement inputs: [i, s] is a draw from the input distribution at position s.
+
+        The interventional measure (M9) replaces one input x_s by such a draw and keeps the rest.
+        The default reads the inputs of ``n`` fresh sequences: position s of an independent
+        sequence is an exact draw from the marginal at s, whatever the task. For the tasks here that
+        is: sine, x ~ N(0, 1) and z ~ Bernoulli(p); lag, a uniform token; markov, the stationary
+        (unigram) distribution, as sequences start stationary; recall, a uniform key at even and a
+        uniform value at odd positions; text (called on ``held_out()``), a byte drawn from the
+        held-out part's unigram distribution. A task whose fresh sequences are costly may override it.
+        """
+        return self.sample(n, context, generator).inputs
+
     def probe_features(self, batch: Batch) -> dict[str, ProbeTarget]:
         """Features of position s that only later positions need (M6 probes them); none by default."""
         return {}
