@@ -137,7 +137,7 @@ def test_holm_counts_only_learned_conditions_and_others_are_reported_apart() -> 
     assert finding(result).verdict == "supported"
     assert result.numbers["n_not_learned"] == "1" and result.numbers["n_descriptive"] == "1"
     assert "1 not learned and 1 descriptive" in finding(result).deciding
-    assert decide(runs_table(conditions), share, pos_encodings="learned,rope").tables["c1_tests"].set_index(
+    assert decide(runs_table(conditions), share, pos_encodings=("learned", "rope")).tables["c1_tests"].set_index(
         "condition").loc["markov-rope", "status"] == "falls short"  # deciding once its encoding is named
 
 
@@ -213,7 +213,9 @@ def test_empty_input_gives_mixed_with_the_declared_tables() -> None:
 
 
 def test_rules_are_checked_against_config_overrides() -> None:
-    assert rule_problems("c1", {"min_excess": 0.2, "tasks": "markov"}) == []
+    assert rule_problems("c1", {"min_excess": 0.2, "tasks": ["markov"]}) == []
+    assert rule_problems("c1", {"tasks": "markov,lag"}) == ["stats.claims.c1.tasks: expected a list of str, got 'markov,lag'"]
+    assert rule_problems("c1", {"tasks": ["markov", 3]}) == ["stats.claims.c1.tasks: expected a list of str, got ['markov', 3]"]
     assert rule_problems("c1", {"min_exces": 0.2})
     assert rule_problems("c1", {"tasks": 3})
     assert rule_problems("c1", {"min_auc": "high"}) and rule_problems("c1", {"min_auc": 0.8}) == []
@@ -450,7 +452,7 @@ def test_structural_verdict_without_a_reach_table() -> None:
 def test_texts_with_two_encodings_half_the_positions_and_other_settings() -> None:
     """Non-default rules: two encodings print comma-separated, min_fraction 0.5 prints 50%, 90% confidence, alpha 0.01."""
     settings = {"confidence": 0.9, "alpha": 0.01}
-    rules = {"pos_encodings": "learned,rope", "min_fraction": 0.5, "min_excess": 0.25, "layer": 1, "tasks": "recall,lag",
+    rules = {"pos_encodings": ["learned", "rope"], "min_fraction": 0.5, "min_excess": 0.25, "layer": 1, "tasks": ["recall", "lag"],
              "multi_source_tasks": ("sine",), "min_auc": 0.6}
     result = CLAIMS.get("c1").run(ClaimInputs({"m1_dependency_share": pd.DataFrame({"step": []}),
                                                "m1_gradient_matrix": pd.DataFrame()}, runs_table({}), settings), rules)
@@ -547,8 +549,8 @@ def test_multi_source_conditions_holm_statuses_and_task_names() -> None:
         assert table.loc[condition, "p_above_chance_holm"] == pytest.approx(min(1, 2 * low) if p == low else max(2 * low, p))
     assert np.isnan(table.loc["sine-rope", "p_above_chance_holm"]) and table.loc["sine", "task"] == "sine"
     assert finding(result).verdict == "supported" and "(1 not learned and 1 descriptive" in finding(result).deciding
-    as_text = multi_decide(conditions, separation, multi_source_tasks="recall")  # a config may still give a string
-    assert sorted(as_text.tables["c1_multi_source"]["condition"]) == ["recall", "recall-slow"]
+    as_tuple = multi_decide(conditions, separation, multi_source_tasks=("recall",))
+    assert sorted(as_tuple.tables["c1_multi_source"]["condition"]) == ["recall", "recall-slow"]
     as_list = multi_decide(conditions, separation, multi_source_tasks=["lag"])  # YAML gives a list
     assert as_list.tables["c1_multi_source"]["condition"].tolist() == ["lag"]
 
@@ -590,7 +592,7 @@ def test_multi_source_and_validation_numbers_printed_by_the_paper() -> None:
     separation = pd.concat([separation_rows(c, ORDERED) for c in ("sine", "markov", "lag", "sine-myopic")])
     runs = runs_table({**ENRICHED, **SINE, "lag": ("lag", "standard", True), "sine-myopic": ("sine", "myopic-state", True)})
     result = decide(runs, share_rows("markov", planted(0.5)), separation=separation, intervention=intervention,
-                    tasks="markov")
+                    tasks=("markov",))
     row = {"task": "sine", "pos_encoding": "learned", "n_seeds": "5",
            "init": {"mean": "0.50", "low": "0.47", "high": "0.53"}, "trained": {"mean": "0.88", "low": "0.84", "high": "0.91"},
            "change": {"mean": "0.38", "low": "0.38", "high": "0.38"}, "p_holm": "< 0.001", "status": "orders"}

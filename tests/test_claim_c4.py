@@ -214,7 +214,7 @@ def test_descriptive_encodings_decide_nothing() -> None:
     flat = [condition("lag", "lag", 0.0, 0.0, dependency=3, **SMALL), condition("text", "text", 0.0, 0.0, **SMALL)]
     result = decide([*flat, (alibi_m1, alibi_runs)])
     assert words(result) == {f"C4a/{STRUCTURAL}": SUPPORTED, "C4a/finding": SUPPORTED, "C4b/finding": MIXED, "trained": SUPPORTED}
-    with_alibi = decide([*flat, (alibi_m1, alibi_runs)], pos_encodings="learned,alibi")
+    with_alibi = decide([*flat, (alibi_m1, alibi_runs)], pos_encodings=("learned", "alibi"))
     assert words(with_alibi)["C4a/finding"] == MIXED  # 2 of 3 flat: below the 75% share
 
 
@@ -488,8 +488,8 @@ def test_information_numbers_print_three_digits_or_say_not_measured() -> None:
 def test_rules_and_decision_numbers_as_the_paper_prints_them() -> None:
     """Two deciding encodings (rope planted as learned's twin); lag also has a middle checkpoint, which the law fits
     (init and trained only) leave out."""
-    rules = {"flat_margin": 0.2, "min_share": 0.8, "aic_margin": 3.0, "trained_tasks": "lag, text", "layer": 0,
-             "pos_encodings": "learned, rope"}
+    rules = {"flat_margin": 0.2, "min_share": 0.8, "aic_margin": 3.0, "trained_tasks": ["lag", "text"], "layer": 0,
+             "pos_encodings": ["learned", "rope"]}
     lag_m1 = planted_m1("lag", {0: seeds_around(0.0, 3), 50: seeds_around(0.0, 3), FINAL: seeds_around(0.0, 3)},
                         peak=(3, 4.0), n_layer=1, length=8)
     lag = (lag_m1, runs_row("lag", "lag", seeds=3, dependency=3, context=8, n_layer=1))

@@ -71,8 +71,8 @@ NOT_LEARNED, DESCRIPTIVE = "not learned", "descriptive"
 class Rules:
     min_excess: float = 0.1  # smallest mean enrichment (share on needed positions minus uniform share) that counts as concentrating
     layer: int = 0  # residual-stream layer the finding is decided at (0: the input stream)
-    tasks: str = "markov,recall,lag"  # task names (runs.task_name) whose standard conditions decide C1b, comma-separated
-    pos_encodings: str = "learned"  # encodings whose conditions decide; the others are descriptive breadth, reported apart
+    tasks: tuple[str, ...] = ("markov", "recall", "lag")  # task names (runs.task_name) whose standard conditions decide C1b
+    pos_encodings: tuple[str, ...] = ("learned",)  # encodings whose conditions decide; the others are descriptive breadth
     min_fraction: float = 1.0  # C1a: smallest fraction of earlier positions that must receive non-zero gradient
     # Tasks (runs.task_name) whose targets need several earlier sources: the multi-source family of C1b.
     multi_source_tasks: tuple[str, ...] = ("sine", "recall")
@@ -82,6 +82,10 @@ class Rules:
     # (its neighbour, which fixes the token type in recall) while ruling out an ordering that holds only for a few
     # needed sources (e.g. the nearest lag of sine, or only the latest occurrence of a recall key).
     min_auc: float = 0.75
+
+    def __post_init__(self) -> None:
+        for name in ("tasks", "pos_encodings", "multi_source_tasks"):  # a config gives lists: keep tuples (frozen, hashable)
+            object.__setattr__(self, name, tuple(getattr(self, name)))
 
 
 # --- compute ---------------------------------------------------------------------------------
@@ -175,8 +179,8 @@ def _seed_values(per_run: pd.DataFrame, condition: str, stage: str, layer: int) 
     return mine.set_index("seed")["enrichment"].astype(float)
 
 
-def _names(text: str) -> set[str]:
-    return {name.strip() for name in text.split(",") if name.strip()}
+def _names(names: tuple[str, ...]) -> set[str]:
+    return set(names)
 
 
 def tested_conditions(per_run: pd.DataFrame, runs: pd.DataFrame, rules: Rules) -> list[str]:
@@ -292,9 +296,8 @@ def _by_seed(per_run: pd.DataFrame, condition: str, stage: str, column: str) -> 
     return mine.set_index("seed")[column].astype(float)
 
 
-def _names_of(names: tuple[str, ...] | str) -> set[str]:
-    """Task or encoding names from a tuple (or, as a config may still give it, one comma-separated string)."""
-    return _names(names) if isinstance(names, str) else set(names)
+def _names_of(names: tuple[str, ...]) -> set[str]:
+    return set(names)
 
 
 def multi_source_tests(per_run: pd.DataFrame, runs: pd.DataFrame, rules: Rules, settings: dict[str, Any]) -> pd.DataFrame:
@@ -442,7 +445,7 @@ def finding_verdict(tests: pd.DataFrame, multi: pd.DataFrame, rules: Rules, alph
     deciding = f"{_enrichment_text(counted, rules)}; {_multi_source_text(multi_counted, rules)}"
     return Verdict(
         "C1b", verdict, deciding + f" ({not_learned} not learned and {descriptive} descriptive, reported apart)",
-        f"supported if in every standard condition of {rules.tasks.replace(',', ', ')} with {rules.pos_encodings.replace(',', ', ')} "
+        f"supported if in every standard condition of {', '.join(rules.tasks)} with {', '.join(rules.pos_encodings)} "
         f"positions that learned its task the trained layer-{rules.layer} "
         f"enrichment (gradient share on the needed earlier positions minus the uniform share) exceeds 0 (one-sided t over "
         f"seeds, Holm p < {alpha}) with mean at least {fmt(rules.min_excess)}, and in every such condition of "
@@ -514,12 +517,12 @@ def paper_numbers(
         "min_excess": fmt(rules.min_excess),
         "min_fraction_pct": fmt(100 * rules.min_fraction, 0),
         "layer": str(rules.layer),
-        "tasks": rules.tasks.replace(",", ", "),
+        "tasks": ", ".join(rules.tasks),
         "alpha": str(settings["alpha"]),
         "confidence_pct": fmt(100 * settings["confidence"], 0),
         "reach_min": fmt(float(reach["fraction_reached"].min()) if len(reach) else None, 3),
         "reach_runs": str(reach[["condition", "seed"]].drop_duplicates().shape[0]),
-        "pos_encodings": rules.pos_encodings.replace(",", ", "),
+        "pos_encodings": ", ".join(rules.pos_encodings),
         "n_deciding": str(int((tests["deciding"] & tests["learned"]).sum())),
         "n_not_learned": str(int((tests["status"] == NOT_LEARNED).sum())),
         "n_descriptive": str(int((tests["status"] == DESCRIPTIVE).sum())),

@@ -47,9 +47,9 @@ class Rules:
     flat_margin: float = 0.1  # equivalence margin on the within-row slope of log G against log(d + 1)
     min_share: float = 0.75  # share of a family's conditions that must agree for supported / refuted (> 0.5)
     aic_margin: float = 2.0  # |AIC(power law) - AIC(exponential)| at least this picks a law, else indistinguishable
-    trained_tasks: str = "lag,text"  # task names (runs.task_name) C4b is decided on, comma-separated
-    pos_encodings: str = "learned"  # encodings whose conditions decide C4a and C4b; the others are descriptive breadth
-    fixed_distances: str = "1,2,4,8,16"  # distances of the position profile (profile at fixed d against source s)
+    trained_tasks: tuple[str, ...] = ("lag", "text")  # task names (runs.task_name) of the trained within-row family (descriptive)
+    pos_encodings: tuple[str, ...] = ("learned",)  # encodings whose conditions decide C4a and C4b; the others are descriptive
+    fixed_distances: tuple[int, ...] = (1, 2, 4, 8, 16)  # distances of the position profile (at fixed d against source s)
     # C4b, the known-distance sweep: the lag task at these distances and this context length (learned positions decide)
     sweep_distances: tuple[int, ...] = (2, 4, 8, 16, 24)  # spans the context: ln 24 - ln 2 = 2.48 e-folds of distance
     sweep_context: int = 32
@@ -72,7 +72,8 @@ class Rules:
         for name in ("flat_margin", "steps_margin", "gap_margin", "share_margin", "height_margin", "context_tolerance"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} {getattr(self, name)}: must be positive")
-        for name in ("sweep_distances", "deciding_quantities"):  # a config gives lists: store tuples (frozen, hashable)
+        for name in ("trained_tasks", "pos_encodings", "fixed_distances", "sweep_distances", "deciding_quantities"):
+            # a config gives lists: store tuples (frozen, hashable)
             object.__setattr__(self, name, tuple(getattr(self, name)))
         unknown = set(self.deciding_quantities) - set(SWEEP_QUANTITIES)
         if unknown:
@@ -619,11 +620,11 @@ def decide(inputs: ClaimInputs, rules: Rules) -> ClaimResult:
     decomposition = distance.decompose(distance.fit_cells(below, 0, d_min, exclude))  # every source free, s = 0 included
     terms = with_within_row(decomposition_summary(decomposition, rules, confidence, alpha), summary)
 
-    encodings = [name.strip() for name in rules.pos_encodings.split(",") if name.strip()]
+    encodings = list(rules.pos_encodings)
     deciding = info[info["pos_encoding"].isin(encodings)]["condition"]
     at_layer = terms[(terms["layer"] == rules.layer) & terms["condition"].isin(deciding)]
     init = family_tests(at_layer[at_layer["step"] == 0], "beyond_p", alpha)
-    tasks = [name.strip() for name in rules.trained_tasks.split(",") if name.strip()]
+    tasks = list(rules.trained_tasks)
     eligible = info[info["task_name"].isin(tasks) & info["learned"]
                     & ~((info["task_name"] == "lag") & info["dependency"].isna())]  # lag without its distance: not readable
     trained_rows = at_layer[at_layer["condition"].isin(eligible["condition"])
@@ -631,7 +632,7 @@ def decide(inputs: ClaimInputs, rules: Rules) -> ClaimResult:
     trained = family_tests(trained_rows, "beyond_p", alpha)  # descriptive since v3: C4b is decided on the sweep
 
     reach = structural_reach(m1, info)
-    fixed = [int(d) for d in rules.fixed_distances.split(",") if d.strip()]
+    fixed = list(rules.fixed_distances)
     position = distance.summarize_position_profile(distance.position_profile(below, fixed, s_min), confidence)
     first = distance.summarize_first_position(distance.first_position_ratio(below, s_min), confidence)
     height_runs = dependency_height_runs(below, info, s_min, rules.layer)

@@ -96,6 +96,11 @@ def rule_problems(claim_id: str, overrides: Mapping[str, Any]) -> list[str]:
             problems.append(f"unknown key 'stats.claims.{claim_id}.{key}'; allowed keys: {', '.join(allowed)}")
             continue
         default = allowed[key].default
+        if isinstance(default, tuple):
+            if not isinstance(value, list | tuple) or any(not isinstance(item, type(x)) for x in default[:1] for item in value):
+                kind = type(default[0]).__name__ if default else "value"
+                problems.append(f"stats.claims.{claim_id}.{key}: expected a list of {kind}, got {value!r}")
+            continue
         if isinstance(default, bool) != isinstance(value, bool) or (
             isinstance(default, int | float) and not isinstance(value, int | float)
         ) or (isinstance(default, str) and not isinstance(value, str)):

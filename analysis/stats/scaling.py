@@ -80,8 +80,8 @@ def reference(settings: Mapping[str, Any]) -> dict[str, int] | None:
     return {factor: int(given[factor]) for factor in SWEEPS.values()}
 
 
-def _names(text: str) -> set[str]:
-    return {name.strip() for name in text.split(",") if name.strip()}
+def _names(names: tuple[str, ...]) -> set[str]:
+    return set(names)
 
 
 # --- which runs belong to which sweep ---------------------------------------------------------
