@@ -713,3 +713,126 @@ def test_a_checkpoint_only_the_control_task_has_is_left_unpaired() -> None:
     assert by_step["n_seeds"].to_dict() == {50: 0, 100: 5}
     assert np.isnan(by_step.loc[50, "did_mean"]) and by_step.loc[50, "gap_control_mean"] == pytest.approx(0.04)
     assert by_step.loc[100, "did_mean"] == pytest.approx(0.0)
+
+
+# --- v3: the plateau criterion, a control that learns, the power statement, the myopia gap on text ---
+
+SUPPORTED_DID = [0.07, 0.08, 0.09, 0.08, 0.08]
+
+
+def supported_curve() -> pd.DataFrame:
+    return planted([c + d for c, d in zip(CONTROL_GAP, SUPPORTED_DID, strict=True)], CONTROL_GAP)
+
+
+def standard_rows(task: str, losses: dict[int, float], seeds: list[int] = SEEDS) -> pd.DataFrame:
+    return pd.DataFrame([{"condition": f"{task}_learned_standard", "seed": seed, "step": step, "eval_loss": loss}
+                         for seed in seeds for step, loss in losses.items()])
+
+
+@pytest.mark.parametrize(("fall", "expected"), [(0.0124, SUPPORTED), (0.0126, MIXED)])
+def test_a_deciding_run_still_moving_leaves_the_cell_undecided(fall: float, expected: str) -> None:
+    """Seed 2's standard treated run falls linearly across the window (steps 80, 90, 100) by ``fall`` (its myopic run
+    with it, so the plateau gaps are unchanged): drift = fall, against the tolerance 2.5% x 0.5 = 0.0125."""
+    moving = {80: STANDARD_LOSS + fall / 2, 90: STANDARD_LOSS, 100: STANDARD_LOSS - fall / 2}
+    gap = supported_curve()
+    mine = (gap["condition"] == f"{TREATED}_learned_myopic-state") & (gap["seed"] == 2)
+    gap.loc[mine, "eval_loss"] += gap.loc[mine, "step"].map(moving) - STANDARD_LOSS
+    result = decide(pd.concat([standard_rows(TREATED, moving, [2]), gap], ignore_index=True))
+    row = result.tables["c2_did"].iloc[0]
+    assert row["did_mean"] == pytest.approx(0.08) and row["max_drift_share"] == pytest.approx(fall / 0.5)
+    assert result.verdicts[0].verdict == expected
+    plateau = result.tables["c2_plateau"].set_index(["condition", "seed"])
+    assert plateau.loc[(f"{TREATED}_learned_standard", 2), "drift"] == pytest.approx(-fall)
+    if expected == MIXED:
+        assert row["n_not_at_plateau"] == 2 and not row["at_plateau"]
+        assert result.verdicts[0].deciding.endswith(
+            "n = 5; not decided: 2 of 20 deciding runs not at their plateau (drift above 2.5% of the gap: sine-shift1 "
+            "myopic-state seed 2 (−2.5%), sine-shift1 standard seed 2 (−2.5%))")
+
+
+def test_a_run_that_does_not_decide_may_still_move() -> None:
+    """myopic-full's runs move (drift 0.1) but do not decide: the myopic-state cell is decided, full's row says so."""
+    gap = supported_curve()
+    full = gap_rows(TREATED, "myopic-full", [0.1] * 5)
+    full["eval_loss"] += full["step"].map({80: 0.05, 90: 0.0, 100: -0.05})
+    result = decide(pd.concat([gap, full, gap_rows(CONTROL, "myopic-full", [0.0] * 5)], ignore_index=True))
+    table = result.tables["c2_did"].set_index("regime")
+    assert result.verdicts[0].verdict == SUPPORTED and not table.loc["myopic-full", "at_plateau"]
+    assert table.loc["myopic-full", "n_not_at_plateau"] == 5
+
+
+@pytest.mark.parametrize(("control_myopic", "expected"), [(0.25, SUPPORTED), (0.2501, MIXED)])
+def test_a_control_that_did_not_learn_leaves_the_cell_undecided(control_myopic: float, expected: str) -> None:
+    """The control's myopic-state arm plateaus at ``control_myopic`` on every seed, its standard arm ``CONTROL_GAP``
+    below (the gaps, so the DiD 0.08, unchanged), against the bar 50% of the gap 0.5: 0.25 closes exactly 50%
+    (inclusive), 0.2501 just under (49.98%)."""
+    gap = supported_curve()
+    gap.loc[gap["condition"] == f"{CONTROL}_learned_myopic-state", "eval_loss"] = control_myopic
+    standard = pd.DataFrame([{"condition": f"{CONTROL}_learned_standard", "seed": seed, "step": step,
+                              "eval_loss": control_myopic - control} for seed, control in zip(SEEDS, CONTROL_GAP, strict=True)
+                             for step in PLATEAU_STEPS])
+    result = decide(pd.concat([standard, gap], ignore_index=True))
+    row = result.tables["c2_did"].iloc[0]
+    assert row["control_myopic_closed_mean"] == pytest.approx(1 - 2 * control_myopic)
+    assert row["control_standard_closed_mean"] == pytest.approx(1 - 2 * (control_myopic - 0.04))
+    assert row["did_mean"] == pytest.approx(0.08) and row["did_p_holm"] < 0.05
+    assert result.verdicts[0].verdict == expected and bool(row["control_learns"]) == (expected == SUPPORTED)
+    if expected == MIXED:
+        assert result.verdicts[0].deciding.endswith(
+            "n = 5; not decided: the control did not learn (gap closed at the plateau: standard 58% [54, 62], "
+            "myopic-state 50% [50, 50]; each needs 50%)")
+
+
+def test_arms_table_reports_each_arms_gap_closed_with_its_interval() -> None:
+    arms = decide(supported_curve()).tables["c2_arms"].set_index(["task", "regime"])
+    # control myopic-state: 1 - 2 x (0.0625 + gap): mean 0.795, sd 2 x 0.0158114, half t(0.975, 4) x sd / sqrt(5)
+    half = T_975[4] * 2 * 0.0158114 / np.sqrt(5)
+    assert arms.loc[(CONTROL, "myopic-state"), "gap_closed_mean"] == pytest.approx(0.795)
+    assert arms.loc[(CONTROL, "myopic-state"), "gap_closed_low"] == pytest.approx(0.795 - half, abs=1e-6)
+    assert arms.loc[(TREATED, "standard"), "gap_closed_mean"] == pytest.approx(0.875)
+    assert set(arms["n_at_plateau"]) == {5} and set(arms["n_seeds"]) == {5}
+
+
+def test_power_statement_from_the_planning_effect() -> None:
+    """Exploratory DiD 0.087, sd 0.066 (d = 1.32): n = 5 has power 0.78 (noncentral t; the issue: "about 0.78"); 90% needs 7 seeds, the floor 10."""
+    result = decide(supported_curve(), overrides={"planning_did": 0.087, "planning_sd": 0.066})
+    assert result.numbers["power"] == {"did": "0.087", "sd": "0.066", "d": "1.32", "target_pct": "90", "min_seeds": "10",
+                                       "seeds_needed": "10", "n": "5", "power_pct": "78"}
+    small = decide(supported_curve(), overrides={"planning_did": 0.02, "planning_sd": 0.066}).numbers["power"]
+    assert small["seeds_needed"] == "95"  # d = 0.303: above the floor
+    assert "power" not in decide(supported_curve()).numbers  # NaN by default: not reported
+    assert decide(pd.DataFrame(), overrides={"planning_did": 0.087, "planning_sd": 0.066}).numbers["power"]["seeds_needed"] == "10"
+
+
+def text_runs() -> pd.DataFrame:
+    rows = [{**CELL, "condition": f"text_learned_{regime}", "seed": seed, "task": "text", "task_name": "text",
+             "regime": regime, "final_eval_loss": 2.0, "baseline_loss": 3.0, "optimal_loss": float("nan")}
+            for regime in ("standard", "myopic-state") for seed in SEEDS]
+    return pd.concat([runs_table(), pd.DataFrame(rows)], ignore_index=True)
+
+
+def test_myopia_gap_on_text_is_tabled_and_printed_without_a_verdict() -> None:
+    """Text: plateau gaps 0.1, 0.2, 0.3, 0.2, 0.2 (mean 0.2, sd sqrt(0.005)); per position (M4, final checkpoint)
+    0.05 at t = 0 and 0.3 at t = 1; the C2 verdict is the sine cells' alone."""
+    text = gap_rows("text", "myopic-state", [0.1, 0.2, 0.3, 0.2, 0.2])
+    m4 = pd.concat([m4_rows("text", "myopic-state", [0.05] * 5).assign(t=0), m4_rows("text", "myopic-state", [0.3] * 5).assign(t=1)],
+                   ignore_index=True)
+    result = decide(pd.concat([supported_curve(), text], ignore_index=True), text_runs(), m4_myopia_gap=m4)
+    table = result.tables["c2_text_gap"]
+    assert table["condition"].tolist() == ["text_learned_myopic-state"] and table["n_seeds"].tolist() == [5]
+    half = T_975[4] * np.sqrt(0.005 / 5)
+    assert table["gap_mean"].iloc[0] == pytest.approx(0.2) and table["gap_high"].iloc[0] == pytest.approx(0.2 + half, abs=1e-6)
+    assert table["plateau_standard"].iloc[0] == pytest.approx(STANDARD_LOSS) and table["max_abs_drift"].iloc[0] == 0
+    assert result.numbers["text"] == [{
+        "regime": "myopic-state", "pos_encoding": "learned", "n_seeds": "5",
+        "gap": {"mean": "0.200", "low": "0.112", "high": "0.288"}, "plateau_standard": "0.062", "plateau_myopic": "0.263",
+        "gap_first": {"mean": "0.050", "low": "0.050", "high": "0.050"},
+        "gap_last": {"mean": "0.300", "low": "0.300", "high": "0.300"}, "last_t": "1"}]
+    assert result.verdicts[0].verdict == SUPPORTED and "text" not in set(result.tables["c2_did"]["pos_encoding"])
+    assert "text" not in decide(supported_curve()).numbers
+
+
+def test_rules_refuse_a_window_outside_training() -> None:
+    for window in (0.0, 1.5):
+        with pytest.raises(ValueError, match="plateau_window"):
+            c2.Rules(plateau_window=window)
