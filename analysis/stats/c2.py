@@ -110,9 +110,14 @@ def _seed_matrix(gap: pd.DataFrame, task: str, regime: str) -> pd.DataFrame:
     return rows.pivot_table(index="step", columns="seed", values="gap", aggfunc="first")
 
 
-def _pair(gap: pd.DataFrame, rules: Rules, regime: str, step: int, confidence: float) -> dict[str, Any]:
+def _matrices(gap: pd.DataFrame, rules: Rules, regime: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(treated, control) gaps of one regime as (step x seed) frames: pivoted once, read at every step."""
+    return _seed_matrix(gap, rules.treated_task, regime), _seed_matrix(gap, rules.control_task, regime)
+
+
+def _pair(matrices: tuple[pd.DataFrame, pd.DataFrame], regime: str, step: int, confidence: float) -> dict[str, Any]:
     """Gaps, DiD and its test at one step, over the seeds that have both tasks (a step one task lacks pairs none)."""
-    treated, control = _seed_matrix(gap, rules.treated_task, regime), _seed_matrix(gap, rules.control_task, regime)
+    treated, control = matrices
     seeds = sorted(set(treated.columns) & set(control.columns))
     gt = treated.reindex(index=[step], columns=seeds).to_numpy(float)[0]  # NaN where a task lacks the step
     gc = control.reindex(index=[step], columns=seeds).to_numpy(float)[0]
@@ -190,7 +195,7 @@ def _final_row(plateau_gaps: pd.DataFrame, plateau: pd.DataFrame, runs: pd.DataF
     cell_values = dict(zip(CELL, cell, strict=True))
     span = _span(runs, cell, rules)
     learned = _standard_learned(runs, cell, rules)
-    row = _pair(plateau_gaps, rules, regime, int(cell_values["steps"]), settings["confidence"])
+    row = _pair(_matrices(plateau_gaps, rules, regime), regime, int(cell_values["steps"]), settings["confidence"])
     values = row.pop("did_values")
     row.pop("step")
     seeds = sorted(plateau_gaps.loc[plateau_gaps["regime"] == regime, "seed"].unique())
@@ -223,8 +228,9 @@ def did_tables(curve_gaps: pd.DataFrame, plateau_gaps: pd.DataFrame, plateau: pd
             if not in_cell["regime"].eq(regime).any():
                 continue
             final_rows.append(_final_row(in_cell, plateau, runs, cell, regime, rules, settings))
+            matrices = _matrices(curve, rules, regime)
             for step in sorted(curve.loc[curve["regime"] == regime, "step"].unique()):
-                row = _pair(curve, rules, regime, int(step), settings["confidence"])
+                row = _pair(matrices, regime, int(step), settings["confidence"])
                 row.pop("did_values")
                 step_rows.append({**cell_values, **row, "did_relative": row["did_mean"] / span, "window_start": window,
                                   "in_window": bool(step >= window - 1e-9 * cell_values["steps"])})
