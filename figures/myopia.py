@@ -1,11 +1,12 @@
 """Figure (C2): the myopia gap along training, as a difference-in-differences, and the loss by position.
 
-Top, one panel per myopic regime: against the training step, the gap (myopic minus standard
-held-out loss, paired by seed) on the task that needs pre-caching (sine shift 1), on the
-control (shift 0), and their difference (DiD), each a mean over seeds with its Student t
-interval from the statistics stage. A DiD that opens early and closes later is slower
+Top, one panel per myopic regime (and encoding, where there are several): against the training
+step, at every held-out evaluation, the gap (myopic minus standard held-out loss, paired by seed)
+on the task that needs pre-caching (sine shift 1), on the control (shift 0), and their difference
+(DiD), each a mean over seeds with its Student t interval from the statistics stage; shaded, the
+plateau window the verdict averages over. A DiD that opens early and closes later is slower
 learning; one that stays open is a worse end point. Bottom: held-out loss by position after
-training, standard vs myopic, per task.
+training, standard vs myopic, per task (natural text included where it was trained myopically).
 """
 import sys
 from pathlib import Path
@@ -21,15 +22,24 @@ REGIMES = ["standard", "myopic-state", "myopic-full"]
 SERIES = {"gap_treated": ("gap, shift 1", "-"), "gap_control": ("gap, shift 0 (control)", "--"), "did": ("DiD", "-")}
 
 
-def plot_along(ax: plt.Axes, along: pd.DataFrame, regime: str, colours: dict, first: bool) -> None:
-    curve = along[along["regime"] == regime].sort_values("step")
+def panels(along: pd.DataFrame) -> list[tuple[str, str]]:
+    """(encoding, regime) of each top panel: the myopic regimes in order, per encoding."""
+    if along.empty:
+        return []
+    present = set(zip(along["pos_encoding"], along["regime"], strict=True))
+    return [(enc, regime) for enc in dict.fromkeys(along["pos_encoding"]) for regime in REGIMES[1:] if (enc, regime) in present]
+
+
+def plot_along(ax: plt.Axes, curve: pd.DataFrame, title: str, colours: dict, first: bool) -> None:
+    curve = curve.sort_values("step")
+    end = curve["steps"].max()
+    ax.axvspan(curve["window_start"].iloc[0], end, color="0.9", zorder=0, label="plateau window" if first else None)
     for (column, (label, dash)), colour in zip(SERIES.items(), colours["series"], strict=True):
         style.band(ax, curve["step"], curve[f"{column}_mean"], curve[f"{column}_low"], curve[f"{column}_high"], colour, dash,
                    label if first else None)
     ax.axhline(0, color="0.5", linestyle=":", linewidth=style.line(0.8))
-    ax.set_xscale("symlog", linthresh=10)  # checkpoints are log-spaced and include step 0
-    ax.set_xlim(0, curve["step"].max())
-    ax.set(title=regime, xlabel="training step", ylabel="held-out loss difference" if first else "")
+    ax.set_xlim(0, end)  # evaluations are evenly spaced: a linear axis shows where the curves settle
+    ax.set(title=title, xlabel="training step", ylabel="held-out loss difference" if first else "")
 
 
 def plot_positions(ax: plt.Axes, positions: pd.DataFrame, task: str, colours: dict, first: bool) -> None:
@@ -45,13 +55,16 @@ def plot_positions(ax: plt.Axes, positions: pd.DataFrame, task: str, colours: di
 def plot(along: pd.DataFrame, positions: pd.DataFrame) -> plt.Figure:
     palette = sns.color_palette(style.PALETTE, 10)
     colours = dict(zip(REGIMES, palette, strict=False)) | {"series": [palette[3], palette[7], "black"]}
-    regimes = [r for r in REGIMES[1:] if not along.empty and r in set(along["regime"])]
+    top = panels(along)
+    several = len({enc for enc, _ in top}) > 1
     tasks = list(dict.fromkeys(positions["task"])) if not positions.empty else []
-    columns = max(len(regimes), len(tasks), 1)
+    columns = max(len(top), len(tasks), 1)
     figure, axes = plt.subplots(2, columns, figsize=style.sized(2.2 * columns + 1.6, 4.6), squeeze=False, layout="constrained")
     for col in range(columns):
-        if col < len(regimes):
-            plot_along(axes[0, col], along, regimes[col], colours, col == 0)
+        if col < len(top):
+            enc, regime = top[col]
+            curve = along[(along["pos_encoding"] == enc) & (along["regime"] == regime)]
+            plot_along(axes[0, col], curve, f"{regime} ({enc})" if several else regime, colours, col == 0)
         else:
             axes[0, col].set_axis_off()
         if col < len(tasks):

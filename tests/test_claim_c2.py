@@ -19,15 +19,29 @@ SEEDS = [0, 1, 2, 3, 4]
 def runs_table(standard_final: float = 0.1, encodings: tuple[str, ...] = ("learned",),
                regimes: tuple[str, ...] = ("standard", "myopic-state", "myopic-full")) -> pd.DataFrame:
     rows = [
-        {**CELL, "condition": f"{task}_{enc}_{regime}", "seed": seed, "task": task, "regime": regime, "pos_encoding": enc,
-         "final_eval_loss": standard_final if regime == "standard" else standard_final + 0.05,
+        {**CELL, "condition": f"{task}_{enc}_{regime}", "seed": seed, "task": task, "task_name": task, "regime": regime,
+         "pos_encoding": enc, "final_eval_loss": standard_final if regime == "standard" else standard_final + 0.05,
          "baseline_loss": BASELINE, "optimal_loss": 0.0}
         for enc in encodings for task in (TREATED, CONTROL) for regime in regimes for seed in SEEDS
     ]
     return pd.DataFrame(rows)
 
 
-def gap_rows(task: str, regime: str, gaps: list[float], step: int = 100, encoding: str = "learned") -> pd.DataFrame:
+STANDARD_LOSS = 0.0625  # binary-exact: a planted gap g gives a myopic loss 0.0625 + g and the gap g back exactly
+PLATEAU_STEPS = (80, 90, 100)  # the evaluations in the last 20% of 100 steps: a flat plateau unless a test says otherwise
+
+
+def gap_rows(task: str, regime: str, gaps: list[float], step: int | None = None, encoding: str = "learned") -> pd.DataFrame:
+    """eval_curve rows of one myopic condition whose held-out loss lies ``gap`` above its standard run's, per seed:
+    at the plateau's evaluations (flat), or at one ``step``. ``decide`` adds the standard runs' rows."""
+    steps = PLATEAU_STEPS if step is None else (step,)
+    return pd.DataFrame([
+        {"condition": f"{task}_{encoding}_{regime}", "seed": seed, "step": at, "eval_loss": STANDARD_LOSS + gap}
+        for seed, gap in zip(SEEDS, gaps, strict=True) for at in steps
+    ])
+
+
+def m4_rows(task: str, regime: str, gaps: list[float], step: int = 100, encoding: str = "learned") -> pd.DataFrame:
     """m4_myopia_gap rows (t = -1: mean over positions) for one myopic condition at one checkpoint."""
     return pd.DataFrame([
         {"condition": f"{task}_{encoding}_{regime}", "standard_condition": f"{task}_{encoding}_standard", "regime": regime,
@@ -41,8 +55,17 @@ def planted(treated: list[float], control: list[float], regime: str = "myopic-st
     return pd.concat([gap_rows(TREATED, regime, treated, **kw), gap_rows(CONTROL, regime, control, **kw)], ignore_index=True)
 
 
-def decide(gap: pd.DataFrame, runs: pd.DataFrame | None = None, overrides: dict | None = None, **tables: pd.DataFrame):
-    inputs = ClaimInputs({"m4_myopia_gap": gap, **tables}, runs_table() if runs is None else runs, SETTINGS)
+def with_standard(curve: pd.DataFrame) -> pd.DataFrame:
+    """The curve with a standard run (loss STANDARD_LOSS) wherever a myopic one has an evaluation; rows planted first win."""
+    if curve.empty:
+        return curve
+    standard = curve.assign(condition=curve["condition"].str.replace(r"_myopic-(state|full)$", "_standard", regex=True),
+                            eval_loss=STANDARD_LOSS)
+    return pd.concat([curve, standard], ignore_index=True).drop_duplicates(["condition", "seed", "step"], ignore_index=True)
+
+
+def decide(curve: pd.DataFrame, runs: pd.DataFrame | None = None, overrides: dict | None = None, **tables: pd.DataFrame):
+    inputs = ClaimInputs({"eval_curve": with_standard(curve), **tables}, runs_table() if runs is None else runs, SETTINGS)
     return CLAIMS.get("c2").run(inputs, overrides)
 
 
@@ -207,42 +230,68 @@ def test_numbers_and_deciding_text_printed_by_the_paper() -> None:
                     "share_direct": 0.6, "share_shared": 1 - 0.6 - share, "share_precache": share}
             decomposition += [{**base, "group": "attn", "layer": 0}, {**base, "group": "all", "layer": -2}]
     result = decide(gap, m6_probes=probes, m3_decomposition=pd.DataFrame(decomposition))
-    deciding = ("learned positions: DiD 0.080 [0.071, 0.089] (16.0% of the baseline-to-optimum gap; threshold 5%), "
+    deciding = ("learned positions: plateau DiD 0.080 [0.071, 0.089] (16.0% of the baseline-to-optimum gap; threshold 5%), "
                 "one-sided p 0.0000, TOST p 1.0000, n = 5")
-    rule = ("DiD = gap(sine-shift1) - gap(sine-shift0), gap = myopic-state minus standard held-out loss (mean over "
-            "positions, final checkpoint), paired by seed. Supported if the one-sided t-test of DiD > 0 has p < 0.05 "
-            "(Holm over cells) and DiD >= 0.05 x the treated task's baseline-to-optimum gap; refuted if TOST shows "
-            "|DiD| < 0.05 x that gap at alpha 0.05; mixed otherwise, and whenever standard training did not learn "
-            "either task or fewer than 2 seeds pair")
 
     def interval(mean: str, low: str, high: str) -> dict[str, str]:
         return {"mean": mean, "low": low, "high": high}
 
     control = interval("0.040", "0.020", "0.060")
+    # Plateau criterion: every curve flat (drift 0 of 20 runs). Control arms' gap closed: standard (0.5 - 0.0625) / 0.5
+    # = 87.5% -> "88"; myopic 0.875 - 2 x gap: 79.5% +- 2.776445 x 0.0316228 / sqrt(5) = 3.93 -> [76, 83].
+    checks = {"n_runs": "20", "n_not_at_plateau": "0", "at_plateau": True, "max_drift_pct": "0.0", "not_at_plateau": "",
+              "control_standard_closed_pct": interval("88", "88", "88"),
+              "control_myopic_closed_pct": interval("80", "76", "83"), "control_learns": True}
+
+    def along(steps: list[int], did: dict[str, str], treated: str) -> list[dict]:
+        return [{"step": str(step), "did": did, "gap_treated": treated, "gap_control": "0.040", "in_window": step >= 80}
+                for step in steps]
+
+    def arm(task: str, regime: str, loss: dict[str, str], closed: dict[str, str]) -> dict:
+        return {"task": task, "regime": regime, "n_seeds": "5", "plateau_loss": loss, "closed_pct": closed,
+                "n_at_plateau": "5", "max_drift_pct": "0.0"}
+
+    state, full = interval("0.080", "0.071", "0.089"), interval("0.100", "0.091", "0.109")
+    standard_arm = (interval("0.062", "0.062", "0.062"), interval("88", "88", "88"))
+    control_arm = (interval("0.102", "0.083", "0.122"), interval("80", "76", "83"))  # 0.0625 + 0.04 +- 0.01963
     assert result.numbers == {
-        "box": {"claim": "C2", "verdict": SUPPORTED, "deciding": deciding, "rule": rule, "kind": "finding"},
+        "box": {"claim": "C2", "verdict": SUPPORTED, "deciding": deciding, "rule": c2.rule_text(c2.Rules(), 0.05),
+                "kind": "finding"},
         "verdict": SUPPORTED, "treated_task": TREATED, "control_task": CONTROL, "regime": "myopic-state",
         "ablation_regime": "myopic-full", "alpha": "0.05", "min_relative_did_pct": "5", "equivalence_margin_pct": "5",
-        "n_cells": "1", "pos_encoding": "learned", "steps": "100", "heads": "8", "span": "0.500", "threshold": "0.0250",
-        "margin": "0.0250", "learned_treated": True, "learned_control": True,
-        "state": {"did": interval("0.080", "0.071", "0.089"), "did_pct": "16.0", "did_p": "0.0000",
+        "plateau_window_pct": "20", "plateau_tolerance_pct": "2.5", "control_gap_pct": "50",
+        "n_cells": "1", "pos_encoding": "learned", "steps": "100", "heads": "8", "window_start": "80", "span": "0.500",
+        "threshold": "0.0250", "margin": "0.0250", "learned_treated": True, "learned_control": True,
+        "state": {"did": state, "did_pct": "16.0", "did_p": "0.0000",
                   "did_p_holm": "0.0000", "did_d": "11.31", "tost_p": "1.0000",
                   "gap_treated": interval("0.120", "0.097", "0.143"), "gap_control": control,
-                  "gap_control_p": "0.0024", "n_seeds": "5"},
-        "state_along": [
-            {"step": "50", "did": interval("0.080", "0.071", "0.089"), "gap_treated": "0.120", "gap_control": "0.040"},
-            {"step": "100", "did": interval("0.080", "0.071", "0.089"), "gap_treated": "0.120", "gap_control": "0.040"},
-        ],
-        "full": {"did": interval("0.100", "0.091", "0.109"), "did_pct": "20.0", "did_p": "0.0000",
+                  "gap_control_p": "0.0024", "n_seeds": "5", **checks},
+        "state_along": along([50, 80, 90, 100], state, "0.120"),
+        "full": {"did": full, "did_pct": "20.0", "did_p": "0.0000",
                  "did_p_holm": "0.0000", "did_d": "14.14", "tost_p": "1.0000",
                  "gap_treated": interval("0.140", "0.117", "0.163"), "gap_control": control,
-                 "gap_control_p": "0.0024", "n_seeds": "5"},
-        "full_along": [{"step": "100", "did": interval("0.100", "0.091", "0.109"), "gap_treated": "0.140",
-                        "gap_control": "0.040"}],
+                 "gap_control_p": "0.0024", "n_seeds": "5", **checks},
+        "full_along": along([80, 90, 100], full, "0.140"),
+        "arms": [arm(CONTROL, "myopic-full", *control_arm), arm(CONTROL, "myopic-state", *control_arm),
+                 arm(CONTROL, "standard", *standard_arm),
+                 arm(TREATED, "myopic-full", interval("0.202", "0.179", "0.226"), interval("60", "55", "64")),
+                 arm(TREATED, "myopic-state", interval("0.182", "0.159", "0.206"), interval("64", "59", "68")),
+                 arm(TREATED, "standard", *standard_arm)],
         "probes": [{"layer": "1", "r2_standard": "0.850", "r2_myopic": "0.250",
                     "difference": interval("0.600", "0.512", "0.688"), "p_holm": "0.0000"}],
         "precache_share": {TREATED: interval("0.300", "0.300", "0.300"), CONTROL: interval("0.100", "0.100", "0.100")},
     }
+
+
+def test_rule_text_in_these_words() -> None:
+    assert c2.rule_text(c2.Rules(), 0.05) == (
+        "DiD = gap(sine-shift1) - gap(sine-shift0), gap = myopic-state minus standard plateau held-out loss (mean over the "
+        "evaluations in the last 20% of training), paired by seed. Supported if the one-sided t-test of DiD > 0 has "
+        "p < 0.05 (Holm over cells) and DiD >= 0.05 x the treated task's baseline-to-optimum gap; refuted if TOST shows "
+        "|DiD| < 0.05 x that gap at alpha 0.05; mixed otherwise, and whenever standard training did not learn either "
+        "task, fewer than 2 seeds pair, a deciding run is not at its plateau (its held-out loss moves across the window "
+        "by more than 2.5% of its task's gap: least-squares slope x window length) or an arm of the control closes "
+        "less than 50% of its gap")
 
 
 def test_numbers_without_a_deciding_cell_say_so() -> None:
@@ -255,7 +304,7 @@ def test_numbers_without_a_deciding_cell_say_so() -> None:
     assert {k: v for k, v in result.numbers.items() if k != "box"} == {
         "verdict": MIXED, "treated_task": TREATED, "control_task": CONTROL, "regime": "myopic-state",
         "ablation_regime": "myopic-full", "alpha": "0.05", "min_relative_did_pct": "5", "equivalence_margin_pct": "5",
-        "n_cells": "0"}
+        "plateau_window_pct": "20", "plateau_tolerance_pct": "2.5", "control_gap_pct": "50", "n_cells": "0"}
 
 
 def two_cells_rope_treated_unlearned() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -274,7 +323,7 @@ def test_each_deciding_cell_is_described_and_disagreeing_cells_are_mixed() -> No
     (0.5: not learned), so its cell is mixed, with the reason, and the claim is mixed."""
     gap, runs = two_cells_rope_treated_unlearned()
     result = decide(gap, runs)
-    cell = ("positions: DiD 0.080 [0.071, 0.089] (16.0% of the baseline-to-optimum gap; threshold 5%), one-sided p 0.0000, "
+    cell = ("positions: plateau DiD 0.080 [0.071, 0.089] (16.0% of the baseline-to-optimum gap; threshold 5%), one-sided p 0.0000, "
             "TOST p 1.0000, n = 5")
     assert result.verdicts[0].verdict == MIXED
     assert result.verdicts[0].deciding == f"learned {cell}; rope {cell}; standard training did not learn both tasks"
@@ -301,9 +350,9 @@ T_95 = {4: 2.131847}  # t(0.95, 4): the 90% interval
 SETTINGS_90 = {**SETTINGS, "confidence": 0.9, "alpha": 0.1}
 
 
-def decide_with(gap: pd.DataFrame, runs: pd.DataFrame | None = None, settings: dict | None = None,
+def decide_with(curve: pd.DataFrame, runs: pd.DataFrame | None = None, settings: dict | None = None,
                 overrides: dict | None = None, **tables: pd.DataFrame):
-    inputs = ClaimInputs({"m4_myopia_gap": gap, **tables}, runs_table() if runs is None else runs, settings or SETTINGS)
+    inputs = ClaimInputs({"eval_curve": with_standard(curve), **tables}, runs_table() if runs is None else runs, settings or SETTINGS)
     return CLAIMS.get("c2").run(inputs, overrides)
 
 
@@ -320,7 +369,7 @@ def cauchy_sf(t: float) -> float:
 
 VERDICT_RULES = c2.Rules(min_relative_did=0.25, equivalence_margin=0.25)  # threshold 0.25 x span 0.5 = 0.125 exactly
 SIGNIFICANT = {"n_seeds": 2, "span": 0.5, "learned_treated": True, "learned_control": True,
-               "did_p_holm": 0.01, "did_mean": 0.125, "tost_p": 0.5}
+               "did_p_holm": 0.01, "did_mean": 0.125, "tost_p": 0.5, "at_plateau": True, "control_learns": True}
 
 
 @pytest.mark.parametrize(("change", "expected"), [
@@ -336,6 +385,10 @@ SIGNIFICANT = {"n_seeds": 2, "span": 0.5, "learned_treated": True, "learned_cont
     ({"learned_treated": False}, MIXED),
     ({"learned_control": False}, MIXED),
     ({"learned_control": False, "did_p_holm": 0.5, "tost_p": 0.01}, MIXED),
+    ({"at_plateau": False}, MIXED),  # a deciding run still moving: not decided, however clear the DiD
+    ({"at_plateau": False, "did_p_holm": 0.5, "did_mean": 0.0, "tost_p": 0.01}, MIXED),
+    ({"control_learns": False}, MIXED),  # a control that did not learn: not decided either way
+    ({"control_learns": False, "did_p_holm": 0.5, "did_mean": 0.0, "tost_p": 0.01}, MIXED),
 ])
 def test_cell_verdict_at_alpha_0_1_boundaries(change: dict, expected: str) -> None:
     """The rule on one cell's row at alpha 0.1: strict p < alpha for both tests, DiD >= threshold inclusive."""
@@ -353,7 +406,7 @@ def test_printed_percentages_alpha_and_interval_at_90_percent() -> None:
     assert (numbers["alpha"], numbers["min_relative_did_pct"], numbers["equivalence_margin_pct"]) == ("0.10", "75", "75")
     assert (numbers["threshold"], numbers["margin"], numbers["span"]) == ("0.3750", "0.3750", "0.500")
     assert result.verdicts[0].verdict == REFUTED
-    assert result.verdicts[0].deciding == ("learned positions: DiD 0.080 [0.073, 0.087] (16.0% of the baseline-to-optimum "
+    assert result.verdicts[0].deciding == ("learned positions: plateau DiD 0.080 [0.073, 0.087] (16.0% of the baseline-to-optimum "
                                            "gap; threshold 75%), one-sided p 0.0000, TOST p 0.0000, n = 5")
     assert "p < 0.1 (Holm over cells) and DiD >= 0.75 x" in result.verdicts[0].rule
     assert "|DiD| < 0.75 x that gap at alpha 0.1;" in result.verdicts[0].rule
@@ -376,9 +429,9 @@ def test_a_checkpoint_only_one_task_has_pairs_no_seed() -> None:
     (n 0, no DiD) but report the gap the one task has; step 100 pairs seed 0 (DiD 0.13 - 0.03 = 0.1)."""
     one = "seed == 0"
     gap = pd.concat([gap_rows(TREATED, "myopic-state", [0.3] * 5, step=10).query(one),
-                     gap_rows(TREATED, "myopic-state", [0.13] * 5).query(one),
+                     gap_rows(TREATED, "myopic-state", [0.13] * 5, step=100).query(one),
                      gap_rows(CONTROL, "myopic-state", [0.04] * 5, step=50).query(one),
-                     gap_rows(CONTROL, "myopic-state", [0.03] * 5).query(one)], ignore_index=True)
+                     gap_rows(CONTROL, "myopic-state", [0.03] * 5, step=100).query(one)], ignore_index=True)
     result = decide(gap)
     along = result.tables["c2_did_by_step"].set_index("step")
     assert list(along.index) == [10, 50, 100] and along["n_seeds"].tolist() == [0, 0, 1]
@@ -412,7 +465,8 @@ def test_span_is_each_cells_own_treated_baseline_minus_optimum() -> None:
 
 
 def test_a_cell_without_treated_runs_has_no_span_and_is_mixed() -> None:
-    """The runs table has no rope run of the treated task: its span is NaN, so are threshold and share; mixed."""
+    """The runs table has no rope run of the treated task (its curves are there, but a curve without its run has no
+    factors, so it counts nowhere): its span is NaN, so are threshold and share; nothing pairs; mixed."""
     did = [0.07, 0.08, 0.09, 0.08, 0.08]
     treated = [c + d for c, d in zip(CONTROL_GAP, did, strict=True)]
     gap = pd.concat([planted(treated, CONTROL_GAP), planted(treated, CONTROL_GAP, encoding="rope")], ignore_index=True)
@@ -421,7 +475,7 @@ def test_a_cell_without_treated_runs_has_no_span_and_is_mixed() -> None:
     final = decide(gap, runs).tables["c2_did"].set_index("pos_encoding")
     rope = final.loc["rope"]
     assert np.isnan(rope["span"]) and np.isnan(rope["threshold"]) and np.isnan(rope["did_relative"])
-    assert rope["did_mean"] == pytest.approx(0.08) and not rope["learned_treated"] and rope["verdict"] == MIXED
+    assert np.isnan(rope["did_mean"]) and rope["n_seeds"] == 0 and not rope["learned_treated"] and rope["verdict"] == MIXED
     assert final.loc["learned", "verdict"] == SUPPORTED
 
 
@@ -449,30 +503,39 @@ def test_learned_flags_are_each_tasks_own() -> None:
         "rope": {"learned_treated": False, "learned_control": True}}
 
 
-FINAL_COLUMNS = [*c2.CELL, "regime", "step", "n_seeds", "gap_treated_mean", "gap_treated_low", "gap_treated_high",
+FINAL_COLUMNS = [*c2.CELL, "regime", "n_seeds", "gap_treated_mean", "gap_treated_low", "gap_treated_high",
                  "gap_control_mean", "gap_control_low", "gap_control_high", "gap_control_p", "did_mean", "did_low",
                  "did_high", "did_t", "did_p", "did_d"]
 
 
 def test_did_tables_columns_cell_order_and_share_along_training() -> None:
     """Cells sorted (learned before rope, though rope comes first in the input); another task's rows (a copy task in
-    an alibi cell) and per-position rows (t = 0) are ignored; the DiD's share of the span at every checkpoint."""
+    an alibi cell, with a run) are ignored; the DiD's share of the span at every evaluation, inside the window or not."""
     did = [0.07, 0.08, 0.09, 0.08, 0.08]
     treated = [c + d for c, d in zip(CONTROL_GAP, did, strict=True)]
     other = gap_rows("copy", "myopic-state", [0.2] * 5, encoding="alibi")
-    positions = gap_rows(TREATED, "myopic-state", [0.9] * 5).assign(t=0)
     gap = pd.concat([planted(treated, CONTROL_GAP, encoding="rope"), planted(treated, CONTROL_GAP, step=50),
-                     planted(treated, CONTROL_GAP), other, positions], ignore_index=True)
-    result = decide(gap, runs_table(encodings=("learned", "rope")))
+                     planted(treated, CONTROL_GAP), other], ignore_index=True)
+    runs = runs_table(encodings=("learned", "rope"))
+    copy = runs[(runs["pos_encoding"] == "learned") & (runs["task"] == TREATED) & (runs["regime"] != "myopic-full")]
+    copy = copy.assign(task="copy", task_name="copy", pos_encoding="alibi",
+                       condition=copy["condition"].str.replace(f"{TREATED}_learned", "copy_alibi"))
+    result = decide(gap, pd.concat([runs, copy], ignore_index=True))
     final, along = result.tables["c2_did"], result.tables["c2_did_by_step"]
-    assert list(final.columns) == [*FINAL_COLUMNS, "span", "did_relative", "threshold", "margin", "tost_p",
-                                   "learned_treated", "learned_control", "deciding", "did_p_holm", "verdict"]
+    assert list(final.columns) == [*FINAL_COLUMNS, "window_start", "span", "did_relative", "threshold", "margin", "tost_p",
+                                   "learned_treated", "learned_control", "n_runs", "n_not_at_plateau", "at_plateau",
+                                   "max_drift_share", "not_at_plateau", *[f"control_{arm}_closed_{end}" for arm in
+                                   ("standard", "myopic") for end in ("mean", "low", "high")], "control_learns",
+                                   "deciding", "did_p_holm", "verdict"]
     assert final["did_p_holm"].dtype == np.float64
-    assert list(along.columns) == [*FINAL_COLUMNS, "did_relative"]
+    assert list(along.columns) == [*FINAL_COLUMNS[:7], "step", *FINAL_COLUMNS[7:], "did_relative", "window_start", "in_window"]
     assert final["pos_encoding"].tolist() == ["learned", "rope"] and final["verdict"].tolist() == [SUPPORTED] * 2
-    assert list(zip(along["pos_encoding"], along["step"], strict=True)) == [("learned", 50), ("learned", 100), ("rope", 100)]
-    assert along["did_relative"].tolist() == pytest.approx([0.16, 0.16, 0.16])
-    assert along["gap_treated_mean"].tolist() == pytest.approx([0.12, 0.12, 0.12])
+    assert list(zip(along["pos_encoding"], along["step"], along["in_window"], strict=True)) == [
+        ("learned", 50, False), ("learned", 80, True), ("learned", 90, True), ("learned", 100, True),
+        ("rope", 80, True), ("rope", 90, True), ("rope", 100, True)]
+    assert along["did_relative"].tolist() == pytest.approx([0.16] * 7)
+    assert along["gap_treated_mean"].tolist() == pytest.approx([0.12] * 7)
+    assert "copy" not in set(result.tables["c2_arms"]["task"]) and "copy" in set(result.tables["c2_plateau"]["task"])
     assert result.numbers["pos_encoding"] == "learned" and result.verdicts[0].deciding.startswith("learned positions")
 
 
@@ -601,10 +664,9 @@ def test_learned_flags_given_with_the_runs_are_used_as_given() -> None:
 def test_gap_by_position_and_every_share_are_tabled() -> None:
     """The per-position gaps at the final checkpoint (seed means 0.2 and 0.4; step 50 left out) and the
     decomposition shares of every condition, step and layer (myopic runs and step 50 included)."""
-    gap = pd.concat([planted(CONTROL_GAP, CONTROL_GAP),
-                     gap_rows(TREATED, "myopic-state", [0.1, 0.2, 0.3, 0.2, 0.2]).assign(t=0),
-                     gap_rows(TREATED, "myopic-state", [0.4] * 5).assign(t=1),
-                     gap_rows(TREATED, "myopic-state", [0.9] * 5, step=50).assign(t=0)], ignore_index=True)
+    m4 = pd.concat([m4_rows(TREATED, "myopic-state", [0.1, 0.2, 0.3, 0.2, 0.2]).assign(t=0),
+                    m4_rows(TREATED, "myopic-state", [0.4] * 5).assign(t=1),
+                    m4_rows(TREATED, "myopic-state", [0.9] * 5, step=50).assign(t=0)], ignore_index=True)
     rows = []
     for task in (TREATED, CONTROL):
         for regime, step in (("standard", 100), ("myopic-state", 100), ("standard", 50)):
@@ -613,7 +675,7 @@ def test_gap_by_position_and_every_share_are_tabled() -> None:
                         "share_direct": 0.6, "share_shared": 0.3, "share_precache": 0.1}
                 rows.extend([{**base, "group": "attn", "layer": 0, "share_shared": 0.2, "share_precache": 0.2},
                              {**base, "group": "all", "layer": -2}])
-    result = decide(gap, m3_decomposition=pd.DataFrame(rows))
+    result = decide(planted(CONTROL_GAP, CONTROL_GAP), m4_myopia_gap=m4, m3_decomposition=pd.DataFrame(rows))
     tables = result.tables
     positions = tables["c2_gap_by_position"]
     assert positions["t"].tolist() == [0, 1] and positions["gap_mean"].tolist() == pytest.approx([0.2, 0.4])
@@ -641,14 +703,136 @@ def test_no_myopia_gap_table_at_all_is_undecided() -> None:
     assert set(result.tables) == set(c2.TABLES) and all(table.empty for table in result.tables.values())
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "known defect of the frozen rule (c2._pair): a checkpoint one task of a cell lacks, with two or more seeds "
-    "paired, subtracts an empty array from one value per seed; every study measures both tasks of a cell at the "
-    "same checkpoints, so no result is affected. Fixing it changes a frozen rule file (note it in the paper)"
-))
 def test_a_checkpoint_only_the_control_task_has_is_left_unpaired() -> None:
+    """The v2 defect (c2._pair): with five seeds, a step only the control has subtracted an empty array from five
+    values and raised. Now that step pairs no seed (n 0, no DiD) and still reports the control's gap."""
     gaps = pd.concat([gap_rows(TREATED, "myopic-state", CONTROL_GAP, step=100),
                       gap_rows(CONTROL, "myopic-state", CONTROL_GAP, step=100),
                       gap_rows(CONTROL, "myopic-state", CONTROL_GAP, step=50)], ignore_index=True)
-    by_step = decide(gaps).tables["c2_did_by_step"]
-    assert 50 not in set(by_step.loc[by_step["n_seeds"] > 0, "step"])
+    by_step = decide(gaps).tables["c2_did_by_step"].set_index("step")
+    assert by_step["n_seeds"].to_dict() == {50: 0, 100: 5}
+    assert np.isnan(by_step.loc[50, "did_mean"]) and by_step.loc[50, "gap_control_mean"] == pytest.approx(0.04)
+    assert by_step.loc[100, "did_mean"] == pytest.approx(0.0)
+
+
+# --- v3: the plateau criterion, a control that learns, the power statement, the myopia gap on text ---
+
+SUPPORTED_DID = [0.07, 0.08, 0.09, 0.08, 0.08]
+
+
+def supported_curve() -> pd.DataFrame:
+    return planted([c + d for c, d in zip(CONTROL_GAP, SUPPORTED_DID, strict=True)], CONTROL_GAP)
+
+
+def standard_rows(task: str, losses: dict[int, float], seeds: list[int] = SEEDS) -> pd.DataFrame:
+    return pd.DataFrame([{"condition": f"{task}_learned_standard", "seed": seed, "step": step, "eval_loss": loss}
+                         for seed in seeds for step, loss in losses.items()])
+
+
+@pytest.mark.parametrize(("fall", "expected"), [(0.0124, SUPPORTED), (0.0126, MIXED)])
+def test_a_deciding_run_still_moving_leaves_the_cell_undecided(fall: float, expected: str) -> None:
+    """Seed 2's standard treated run falls linearly across the window (steps 80, 90, 100) by ``fall`` (its myopic run
+    with it, so the plateau gaps are unchanged): drift = fall, against the tolerance 2.5% x 0.5 = 0.0125."""
+    moving = {80: STANDARD_LOSS + fall / 2, 90: STANDARD_LOSS, 100: STANDARD_LOSS - fall / 2}
+    gap = supported_curve()
+    mine = (gap["condition"] == f"{TREATED}_learned_myopic-state") & (gap["seed"] == 2)
+    gap.loc[mine, "eval_loss"] += gap.loc[mine, "step"].map(moving) - STANDARD_LOSS
+    result = decide(pd.concat([standard_rows(TREATED, moving, [2]), gap], ignore_index=True))
+    row = result.tables["c2_did"].iloc[0]
+    assert row["did_mean"] == pytest.approx(0.08) and row["max_drift_share"] == pytest.approx(fall / 0.5)
+    assert result.verdicts[0].verdict == expected
+    plateau = result.tables["c2_plateau"].set_index(["condition", "seed"])
+    assert plateau.loc[(f"{TREATED}_learned_standard", 2), "drift"] == pytest.approx(-fall)
+    if expected == MIXED:
+        assert row["n_not_at_plateau"] == 2 and not row["at_plateau"]
+        assert result.verdicts[0].deciding.endswith(
+            "n = 5; not decided: 2 of 20 deciding runs not at their plateau (drift above 2.5% of the gap: sine-shift1 "
+            "myopic-state seed 2 (−2.5%), sine-shift1 standard seed 2 (−2.5%))")
+
+
+def test_a_run_that_does_not_decide_may_still_move() -> None:
+    """myopic-full's runs move (drift 0.1) but do not decide: the myopic-state cell is decided, full's row says so."""
+    gap = supported_curve()
+    full = gap_rows(TREATED, "myopic-full", [0.1] * 5)
+    full["eval_loss"] += full["step"].map({80: 0.05, 90: 0.0, 100: -0.05})
+    result = decide(pd.concat([gap, full, gap_rows(CONTROL, "myopic-full", [0.0] * 5)], ignore_index=True))
+    table = result.tables["c2_did"].set_index("regime")
+    assert result.verdicts[0].verdict == SUPPORTED and not table.loc["myopic-full", "at_plateau"]
+    assert table.loc["myopic-full", "n_not_at_plateau"] == 5
+
+
+@pytest.mark.parametrize(("control_myopic", "expected"), [(0.25, SUPPORTED), (0.2501, MIXED)])
+def test_a_control_that_did_not_learn_leaves_the_cell_undecided(control_myopic: float, expected: str) -> None:
+    """The control's myopic-state arm plateaus at ``control_myopic`` on every seed, its standard arm ``CONTROL_GAP``
+    below (the gaps, so the DiD 0.08, unchanged), against the bar 50% of the gap 0.5: 0.25 closes exactly 50%
+    (inclusive), 0.2501 just under (49.98%)."""
+    gap = supported_curve()
+    gap.loc[gap["condition"] == f"{CONTROL}_learned_myopic-state", "eval_loss"] = control_myopic
+    standard = pd.DataFrame([{"condition": f"{CONTROL}_learned_standard", "seed": seed, "step": step,
+                              "eval_loss": control_myopic - control} for seed, control in zip(SEEDS, CONTROL_GAP, strict=True)
+                             for step in PLATEAU_STEPS])
+    result = decide(pd.concat([standard, gap], ignore_index=True))
+    row = result.tables["c2_did"].iloc[0]
+    assert row["control_myopic_closed_mean"] == pytest.approx(1 - 2 * control_myopic)
+    assert row["control_standard_closed_mean"] == pytest.approx(1 - 2 * (control_myopic - 0.04))
+    assert row["did_mean"] == pytest.approx(0.08) and row["did_p_holm"] < 0.05
+    assert result.verdicts[0].verdict == expected and bool(row["control_learns"]) == (expected == SUPPORTED)
+    if expected == MIXED:
+        assert result.verdicts[0].deciding.endswith(
+            "n = 5; not decided: the control did not learn (gap closed at the plateau: standard 58% [54, 62], "
+            "myopic-state 50% [50, 50]; each needs 50%)")
+
+
+def test_arms_table_reports_each_arms_gap_closed_with_its_interval() -> None:
+    arms = decide(supported_curve()).tables["c2_arms"].set_index(["task", "regime"])
+    # control myopic-state: 1 - 2 x (0.0625 + gap): mean 0.795, sd 2 x 0.0158114, half t(0.975, 4) x sd / sqrt(5)
+    half = T_975[4] * 2 * 0.0158114 / np.sqrt(5)
+    assert arms.loc[(CONTROL, "myopic-state"), "gap_closed_mean"] == pytest.approx(0.795)
+    assert arms.loc[(CONTROL, "myopic-state"), "gap_closed_low"] == pytest.approx(0.795 - half, abs=1e-6)
+    assert arms.loc[(TREATED, "standard"), "gap_closed_mean"] == pytest.approx(0.875)
+    assert set(arms["n_at_plateau"]) == {5} and set(arms["n_seeds"]) == {5}
+
+
+def test_power_statement_from_the_planning_effect() -> None:
+    """Exploratory DiD 0.087, sd 0.066 (d = 1.32): n = 5 has power 0.78 (noncentral t; the issue: "about 0.78"); 90% needs 7 seeds, the floor 10."""
+    result = decide(supported_curve(), overrides={"planning_did": 0.087, "planning_sd": 0.066})
+    assert result.numbers["power"] == {"did": "0.087", "sd": "0.066", "d": "1.32", "target_pct": "90", "min_seeds": "10",
+                                       "seeds_needed": "10", "n": "5", "power_pct": "78"}
+    small = decide(supported_curve(), overrides={"planning_did": 0.02, "planning_sd": 0.066}).numbers["power"]
+    assert small["seeds_needed"] == "95"  # d = 0.303: above the floor
+    assert "power" not in decide(supported_curve()).numbers  # NaN by default: not reported
+    assert decide(pd.DataFrame(), overrides={"planning_did": 0.087, "planning_sd": 0.066}).numbers["power"]["seeds_needed"] == "10"
+
+
+def text_runs() -> pd.DataFrame:
+    rows = [{**CELL, "condition": f"text_learned_{regime}", "seed": seed, "task": "text", "task_name": "text",
+             "regime": regime, "final_eval_loss": 2.0, "baseline_loss": 3.0, "optimal_loss": float("nan")}
+            for regime in ("standard", "myopic-state") for seed in SEEDS]
+    return pd.concat([runs_table(), pd.DataFrame(rows)], ignore_index=True)
+
+
+def test_myopia_gap_on_text_is_tabled_and_printed_without_a_verdict() -> None:
+    """Text: plateau gaps 0.1, 0.2, 0.3, 0.2, 0.2 (mean 0.2, sd sqrt(0.005)); per position (M4, final checkpoint)
+    0.05 at t = 0 and 0.3 at t = 1; the C2 verdict is the sine cells' alone."""
+    text = gap_rows("text", "myopic-state", [0.1, 0.2, 0.3, 0.2, 0.2])
+    m4 = pd.concat([m4_rows("text", "myopic-state", [0.05] * 5).assign(t=0), m4_rows("text", "myopic-state", [0.3] * 5).assign(t=1)],
+                   ignore_index=True)
+    result = decide(pd.concat([supported_curve(), text], ignore_index=True), text_runs(), m4_myopia_gap=m4)
+    table = result.tables["c2_text_gap"]
+    assert table["condition"].tolist() == ["text_learned_myopic-state"] and table["n_seeds"].tolist() == [5]
+    half = T_975[4] * np.sqrt(0.005 / 5)
+    assert table["gap_mean"].iloc[0] == pytest.approx(0.2) and table["gap_high"].iloc[0] == pytest.approx(0.2 + half, abs=1e-6)
+    assert table["plateau_standard"].iloc[0] == pytest.approx(STANDARD_LOSS) and table["max_abs_drift"].iloc[0] == 0
+    assert result.numbers["text"] == [{
+        "regime": "myopic-state", "pos_encoding": "learned", "n_seeds": "5",
+        "gap": {"mean": "0.200", "low": "0.112", "high": "0.288"}, "plateau_standard": "0.062", "plateau_myopic": "0.263",
+        "gap_first": {"mean": "0.050", "low": "0.050", "high": "0.050"},
+        "gap_last": {"mean": "0.300", "low": "0.300", "high": "0.300"}, "last_t": "1"}]
+    assert result.verdicts[0].verdict == SUPPORTED and "text" not in set(result.tables["c2_did"]["pos_encoding"])
+    assert "text" not in decide(supported_curve()).numbers
+
+
+def test_rules_refuse_a_window_outside_training() -> None:
+    for window in (0.0, 1.5):
+        with pytest.raises(ValueError, match="plateau_window"):
+            c2.Rules(plateau_window=window)

@@ -124,3 +124,42 @@ def holm(p_values: np.ndarray) -> np.ndarray:
         running = max(running, min(1.0, (m - rank) * p[index]))
         adjusted[index] = running
     return adjusted
+
+
+def t_test_power(n: int, effect: float, sd: float, alpha: float = 0.05, alternative: str = "greater") -> float:
+    """Power of the one-sample (or paired) t-test of mean 0 on n values whose true mean is ``effect`` and sd ``sd``.
+
+    Exact, from the noncentral t: the statistic has n - 1 degrees of freedom and noncentrality
+    (effect / sd) sqrt(n). NaN below two values (no test).
+    """
+    if n < 2:
+        return float("nan")
+    df, noncentrality = n - 1, effect / sd * np.sqrt(n)
+    if alternative == "greater":
+        return float(stats.nct.sf(stats.t.ppf(1 - alpha, df), df, noncentrality))
+    if alternative == "less":
+        return float(stats.nct.cdf(stats.t.ppf(alpha, df), df, noncentrality))
+    if alternative == "two-sided":
+        critical = stats.t.ppf(1 - alpha / 2, df)
+        return float(stats.nct.sf(critical, df, noncentrality) + stats.nct.cdf(-critical, df, noncentrality))
+    raise ValueError(f"alternative {alternative!r}: allowed values: greater, less, two-sided")
+
+
+def seeds_for_power(effect: float, sd: float, power: float = 0.9, alpha: float = 0.05, alternative: str = "greater",
+                    floor: int = 10) -> int:
+    """The fewest seeds (at least ``floor``) whose t-test of ``t_test_power`` reaches ``power`` at this effect.
+
+    Power grows with n for an effect in the test's direction, so the smallest n is found by doubling, then
+    bisection. An effect that no n detects (0, or against a one-sided test) is refused.
+    """
+    if not (np.isfinite(effect) and np.isfinite(sd) and sd > 0):
+        raise ValueError(f"seeds_for_power: effect {effect} and sd {sd} must be finite, sd > 0")
+    if not 0 < power < 1 or effect == 0 or (alternative == "greater" and effect < 0) or (alternative == "less" and effect > 0):
+        raise ValueError(f"seeds_for_power: no seed count reaches power {power} at effect {effect} ({alternative})")
+    low, high = 1, 2  # power(low) < power <= power(high) once the doubling stops
+    while t_test_power(high, effect, sd, alpha, alternative) < power:
+        low, high = high, 2 * high
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if t_test_power(middle, effect, sd, alpha, alternative) >= power else (middle, high)
+    return max(high, floor)
