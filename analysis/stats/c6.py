@@ -318,7 +318,7 @@ def bits(value: float) -> str:
     """Bits per token, three significant digits; "no bits reading" where the loss is not a log-likelihood."""
     if value is None or not np.isfinite(value):
         return "no bits reading"
-    return f"{float(value):.3g} bits/token".replace("e-0", "e-").replace("-", "\u2212")
+    return f"{_sig(value)} bits/token"
 
 
 def in_bits(row: pd.Series) -> str:
@@ -326,6 +326,10 @@ def in_bits(row: pd.Series) -> str:
     if not np.isfinite(row["context_bits_mean"]):
         return "no bits reading: the loss is not a log-likelihood"
     return f"{bits(row['transfer_bits_mean'])} against a context channel of {bits(row['context_bits_mean'])}"
+
+
+def _sig(value: float) -> str:
+    return f"{float(value):.3g}".replace("e-0", "e-").replace("-", "\u2212")
 
 
 def fmt_factor(value: float) -> str:
@@ -359,6 +363,8 @@ def condition_rows(summary: pd.DataFrame, decision: pd.DataFrame) -> list[dict[s
             **{choice: _ci(by_choice[choice], "ratio") for choice in (*SWEPT, FRESH)},
             "bits": _ci(row, "transfer_bits", bits) if np.isfinite(row["transfer_bits_mean"]) else None,
             "context_bits": bits(row["context_bits_mean"]), "context": fmt(row["context_channel_mean"], 3),
+            "bits_pair": (f"{_sig(row['transfer_bits_mean'])} of {_sig(row['context_bits_mean'])}"
+                          if np.isfinite(row["context_bits_mean"]) else "no bits reading"),
             "optimizer": str(row["optimizer"]), "eta_factor": fmt_factor(row["eta_factor"]),
             "eta_range": f"{fmt_factor(row['eta_factor_min'])} to {fmt_factor(row['eta_factor_max'])}",
             "n_edge": str(int(row["n_edge"])), "n_choices": str(int(row["n_choices"])),
