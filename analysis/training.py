@@ -172,7 +172,8 @@ class RunTraining:
 
     def checkpoint(self, step: int) -> None:
         self.evaluations[step] = evaluate(self.model, self.task, self.held_out)
-        payload = {"model": {k: v.cpu() for k, v in self.model.state_dict().items()}, "model_config": self.model.config.to_dict(), "step": step, "run": self.spec.to_dict()}
+        payload = {"model": {k: v.cpu() for k, v in self.model.state_dict().items()}, "model_config": self.model.config.to_dict(), "step": step, "run": self.spec.to_dict(),
+                   "optimizer": self.adam_moments()}
         save_checkpoint(checkpoint_path(self.run_dir, step), payload)
         self.model.train()  # evaluate() switched to eval mode; set back here, not once per step (2% of a step)
 
@@ -180,6 +181,15 @@ class RunTraining:
         """The learning curve between checkpoints: held-out loss only, no weights written."""
         self.evaluations[step] = evaluate(self.model, self.task, self.held_out)
         self.model.train()
+
+    def adam_moments(self) -> dict[str, Any]:
+        """AdamW's state by parameter name (M7's run-moment step reads it): tensors and plain values only, so the
+        checkpoint still loads with ``weights_only=True``. Empty moments and step 0 before the first step."""
+        group = self.optimizer.param_groups[0]
+        state = {name: self.optimizer.state.get(p, {}) for name, p in self.model.named_parameters()}
+        moments = {key: {name: s[key].detach().cpu() for name, s in state.items() if key in s} for key in ("exp_avg", "exp_avg_sq")}
+        steps = {int(s["step"]) for s in state.values() if "step" in s}
+        return {"step": max(steps, default=0), "betas": [float(b) for b in group["betas"]], "eps": float(group["eps"]), **moments}
 
     def save_resume_state(self, done: int) -> None:
         state = snapshot(done, self.model, self.optimizer, self.data, self.log, self.evaluations, self.task.describe(), self.elapsed())

@@ -1,10 +1,12 @@
 """Figure (C6): transfer to the next prediction after one step on L_t alone, over the context channel, against step size.
 
-One panel per optimiser (Adam's fresh-state step, the one the study trains with; SGD).
-Lines: the first-order signed transfer S / C per deciding condition, linear in the
-step size eta (x the peak learning rate); markers: the exact S / C with its t interval over
-seeds (at the full step, the number the verdict reads). Dashed: the rule's thresholds. The
-y axis is symmetric-log, since the exact transfer can be negative (the step harms L_{t+1}).
+One panel per swept optimiser (SGD; Adam with the run's own second moment). Lines: the exact signed
+transfer S(eta) / C over every M7 sequence, mean over seeds with its Student t interval (band), per
+deciding condition; marker: S* / C, the out-of-sample value at the most favourable step (chosen on one
+half of the sequences, scored on the other) with its interval, at the geometric mean of the chosen
+step sizes. Dashed: the rule's thresholds, read from the statistics' own table (``c6_summary``), never
+from the Rules defaults. The y axis is symmetric-log, since the exact transfer is negative where the
+step overshoots.
 """
 import sys
 from pathlib import Path
@@ -16,14 +18,17 @@ import seaborn as sns
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import style  # noqa: E402
 
-from analysis.stats.c6 import Rules  # noqa: E402
-
-OPTIMIZERS = {"adam": "Adam step (fresh state)", "sgd": "SGD step"}
+OPTIMIZERS = {"sgd": "SGD step", "adam_run": "Adam step (the run's second moment)"}
 
 
-def plot(summary: pd.DataFrame) -> plt.Figure:
-    rules = Rules()
-    data = summary[summary["deciding"].astype(bool)] if len(summary) else summary
+def thresholds(summary: pd.DataFrame) -> list[float]:
+    """The rule's minuscule and comparable thresholds as the statistics applied them."""
+    return sorted({float(v) for column in ("minuscule", "comparable") for v in summary.get(column, pd.Series()).dropna()})
+
+
+def plot(curves: pd.DataFrame, summary: pd.DataFrame) -> plt.Figure:
+    data = curves[curves["deciding"].astype(bool)] if len(curves) else curves
+    marks = summary[summary["deciding"].astype(bool)] if len(summary) else summary
     conditions = list(dict.fromkeys(zip(data["task"], data["pos_encoding"], strict=True)))
     colours = dict(zip(conditions, sns.color_palette(style.PALETTE, max(1, len(conditions))), strict=False))
     figure, axes = plt.subplots(1, len(OPTIMIZERS), figsize=style.sized(6.5, 3.0), sharey=True, layout="constrained")
@@ -31,13 +36,15 @@ def plot(summary: pd.DataFrame) -> plt.Figure:
         for key in conditions:
             rows = data[(data["optimizer"] == optimizer) & (data["task"] == key[0]) & (data["pos_encoding"] == key[1])]
             rows = rows.sort_values("eta_factor")
-            ax.plot(rows["eta_factor"], rows["ratio_first_order_mean"], color=colours[key], linewidth=style.line(1.0),
+            ax.plot(rows["eta_factor"], rows["ratio_mean"], color=colours[key], linewidth=style.line(1.0),
                     label=f"{key[0]}, {key[1]}")
-            exact = rows[rows["ratio_exact_mean"].notna()]
-            ax.errorbar(exact["eta_factor"], exact["ratio_exact_mean"],
-                        yerr=[exact["ratio_exact_mean"] - exact["ratio_exact_low"], exact["ratio_exact_high"] - exact["ratio_exact_mean"]],
-                        fmt="o", color=colours[key], markersize=4, capsize=2, elinewidth=style.line(0.8))
-        for threshold in (rules.minuscule, rules.comparable):
+            ax.fill_between(rows["eta_factor"], rows["ratio_low"], rows["ratio_high"], color=colours[key], alpha=0.2,
+                            linewidth=0)
+            best = marks[(marks["choice"] == optimizer) & (marks["task"] == key[0]) & (marks["pos_encoding"] == key[1])]
+            ax.errorbar(best["eta_factor"], best["ratio_mean"],
+                        yerr=[best["ratio_mean"] - best["ratio_low"], best["ratio_high"] - best["ratio_mean"]],
+                        fmt="*", color=colours[key], markersize=7, capsize=2, elinewidth=style.line(0.8))
+        for threshold in thresholds(summary):
             ax.axhline(threshold, color="grey", linestyle="--", linewidth=style.line(0.7))
         ax.axhline(0.0, color="black", linewidth=style.line(0.5))
         ax.set_xscale("log")
@@ -49,12 +56,12 @@ def plot(summary: pd.DataFrame) -> plt.Figure:
     return figure
 
 
-def main(channels_path: str, pdf: str, png: str) -> None:
-    style.save(plot(pd.read_csv(channels_path)), pdf, png)
+def main(curves_path: str, summary_path: str, pdf: str, png: str) -> None:
+    style.save(plot(pd.read_csv(curves_path), pd.read_csv(summary_path)), pdf, png)
 
 
 if "snakemake" in globals():
     from analysis.logs import log_to
 
     with log_to(snakemake.log[0]):
-        main(snakemake.input.channels, snakemake.output.pdf, snakemake.output.png)
+        main(snakemake.input.curves, snakemake.input.summary, snakemake.output.pdf, snakemake.output.png)

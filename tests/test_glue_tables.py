@@ -21,9 +21,8 @@ from analysis.measures import data as data_module
 from analysis.measures import run as run_module
 from analysis.measures.gradient_matrix import measure_gradient_matrix
 from analysis.measures.myopia import myopia_gap
-from analysis.measures.parameters import named_parameters
 from analysis.measures.probes import probe_table
-from analysis.measures.weight_channel import COLUMNS, context_channel_table, shuffle_before, weight_channel_table
+from analysis.measures.weight_channel import context_channel_table, shuffle_before
 from analysis.registry import Registry
 from analysis.stats.runs import CorpusMismatchError, check_same_corpus, runs_table
 from analysis.tasks.base import Batch, ProbeTarget
@@ -101,7 +100,7 @@ def test_m1_passes_the_configured_method_and_sizes_through(monkeypatch: pytest.M
 # Every measure table gets its run's condition, seed and step ----------------------------------------
 
 
-def test_measure_checkpoints_labels_rows_and_keeps_end_only_measures_to_the_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_measure_checkpoints_labels_rows_and_keeps_end_only_measures_to_the_ends_and_final_only_to_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
     data = SimpleNamespace(spec=SimpleNamespace(measure={}))  # the run's data (no measure.only), handed to every measure unchanged
     registry: Registry = Registry("measure")
 
@@ -112,6 +111,7 @@ def test_measure_checkpoints_labels_rows_and_keeps_end_only_measures_to_the_ends
     registry.register("every")(Measure("every", every, applies=lambda given: given is data))
     registry.register("ends")(Measure("ends", lambda model, data: pd.DataFrame({"value": [model]}), ends_only=True))
     registry.register("never")(Measure("never", lambda model, data: pd.DataFrame({"value": [0]}), applies=lambda data: False))
+    registry.register("final")(Measure("final", lambda model, data: pd.DataFrame({"value": [model]}), final_only=True))
     monkeypatch.setattr(run_module, "MEASURES", registry)
     monkeypatch.setattr(run_module, "RunData", lambda spec: data if spec.seed == 4 else None)
     # the "model" is a number, built with the run's data
@@ -130,7 +130,8 @@ def test_measure_checkpoints_labels_rows_and_keeps_end_only_measures_to_the_ends
     assert tables["ends"]["value"].tolist() == [0, 100]
     assert len(tables["never"]) == 0 and list(tables["never"].columns) == ["condition", "seed", "step"]
     # seconds add up over the checkpoints: 2 s per call, three checkpoints for "every", the two ends for "ends"
-    assert seconds == {"every": 6.0, "ends": 4.0, "never": 0.0}
+    assert tables["final"]["step"].tolist() == [100] and tables["final"]["value"].tolist() == [100]
+    assert seconds == {"every": 6.0, "ends": 4.0, "never": 0.0, "final": 2.0}
 
 
 # M4: the gap is myopic minus standard of the same seed, step, position and factors -----------------------
@@ -325,85 +326,6 @@ def test_context_channel_of_a_task_with_input_features_matches_one_forward_per_c
             ]
             assert table.loc[p, "loss_alone"] == pytest.approx(sum(alone) / n, rel=1e-9), p
             assert table.loc[p, "loss_shuffled"] == pytest.approx(sum(shuffled) / n, rel=1e-9), p
-
-
-# M7 weight channel: a row (t, k) reports the change of L_{t+k} after a step on L_t ---------------------------
-
-
-def hand_step_change(model, inputs, targets, loss_fn, t: int, u: int, eta: float,
-                     measured: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[float, float]:
-    """(exact, first order) change of L_u of one sequence after an SGD step of size eta on L_t alone;
-    ``measured`` (inputs, targets): read L_u of this other sequence instead."""
-    params = [p for _, p in named_parameters(model)]
-    on_inputs, on_targets = measured or (inputs, targets)
-    losses = loss_fn(model(inputs)[0], targets)[0]
-    later = loss_fn(model(on_inputs)[0], on_targets)[0]
-    g_t = torch.autograd.grad(losses[t], params)
-    g_u = torch.autograd.grad(later[u], params)
-    first = -eta * sum(float((a * b).sum()) for a, b in zip(g_t, g_u, strict=True))
-    with torch.no_grad():
-        saved = [p.clone() for p in params]
-        for p, g in zip(params, g_t, strict=True):
-            p.sub_(eta * g)
-        after = float(loss_fn(model(on_inputs)[0], on_targets)[0, u])
-        for p, s in zip(params, saved, strict=True):
-            p.copy_(s)
-    return after - float(later[u].detach()), first
-
-
-def test_weight_channel_row_reports_the_later_loss_after_a_step_on_the_earlier_one() -> None:
-    model, task = tiny_model(), tiny_task()
-    inputs, targets = tiny_batch(n=2)
-    lr, tokens = 0.05, 10
-    table = weight_channel_table(model, inputs, targets, task.loss_per_position, lr=lr, tokens_per_step=tokens)
-    if "optimizer" in table:
-        table = table[table["optimizer"] == "sgd"]
-    for t, k in [(1, 2), (3, 0), (0, 4)]:
-        hand = [hand_step_change(model, inputs[i : i + 1], targets[i : i + 1], task.loss_per_position, t, t + k, lr)
-                for i in range(2)]
-        row = table[(table["step_scale"] == "full") & (table["t"] == t) & (table["k"] == k)]
-        assert len(row) == 1, (t, k)
-        assert row["eta"].item() == lr
-        assert row["exact_change"].item() == pytest.approx(sum(h[0] for h in hand) / 2, rel=1e-6, abs=1e-12), (t, k)
-        assert row["first_order_change"].item() == pytest.approx(sum(h[1] for h in hand) / 2, rel=1e-9), (t, k)
-        share = table[(table["step_scale"] == "token_share") & (table["t"] == t) & (table["k"] == k)]
-        assert share["first_order_change"].item() == pytest.approx(sum(h[1] for h in hand) / 2 / tokens, rel=1e-9)
-    # the exact change of the reverse pair differs (a transposed index would report it)
-    back = hand_step_change(model, inputs[:1], targets[:1], task.loss_per_position, 3, 1, lr)[0]
-    assert back != pytest.approx(hand_step_change(model, inputs[:1], targets[:1], task.loss_per_position, 1, 3, lr)[0])
-
-
-def test_weight_channel_other_column_reads_each_sequences_own_comparison_sequence() -> None:
-    """exact_change_other of (t, k): L_{t+k} of comparison sequence i after a step on L_t of sequence i, mean over i."""
-    model, task = tiny_model(), tiny_task()
-    inputs, targets = tiny_batch(n=4)
-    lr = 0.05
-    table = weight_channel_table(model, inputs[:2], targets[:2], task.loss_per_position, lr=lr, tokens_per_step=10,
-                                 others=(inputs[2:], targets[2:]))
-    table = table[(table["optimizer"] == "sgd") & (table["step_scale"] == "full")] if "optimizer" in table else table
-    for t, k in [(1, 2), (0, 4), (2, 0)]:
-        hand = [hand_step_change(model, inputs[i : i + 1], targets[i : i + 1], task.loss_per_position, t, t + k, lr,
-                                 measured=(inputs[2 + i : 3 + i], targets[2 + i : 3 + i]))[0] for i in range(2)]
-        row = table[(table["t"] == t) & (table["k"] == k)]
-        assert row["exact_change_other"].item() == pytest.approx(sum(hand) / 2, rel=1e-6, abs=1e-12), (t, k)
-
-
-def test_weight_channel_distances_beyond_the_context_give_an_empty_table_with_its_columns() -> None:
-    model, task = tiny_model(), tiny_task()
-    inputs, targets = tiny_batch(n=1)
-    table = weight_channel_table(model, inputs, targets, task.loss_per_position, lr=0.01, tokens_per_step=4,
-                                 distances=(6, 9))
-    assert table.empty and list(table.columns) == list(COLUMNS)
-
-
-def test_weight_channel_rows_cover_exactly_the_pairs_inside_the_context() -> None:
-    model, task = tiny_model(), tiny_task()
-    inputs, targets = tiny_batch(n=1)
-    table = weight_channel_table(model, inputs, targets, task.loss_per_position, lr=0.01, tokens_per_step=4,
-                                 distances=(0, 2, 5, 6))
-    for scale, rows in table.groupby(["optimizer", "step_scale"] if "optimizer" in table else "step_scale"):
-        pairs = sorted(zip(rows["t"], rows["k"], strict=True))
-        assert pairs == sorted((t, k) for k in (0, 2, 5) for t in range(6 - k)), scale  # k = 6 does not fit
 
 
 # runs table: each column holds its own field of the run record ------------------------------------------

@@ -10,8 +10,9 @@ import scipy.linalg
 import torch
 from conftest import ENCODINGS, tiny_batch, tiny_model, tiny_task
 from references import own_position_losses, prefix_losses
+from workflow_helpers import smoke_config
 
-from analysis.config import RunSpec
+from analysis.config import RunSpec, load_study
 from analysis.measures import MEASURES
 from analysis.measures.data import RunData
 from analysis.measures.decomposition import decompose, decomposition_table
@@ -26,14 +27,24 @@ from analysis.measures.reachability import (
     reachability_table,
     structural_reach,
 )
+from analysis.measures.run import load_model
 from analysis.measures.weight_channel import (
     ADAM_EPS,
+    COLUMNS,
+    adam_preconditioner,
+    bracket_maximum,
+    centre,
     context_channel_table,
+    directions,
+    draw_positions,
+    make_pairs,
+    next_losses,
     shuffle_before,
-    weight_channel_pairs,
+    slope,
     weight_channel_table,
 )
 from analysis.tasks import build_task
+from analysis.training import checkpoint_path, train_run
 
 
 def _grads(loss, model):
@@ -307,115 +318,170 @@ def test_recall_probe_reads_the_key_bound_to_each_value() -> None:
 # M7 ---------------------------------------------------------------------------------------------
 
 
-def _step_by_hand(model, task, inputs, targets, t: int, lr: float, optimizer: str):
-    """A copy of the model after one real torch optimiser step on L_t of the first sequence."""
+def _step_by_hand(model, task, inputs, targets, t: int, eta: float, optimizer: str, second=None):
+    """A copy of the model after one step on L_t of one sequence: a real torch optimiser for ``sgd`` and
+    ``adam_fresh`` (AdamW's first step), by hand for ``adam_run`` (g / (sqrt(v / (1 - beta2^step)) + eps))."""
     stepped = copy.deepcopy(model)
-    make = {"sgd": lambda p: torch.optim.SGD(p, lr=lr), "adam": lambda p: torch.optim.AdamW(
-        p, lr=lr, betas=(0.9, 0.95), eps=ADAM_EPS, weight_decay=0.0)}[optimizer]
-    step = make(list(stepped.parameters()))
-    task.loss_per_position(stepped(inputs[:1])[0], targets[:1])[0, t].backward()
-    step.step()
+    task.loss_per_position(stepped(inputs)[0], targets)[0, t].backward()
+    if optimizer == "adam_run":
+        with torch.no_grad():
+            for name, p in stepped.named_parameters():
+                p -= eta * p.grad / ((second["exp_avg_sq"][name] / (1 - 0.95 ** second["step"])).sqrt() + second["eps"])
+        return stepped
+    make = {"sgd": lambda p: torch.optim.SGD(p, lr=eta), "adam_fresh": lambda p: torch.optim.AdamW(
+        p, lr=eta, betas=(0.9, 0.95), eps=ADAM_EPS, weight_decay=0.0)}[optimizer]
+    make(list(stepped.parameters())).step()
     return stepped
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_weight_channel_exact_change_matches_a_real_optimiser_step(optimizer: str) -> None:
-    """Adam's first step from a fresh state is the reference for the ``adam`` direction (torch.optim.AdamW)."""
+def _planted_state(model, step: int = 7) -> dict:
+    """An AdamW state as a checkpoint holds it: second moments of the size a trained run's are (1e-4 to 1e-2)."""
+    generator = torch.Generator().manual_seed(3)
+    second = {name: 10 ** (-4 + 2 * torch.rand(p.shape, generator=generator, dtype=torch.float64))
+              for name, p in model.named_parameters()}
+    return {"step": step, "betas": [0.9, 0.95], "eps": ADAM_EPS, "exp_avg": {}, "exp_avg_sq": second}
+
+
+def test_weight_channel_rows_match_a_real_step_taken_on_a_copy_of_the_model() -> None:
+    """Every row of the table (optimiser, eta, sequence) against the slow loop: copy, step on L_t, re-evaluate L_{t+1}."""
     model, task = tiny_model(), tiny_task()
     inputs, targets = tiny_batch(n=2)
-    lr = 0.05
-    own, other = (inputs[:1], targets[:1]), (inputs[1:], targets[1:])
-    exact, _, exact_other = weight_channel_pairs(model, *own, task.loss_per_position, [lr, 1.0], None, optimizer, other)
+    state = _planted_state(model)
+    positions = draw_positions(2, 6, 2, torch.Generator().manual_seed(0))
+    table = weight_channel_table(model, inputs, targets, task.loss_per_position, 0.05, positions,
+                                 adam_preconditioner(state, model), start=(0,), limits=(-1, 1))
+    assert set(table["optimizer"]) == {"sgd", "adam_run", "adam_fresh"}
     with torch.no_grad():
         before = task.loss_per_position(model(inputs)[0], targets)
-    for t in range(inputs.shape[1]):
-        stepped = _step_by_hand(model, task, inputs, targets, t, lr, optimizer)
-        with torch.no_grad():
-            after = task.loss_per_position(stepped(inputs)[0], targets)
-        torch.testing.assert_close(exact[0, t], after[0] - before[0], rtol=1e-9, atol=1e-12)
-        torch.testing.assert_close(exact_other[0, t], after[1] - before[1], rtol=1e-9, atol=1e-12)
-
-
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_weight_channel_first_order_term_matches_finite_differences(optimizer: str) -> None:
-    model, task = tiny_model(), tiny_task()
-    inputs, targets = tiny_batch(n=1)
-    lr = 1e-3
-    _, first, _ = weight_channel_pairs(model, inputs, targets, task.loss_per_position, [lr], optimizer=optimizer)
-    grads, _ = per_target_gradients(model, inputs, targets, task.loss_per_position)
-    epsilon = 1e-5
-    parameters = [p for _, p in named_parameters(model)]
-    for t in (0, 2, 4):
-        direction = grads[t] if optimizer == "sgd" else grads[t] / (grads[t].abs() + ADAM_EPS)
-        losses = []
-        for sign in (1.0, -1.0):
+    for row in table.itertuples():
+        i = row.sequence
+        changes, firsts = [], []
+        for t in positions[i].tolist():
+            stepped = _step_by_hand(model, task, inputs[i : i + 1], targets[i : i + 1], t, row.eta, row.optimizer, state)
             with torch.no_grad():
-                offset = 0
-                for p in parameters:
-                    p += sign * epsilon * direction[offset : offset + p.numel()].view_as(p)
-                    offset += p.numel()
-                losses.append(task.loss_per_position(model(inputs)[0], targets)[0])
-                offset = 0
-                for p in parameters:
-                    p -= sign * epsilon * direction[offset : offset + p.numel()].view_as(p)
-                    offset += p.numel()
-        directional = (losses[0] - losses[1]) / (2 * epsilon)  # <d_t, g_u> for every u
-        torch.testing.assert_close(first[0, t], -lr * directional, rtol=1e-6, atol=1e-12)
+                after = task.loss_per_position(stepped(inputs[i : i + 1])[0], targets[i : i + 1])[0, t + 1]
+            changes.append(float(after - before[i, t + 1]))
+            grads = dict(zip([n for n, _ in model.named_parameters()], torch.autograd.grad(
+                task.loss_per_position(model(inputs[i : i + 1])[0], targets[i : i + 1])[0, t + 1], list(model.parameters())),
+                strict=True))
+            firsts.append(sum(float(((p.detach() - q.detach()) * grads[n]).sum())
+                              for (n, p), q in zip(stepped.named_parameters(), model.parameters(), strict=True)))
+        assert row.exact_change == pytest.approx(np.mean(changes), rel=1e-8, abs=1e-14), row
+        assert row.exact_abs_change == pytest.approx(np.mean(np.abs(changes)), rel=1e-8, abs=1e-14), row
+        assert row.first_order_change == pytest.approx(np.mean(firsts), rel=1e-8, abs=1e-14), row  # <step, g_{t+1}>
+        assert row.loss_next == pytest.approx(float(before[i, positions[i] + 1].mean()), rel=1e-12)
+        assert (row.half, row.n_positions) == (i % 2, 2)
+        assert row.eta == pytest.approx(0.05 * row.eta_factor)
+    assert table.loc[table["optimizer"] == "adam_fresh", "eta_factor"].tolist() == [1.0, 1.0]  # the peak lr only
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam_run"])
 def test_small_steps_make_the_exact_change_first_order(optimizer: str) -> None:
     model, task = tiny_model(), tiny_task()
-    inputs, targets = tiny_batch(n=1)
-    lrs = [1e-6, 1e-8] if optimizer == "sgd" else [1e-8, 1e-9]  # Adam's direction has entries of size 1: |d| = sqrt(P)
-    exact, first, _ = weight_channel_pairs(model, inputs, targets, task.loss_per_position, lrs, optimizer=optimizer)
-    torch.testing.assert_close(exact, first, rtol=1e-3, atol=1e-16)
+    inputs, targets = tiny_batch(n=2)
+    pairs = make_pairs(model, inputs, targets, task.loss_per_position, draw_positions(2, 6, 5, torch.Generator()))
+    direction = directions(optimizer, adam_preconditioner(_planted_state(model), model))
+    before = next_losses(pairs, task.loss_per_position, direction, 0.0)
+    for eta in ((1e-6, 1e-8) if optimizer == "sgd" else (1e-9, 1e-10)):  # v ~ 1e-3: the Adam step is ~30 x g
+        exact = next_losses(pairs, task.loss_per_position, direction, eta) - before
+        torch.testing.assert_close(exact, -eta * slope(pairs, direction), rtol=1e-3, atol=1e-16)
 
 
-def test_weight_channel_table_sweeps_step_sizes_and_separates_sign_from_magnitude() -> None:
+def test_the_preconditioner_is_the_bias_corrected_second_moment_in_parameter_order() -> None:
+    model = tiny_model()
+    state = _planted_state(model, step=3)
+    expected = torch.cat([((state["exp_avg_sq"][n] / (1 - 0.95**3)).sqrt() + ADAM_EPS).flatten()
+                          for n, _ in named_parameters(model)])
+    torch.testing.assert_close(adam_preconditioner(state, model), expected, rtol=1e-15, atol=0)
+    for fresh in (None, {}, {**state, "step": 0}, {**state, "exp_avg_sq": {}}):
+        assert adam_preconditioner(fresh, model) is None
+    with pytest.raises(ValueError, match="trained second moment"):
+        directions("adam_run")
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
+        directions("rmsprop")
+
+
+def test_without_a_trained_second_moment_the_table_has_no_run_moment_rows() -> None:
     model, task = tiny_model(), tiny_task()
     inputs, targets = tiny_batch(n=2)
-    others = tiny_batch(n=4)
-    table = weight_channel_table(
-        model, inputs, targets, task.loss_per_position, lr=0.01, tokens_per_step=100, others=(others[0][2:], others[1][2:])
-    )
-    assert set(table["optimizer"]) == {"sgd", "adam"}
-    eta = table.groupby("step_scale")["eta"].first()
-    assert eta["full"] == 0.01 and eta["token_share"] == pytest.approx(1e-4) and eta["10 lr"] == pytest.approx(0.1)
-    assert set(table["eta_factor"].round(12)) == {0.001, 0.01, 0.1, 1.0, 10.0}  # the token share is 1/100 here
-    for _, rows in table.groupby("optimizer"):
-        first = rows.pivot_table(index=["t", "k"], columns="step_scale", values="first_order_change")
-        np.testing.assert_allclose(first["token_share"], first["full"] / 100, rtol=1e-12)  # linear in eta
-        np.testing.assert_allclose(first["10 lr"], first["full"] * 10, rtol=1e-12)
-    exact_scales = {"full", "0.1 lr"}
-    full = table[table["step_scale"].isin(exact_scales)]
-    assert full[["exact_change", "exact_abs_change", "exact_change_other"]].notna().all().all()
-    assert table.loc[~table["step_scale"].isin(exact_scales), ["exact_change", "exact_change_other"]].isna().all().all()
-    # the mean of |change| is at least |mean change|, with equality only where both sequences agree in sign
-    assert (full["exact_abs_change"] >= full["exact_change"].abs() - 1e-15).all()
-    assert (table["first_order_abs_change"] >= table["first_order_change"].abs() - 1e-15).all()
-    assert len(table) == 2 * 6 * sum(6 - k for k in (0, 1, 2, 4))  # optimisers x step sizes x (t, k) that fit
+    table = weight_channel_table(model, inputs, targets, task.loss_per_position, 0.05,
+                                 draw_positions(2, 6, 1, torch.Generator()), None, start=(0,), limits=(-1, 1))
+    assert set(table["optimizer"]) == {"sgd", "adam_fresh"} and list(table.columns) == COLUMNS
+
+
+def test_checkpoints_carry_the_adamw_state_the_measures_read(tmp_path) -> None:
+    """The final checkpoint's AdamW moments by parameter name (loaded with weights_only=True); step 0: fresh."""
+    spec = next(iter(load_study(smoke_config()).runs.values()))
+    train_run(spec, tmp_path, progress=False)
+    data = RunData(spec)
+    model = load_model(checkpoint_path(tmp_path, spec.train["steps"]), data)
+    state = data.optimizer_state
+    assert state["step"] == spec.train["steps"] and state["betas"] == [0.9, 0.95] and state["eps"] == ADAM_EPS
+    assert list(state["exp_avg_sq"]) == [n for n, _ in model.named_parameters()] == list(state["exp_avg"])
+    assert adam_preconditioner(state, model).shape == (sum(p.numel() for p in model.parameters()),)
+    load_model(checkpoint_path(tmp_path, 0), data)
+    assert data.optimizer_state["step"] == 0 and adam_preconditioner(data.optimizer_state, model) is None
+
+
+def _planted_search(*curves, slope_sign: float = 1.0, limits=(-12, 8), start=(-1, 0, 1)):
+    """bracket_maximum on planted transfer curves s(j), one per half (first-order term of the given sign)."""
+    calls = []
+
+    def evaluate(j: int):
+        calls.append(j)
+        return [(float(curve(j)), slope_sign) for curve in curves]
+
+    return bracket_maximum(evaluate, start, limits), calls
+
+
+def _peak(at: float):
+    return lambda j: np.exp(-((j - at) ** 2) / 8) - 0.5
+
+
+def test_the_grid_brackets_each_halfs_maximum_to_half_a_decade() -> None:
+    curves, calls = _planted_search(_peak(-5), _peak(3))
+    assert len(calls) == len(set(calls))  # no point evaluated twice
+    grid = sorted(curves)
+    for half, peak in enumerate((-5, 3)):
+        best = max(grid, key=lambda j, half=half: curves[j][half][0])
+        assert best == peak and best - 1 in grid and best + 1 in grid
+    assert calls[3:5] == [-2, 2] and -4 in calls[5:7]  # strides double while an edge keeps extending: -2, -4, ...
+
+
+def test_the_grid_stops_at_its_limits_and_where_no_step_helps() -> None:
+    falling, _ = _planted_search(lambda j: -j, limits=(-3, 4))  # positive at small eta, no maximum within the limits
+    assert min(falling) == -3 and max(falling) == 1
+    rising, _ = _planted_search(lambda j: j, slope_sign=-1.0)
+    assert max(rising) == 8 and min(rising) == -1  # pushed to the upper limit
+    _, calls = _planted_search(lambda j: -j - 10.0, slope_sign=-1.0)
+    assert calls == [-1, 0, 1]  # transfer and first order <= 0 at the lowest point: the supremum is 0, as eta -> 0
+    chased, _ = _planted_search(lambda j: -j - 10.0 if j > -6 else 1.0 + j / 100, slope_sign=1.0)
+    assert -7 in chased  # negative at the lowest point but positive first order: chased down past the dip
+
+
+def test_the_grid_starts_where_the_step_is_as_long_as_sgds() -> None:
+    model, task = tiny_model(), tiny_task()
+    inputs, targets = tiny_batch(n=1)
+    pairs = make_pairs(model, inputs, targets, task.loss_per_position, draw_positions(1, 6, 3, torch.Generator()))
+    assert centre(pairs, directions("sgd")) == 0
+    assert centre(pairs, lambda grads: 100.0 * grads) == -4  # 100 x longer: two decades lower
+    assert centre(pairs, lambda grads: grads / 10**1.2) == 2  # rounded to the half-decade lattice
+
+
+def test_positions_are_distinct_sorted_and_leave_room_for_the_next_token() -> None:
+    drawn = draw_positions(50, 8, 3, torch.Generator().manual_seed(0))
+    assert drawn.shape == (50, 3) and int(drawn.min()) >= 0 and int(drawn.max()) <= 6
+    assert all(row.tolist() == sorted(set(row.tolist())) for row in drawn)
+    assert set(drawn.flatten().tolist()) == set(range(7))
+    assert draw_positions(2, 8, 7, torch.Generator()).tolist() == [list(range(7))] * 2
 
 
 @pytest.mark.parametrize(("regime", "measured"), [("standard", True), ("myopic-state", False), ("myopic-full", False)])
-def test_weight_channel_is_measured_on_standard_training_only(regime: str, measured: bool) -> None:
+def test_weight_channel_is_measured_on_standard_training_at_the_final_checkpoint(regime: str, measured: bool) -> None:
     spec = RunSpec("fake", 0, "fake", {"name": "markov"}, {"context": 6}, {"regime": regime}, {})
-    assert MEASURES.get("m7_weight_channel").applies(RunData(spec)) is measured
-
-
-def test_weight_channel_table_means_match_the_pairs_of_each_sequence() -> None:
-    model, task = tiny_model(), tiny_task()
-    inputs, targets = tiny_batch(n=2)
-    table = weight_channel_table(model, inputs, targets, task.loss_per_position, lr=0.02, tokens_per_step=10)
-    row = table[(table["optimizer"] == "adam") & (table["step_scale"] == "full") & (table["t"] == 1) & (table["k"] == 2)]
-    changes = [
-        float(weight_channel_pairs(model, inputs[i : i + 1], targets[i : i + 1], task.loss_per_position, [0.02],
-                                   optimizer="adam")[0][0, 1, 3])
-        for i in range(2)
-    ]
-    assert float(row["exact_change"].iloc[0]) == pytest.approx(sum(changes) / 2, rel=1e-9)
-    assert float(row["exact_abs_change"].iloc[0]) == pytest.approx(sum(abs(c) for c in changes) / 2, rel=1e-9)
-    assert row["exact_change_other"].isna().all()  # no comparison sequences given
+    measure = MEASURES.get("m7_weight_channel")
+    assert measure.applies(RunData(spec)) is measured
+    assert measure.final_only and MEASURES.get("m7_context_channel").final_only
 
 
 def test_shuffle_keeps_the_token_and_everything_after_it_in_place() -> None:

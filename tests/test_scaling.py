@@ -267,14 +267,14 @@ def test_c1_reads_trained_enrichment_at_layer_0_on_c1s_tasks() -> None:
     assert scaling.c1_values(pd.DataFrame(), swept).empty
 
 
-def test_c6_reads_the_full_adam_step_on_text_only() -> None:
+def test_c6_reads_the_most_favourable_step_on_text_only() -> None:
     runs = pd.concat([depth_runs("lag-12"), depth_runs("text")], ignore_index=True)
     swept = scaling.swept_runs(runs, REF)
     transfer = pd.DataFrame(
         [
-            {"condition": c, "seed": 0, "optimizer": opt, "step_scale": scale, "ratio_exact": value}
+            {"condition": c, "seed": 0, "choice": choice, "ratio": value}
             for c in runs["condition"]
-            for opt, scale, value in (("adam", "full", 0.02), ("sgd", "full", 0.5), ("adam", "0.1 lr", 0.5))
+            for choice, value in (("best", 0.02), ("sgd", 0.5), ("adam_fresh", 0.5))
         ]
     )
     table = scaling.c6_values(transfer, swept)
@@ -487,12 +487,12 @@ def test_solved_numbers_give_the_lag_tasks_largest_loss_and_its_ratio_range_at_t
     text = runs.loc[runs["task"] == "text", "condition"].tolist()
     transfer = pd.DataFrame(
         [
-            {"condition": c, "seed": 0, "optimizer": "adam", "step_scale": "full", "ratio_exact": r}
+            {"condition": c, "seed": 0, "choice": "best", "ratio": r}
             for c, r in zip(lag, (-0.002, 0.004, 0.001), strict=True)
         ]
-        + [{"condition": c, "seed": 0, "optimizer": "sgd", "step_scale": "full", "ratio_exact": 0.9} for c in lag]
-        + [{"condition": c, "seed": 0, "optimizer": "adam", "step_scale": "0.1 lr", "ratio_exact": -0.9} for c in lag]
-        + [{"condition": c, "seed": 0, "optimizer": "adam", "step_scale": "full", "ratio_exact": 0.5} for c in text]
+        + [{"condition": c, "seed": 0, "choice": "sgd", "ratio": 0.9} for c in lag]
+        + [{"condition": c, "seed": 0, "choice": "adam_fresh", "ratio": -0.9} for c in lag]
+        + [{"condition": c, "seed": 0, "choice": "best", "ratio": 0.5} for c in text]
     )
     assert scaling.solved_numbers(swept, transfer) == {
         "task": "lag-12",
@@ -713,7 +713,7 @@ def test_each_claim_table_is_named_by_its_quantity_and_empty_ones_keep_the_seed_
     assert set(scaling.c1_values(enrichment, swept)["quantity"]) == {"c1_enrichment"}
     transfer = pd.DataFrame(
         [
-            {"condition": c, "seed": 0, "optimizer": "adam", "step_scale": "full", "ratio_exact": 0.02}
+            {"condition": c, "seed": 0, "choice": "best", "ratio": 0.02}
             for c in runs["condition"]
         ]
     )
@@ -915,9 +915,8 @@ def test_the_analysis_reads_every_claim_table_at_90_percent() -> None:
             {
                 "condition": c,
                 "seed": s,
-                "optimizer": "adam",
-                "step_scale": "full",
-                "ratio_exact": 0.01 * x if task == "text" else 0.001 * x - 0.002 * s,
+                "choice": "best",
+                "ratio": 0.01 * x if task == "text" else 0.001 * x - 0.002 * s,
             }
             for c, s, x, task in mine
         ]

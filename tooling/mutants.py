@@ -35,7 +35,7 @@ TABLE_FUNCTIONS = {
     "analysis/measures/run.py": ("measure_checkpoints",),
     "analysis/measures/myopia.py": ("position_loss_table", "myopia_gap"),
     "analysis/measures/weight_channel.py": (
-        "weight_channel_from_gradients", "_pair_rows", "shuffle_before", "context_channel_table",
+        "weight_channel_table", "_rows", "bracket_maximum", "draw_positions", "shuffle_before", "context_channel_table",
     ),
     "analysis/measures/probes.py": ("probe_table", "select_and_score"),
 }

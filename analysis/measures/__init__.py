@@ -16,12 +16,12 @@ MEASURES: Registry[Measure] = registry.MEASURES  # declared there: the config va
 
 
 def register(
-    name: str, *, applies: Callable[[RunData], bool] = every_run, ends_only: bool = False
+    name: str, *, applies: Callable[[RunData], bool] = every_run, ends_only: bool = False, final_only: bool = False
 ) -> Callable[[Compute], Compute]:
     """Register the decorated (model, run data) -> table function as the measure whose table is ``<name>.csv``."""
 
     def decorator(compute: Compute) -> Compute:
-        MEASURES.register(name)(Measure(name, compute, applies, ends_only))
+        MEASURES.register(name)(Measure(name, compute, applies, ends_only, final_only))
         return compute
 
     return decorator

@@ -24,6 +24,7 @@ class Measure:
     compute: Compute
     applies: Callable[[RunData], bool] = every_run
     ends_only: bool = False  # measured at initialisation and at the end of training only
+    final_only: bool = False  # measured at the end of training only
 
     def selected(self, data: RunData) -> bool:
         """Whether this run measures it: it applies to the run's task and regime, and the config selects it."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -13,7 +13,6 @@ from ..held_out import evaluation_batch, held_out_batch, held_out_stream
 from ..models import GPT
 from ..tasks import Batch, Task, build_task
 from .gradient_matrix import gradient_matrix
-from .parameters import SequenceGradients, sequence_gradients
 from .probes import SPLITS
 
 if TYPE_CHECKING:
@@ -25,8 +24,8 @@ class RunData:
     """The held-out data a run is measured on: drawn per seed, shared by every regime of that seed."""
 
     spec: RunSpec
-    _gradients: tuple[GPT, SequenceGradients] | None = None
     _matrix: tuple[GPT, torch.Tensor] | None = None
+    optimizer_state: dict[str, Any] | None = None  # the loaded checkpoint's AdamW state (``measures.run.load_model``)
 
     @cached_property
     def task(self) -> Task:
@@ -39,8 +38,13 @@ class RunData:
         return held_out_stream(self.spec, name)
 
     @cached_property
+    def weight_batch(self) -> Batch:
+        """The ``weight_sequences`` sequences M7 reads (weight and context channel), a stream of their own."""
+        return self.sample("weight-channel", self.spec.measure["weight_sequences"])
+
+    @cached_property
     def gradient_batch(self) -> Batch:
-        """Sequences for the gradient measures M1, M3 (all of them) and M5, M7 (their first few)."""
+        """Sequences for the gradient measures M1, M3 (all of them) and M5 (their first few)."""
         return self.sample("measure", self.spec.measure["n_sequences"])
 
     @cached_property
@@ -72,13 +76,3 @@ class RunData:
 
     def first(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.gradient_batch.inputs[:n], self.gradient_batch.targets[:n]
-
-    def weight_gradients(self, model: GPT, n: int) -> SequenceGradients:
-        """Per-target weight gradients of the first ``n`` sequences, computed once per checkpoint (M5, M7)."""
-        needed = self.spec.measure["weight_sequences"]
-        if self._gradients is None or self._gradients[0] is not model:
-            # On the run's device (a GPU if it trained on one): these fp64 gradients are most of M5/M7's cost.
-            device = ComputeSettings.resolve(self.spec.train).device
-            self._gradients = (model, sequence_gradients(model, *self.first(needed), self.task.loss_per_position, device=device))
-        full = self._gradients[1]
-        return SequenceGradients(full.model, full.inputs[:n], full.targets[:n], full.grads[:n], full.losses[:n])

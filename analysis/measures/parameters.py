@@ -8,9 +8,7 @@ groups before the first block have layer -1, the readout has layer n_layer.
 """
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -96,34 +94,3 @@ def split_flat(flat: Tensor, model: GPT) -> dict[str, Tensor]:
         out[name] = flat[..., offset : offset + parameter.numel()].reshape(*flat.shape[:-1], *parameter.shape)
         offset += parameter.numel()
     return out
-
-
-@dataclass
-class SequenceGradients:
-    """Exact dL_t/dtheta for every t of a few single sequences, in float64, on a float64 copy of the model.
-
-    M5 and M7 both need these (the costly part of each), so a run computes them once per checkpoint.
-    """
-
-    model: GPT
-    inputs: Tensor
-    targets: Tensor
-    grads: list[Tensor]  # per sequence: (T, P)
-    losses: list[Tensor]  # per sequence: (T,)
-
-
-def sequence_gradients(
-    model: GPT, inputs: Tensor, targets: Tensor, loss_fn: LossFn, method: str = "batched",
-    device: torch.device | str | None = None,
-) -> SequenceGradients:
-    """Per-target gradients of each sequence, in float64 on ``device`` (default: the model's)."""
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    model = copy.deepcopy(model).double().to(device)
-    inputs = (inputs.double() if inputs.is_floating_point() else inputs).to(device)
-    targets = (targets.double() if targets.is_floating_point() else targets).to(device)
-    grads, losses = [], []
-    for i in range(inputs.shape[0]):
-        g, loss = per_target_gradients(model, inputs[i : i + 1], targets[i : i + 1], loss_fn, method)
-        grads.append(g.detach())
-        losses.append(loss)
-    return SequenceGradients(model, inputs, targets, grads, losses)

@@ -21,10 +21,12 @@ from .data import RunData
 
 
 def load_model(path: str | Path, data: RunData) -> GPT:
-    """A checkpoint's weights in the model the run's spec builds, as training built it."""
+    """A checkpoint's weights in the model the run's spec builds, as training built it; its AdamW state
+    (absent in checkpoints written before it was saved) goes to ``data.optimizer_state`` for M7."""
     payload = load_checkpoint(path)
     model = build_model(data.task.input_spec, data.task.output_spec, data.spec.model)
     model.load_state_dict(payload["model"])
+    data.optimizer_state = payload.get("optimizer")
     return model.eval()
 
 
@@ -38,7 +40,8 @@ def measure_checkpoints(spec: RunSpec, checkpoints: dict[int, Path]) -> tuple[di
         model = load_model(path, data)
         for name in MEASURES.names():
             measure = MEASURES.get(name)
-            if not measure.selected(data) or (measure.ends_only and step not in ends):
+            if not measure.selected(data) or (measure.ends_only and step not in ends) or (
+                    measure.final_only and step != max(checkpoints)):
                 continue
             started = time.perf_counter()
             frames[name].append(measure.compute(model, data).assign(step=step))

@@ -34,7 +34,7 @@ from .c1 import Rules as C1Rules
 from .c1 import _p as p_text
 from .c2 import Rules as C2Rules
 from .c4 import Rules as C4Rules
-from .c6 import Rules as C6Rules
+from .c6 import BEST as C6_BEST
 from .c6 import pct
 from .claims import ClaimInputs
 from .descriptive import Analysis, AnalysisResult, register
@@ -178,12 +178,11 @@ def c1_values(enrichment: pd.DataFrame, swept: pd.DataFrame) -> pd.DataFrame:
 
 
 def c6_values(transfer: pd.DataFrame, swept: pd.DataFrame) -> pd.DataFrame:
-    """C6's signed transfer over the context channel at its deciding optimiser and step size."""
-    rules = C6Rules()
+    """C6's signed transfer over the context channel at its deciding (most favourable, out-of-sample) step."""
     if transfer.empty:
         return pd.DataFrame(columns=SEED_COLUMNS)
-    deciding = transfer[(transfer["optimizer"] == rules.optimizer) & (transfer["step_scale"] == rules.step_scale)]
-    return _per_seed(deciding, _standard(swept, set(C6_TASKS)), "ratio_exact", "c6_ratio")
+    deciding = transfer[transfer["choice"] == C6_BEST]
+    return _per_seed(deciding, _standard(swept, set(C6_TASKS)), "ratio", "c6_ratio")
 
 
 def primacy_values(primacy: pd.DataFrame, swept: pd.DataFrame) -> pd.DataFrame:
@@ -294,10 +293,8 @@ def solved_numbers(swept: pd.DataFrame, transfer: pd.DataFrame) -> dict[str, str
     lag = _standard(swept, {"lag"})
     if lag.empty:
         return {}
-    rules = C6Rules()
     ratio = transfer.merge(lag[["condition", "seed"]].drop_duplicates(), on=["condition", "seed"]) if not transfer.empty else transfer
-    ratio = ratio[(ratio["optimizer"] == rules.optimizer) & (ratio["step_scale"] == rules.step_scale)]["ratio_exact"] \
-        if not ratio.empty else pd.Series(dtype=float)
+    ratio = ratio[ratio["choice"] == C6_BEST]["ratio"] if not ratio.empty else pd.Series(dtype=float)
     loss = f"{lag['final_eval_loss'].max():.1e}".replace("e-0", "e-").replace("-", "\u2212")
     return {"task": str(lag["task"].iloc[0]), "max_final_loss": loss, "ratio_low": pct(ratio.min()), "ratio_high": pct(ratio.max())}
 

@@ -19,7 +19,7 @@ FIGURE_TABLE = {
     "decomposition": ("C2: pre-caching", "gradient decomposition", {"shares": "c2_decomposition_shares", "runs": "runs"}, {"needs": "m3_decomposition"}),
     "probes": ("C2: pre-caching", "probes", {"probes": "m6_probes", "runs": "runs"}, {"needs": "m6_probes"}),
     "coverage": ("C3: structural reachability", "reachability", {"coverage": "c3_reachability"}, {"needs": "m5_reachability"}),
-    "channels": ("C6: weight vs context channel", "channels against step size", {"channels": "c6_summary"}, {"needs": "m7_weight_channel"}),
+    "channels": ("C6: weight vs context channel", "channels against step size", {"curves": "c6_curves", "summary": "c6_summary"}, {"needs": "m7_weight_channel"}),
     "primacy": ("Primacy and attention sinks", "primacy by source position", {"sources": "primacy_sources", "summary": "primacy_summary", "runs": "runs"}, {"needs": "m1_gradient_matrix"}),
     "sinks": ("Primacy and attention sinks", "attention sinks", {"share": "sink_share", "gradient": "sink_gradient", "attention": "m8_attention_mass"}, {"needs": "m8_attention_mass"}),
     **({  # the scaling profile only: one figure per deciding quantity, drawn by figures/scaling.py
