@@ -129,6 +129,6 @@ def context_distance_table(
 @register("m7_context_distance", ends_only=True)  # C4's information half: loss with the context beyond D removed or shuffled
 def measure_context_distance(model: GPT, data: RunData) -> pd.DataFrame:
     return context_distance_table(
-        model, *data.first(data.spec.measure["weight_sequences"]), data.task.loss_per_position,
+        model, *data.first(data.spec.measure["context_sequences"]), data.task.loss_per_position,
         data.stream("shuffle-distance"),
     )
