@@ -119,6 +119,13 @@ def test_resolve_rules_applies_each_claims_overrides_and_writes_json(monkeypatch
     assert resolved == {"c9": Rules(count=2)}
     assert claims.rules_as_json(resolved) == {"c9": dataclasses.asdict(Rules(count=2))}
 
+    @dataclass(frozen=True)
+    class Listed:
+        names: tuple[str, ...] = ("a", "b")
+        planned: float = float("nan")
+
+    assert claims.rules_as_json({"c9": Listed()}) == {"c9": {"names": ["a", "b"], "planned": None}}  # strict JSON
+
 
 def test_register_files_a_claim_under_its_id(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(claims, "CLAIMS", type(CLAIMS)("claim"))

@@ -13,7 +13,6 @@ objective; tested, but not evidence about learning).
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -122,8 +121,15 @@ def resolve_rules(overrides: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def rules_as_json(rules: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """Resolved rules as JSON values (tuples become lists), as paper_numbers.json carries them for figures and the paper."""
-    return {claim_id: json.loads(json.dumps(asdict(value))) for claim_id, value in rules.items()}
+    """Resolved rules as JSON values (tuples become lists, NaN -- "not given" -- becomes null, which strict JSON readers
+    such as Typst accept), as paper_numbers.json carries them for figures and the paper."""
+
+    def value(v: Any) -> Any:
+        if isinstance(v, float) and v != v:
+            return None
+        return [value(x) for x in v] if isinstance(v, tuple | list) else v
+
+    return {claim_id: {k: value(v) for k, v in asdict(r).items()} for claim_id, r in rules.items()}
 
 
 CLAIM_MODULES = ("c1", "c2", "c3", "c4", "c5", "c6")  # a new claim: one module here plus its name in this list
