@@ -5,9 +5,9 @@ context): the sweep over a factor is the conditions whose other two factors equa
 reference, with every other setting (task, regime, encoding, heads, steps) held fixed. Per
 run and level each quantity is read from the claim tables with the claim's own definition:
 
-* ``did``, ``did_relative``: C2's difference-in-differences of final losses, gap(treated) -
-  gap(control), gap = myopic-state minus standard of the same seed; relative to the treated
-  task's baseline-to-optimum span, as C2 scales its threshold;
+* ``did``, ``did_relative``: C2's difference-in-differences of plateau losses (C2's per-run plateau
+  table), gap(treated) - gap(control), gap = myopic-state minus standard of the same seed; relative
+  to the treated task's baseline-to-optimum span, as C2 scales its threshold;
 * ``c4_exponent``, ``c4_slope``: C4's power-law exponent p (seeds whose profile is not flat) and
   within-row slope beta, final checkpoint, C4's layer;
 * ``c1_enrichment``: C1's enrichment on the true dependencies, trained, C1's layer;
@@ -132,15 +132,19 @@ def _final(table: pd.DataFrame, swept: pd.DataFrame) -> pd.DataFrame:
 # --- the quantities, per seed and level -------------------------------------------------------
 
 
-def did_values(swept: pd.DataFrame) -> pd.DataFrame:
-    """C2's DiD of final losses per seed and level, absolute and over the treated task's baseline-to-optimum span."""
-    rules = C2Rules()
+def did_values(swept: pd.DataFrame, rules: C2Rules | None = None, plateau: pd.DataFrame | None = None) -> pd.DataFrame:
+    """C2's DiD per seed and level, absolute and over the treated task's baseline-to-optimum span: of plateau losses
+    where C2's per-run plateau table is given (as the study does), else of final losses."""
+    rules = rules or C2Rules()
     sine = swept[swept["task"].isin([rules.treated_task, rules.control_task])
                  & swept["regime"].isin([STANDARD, rules.regime])]
     if sine.empty:
         return pd.DataFrame(columns=SEED_COLUMNS)
+    if plateau is not None and not plateau.empty:
+        sine = sine.merge(plateau[["condition", "seed", "plateau_loss"]], on=["condition", "seed"], how="left")
+    column = "plateau_loss" if "plateau_loss" in sine else "final_eval_loss"
     level = ["sweep", "factor", "level"]
-    loss = sine.pivot_table(index=[*level, "seed"], columns=["task", "regime"], values="final_eval_loss", aggfunc="first")
+    loss = sine.pivot_table(index=[*level, "seed"], columns=["task", "regime"], values=column, aggfunc="first")
     cells = [(task, regime) for task in (rules.treated_task, rules.control_task) for regime in (STANDARD, rules.regime)]
     loss = loss.reindex(columns=pd.MultiIndex.from_tuples(cells))
     gap = {task: loss[(task, rules.regime)] - loss[(task, STANDARD)] for task in (rules.treated_task, rules.control_task)}
@@ -157,9 +161,9 @@ def did_values(swept: pd.DataFrame) -> pd.DataFrame:
     return both.dropna(subset=["value"])[SEED_COLUMNS]
 
 
-def c4_values(fits: pd.DataFrame, slopes: pd.DataFrame, swept: pd.DataFrame) -> pd.DataFrame:
+def c4_values(fits: pd.DataFrame, slopes: pd.DataFrame, swept: pd.DataFrame, rules: C4Rules | None = None) -> pd.DataFrame:
     """C4's exponent p (profiles that are not flat: p of a flat profile means nothing) and slope beta, trained, C4's layer."""
-    rules = C4Rules()
+    rules = rules or C4Rules()
     mine = _standard(swept, _names(rules.trained_tasks))
     fits = _final(fits[fits["layer"] == rules.layer], mine) if not fits.empty else fits
     slopes = _final(slopes[slopes["layer"] == rules.layer], mine) if not slopes.empty else slopes
@@ -168,9 +172,9 @@ def c4_values(fits: pd.DataFrame, slopes: pd.DataFrame, swept: pd.DataFrame) -> 
                       _per_seed(slopes, mine, "slope", "c4_slope")], ignore_index=True)
 
 
-def c1_values(enrichment: pd.DataFrame, swept: pd.DataFrame) -> pd.DataFrame:
+def c1_values(enrichment: pd.DataFrame, swept: pd.DataFrame, rules: C1Rules | None = None) -> pd.DataFrame:
     """C1's enrichment on the true dependencies, trained, C1's layer, C1's tasks."""
-    rules = C1Rules()
+    rules = rules or C1Rules()
     if enrichment.empty:
         return pd.DataFrame(columns=SEED_COLUMNS)
     trained = enrichment[(enrichment["stage"] == "trained") & (enrichment["layer"] == rules.layer)]
@@ -185,11 +189,11 @@ def c6_values(transfer: pd.DataFrame, swept: pd.DataFrame) -> pd.DataFrame:
     return _per_seed(deciding, _standard(swept, set(C6_TASKS)), "ratio", "c6_ratio")
 
 
-def primacy_values(primacy: pd.DataFrame, swept: pd.DataFrame) -> pd.DataFrame:
+def primacy_values(primacy: pd.DataFrame, swept: pd.DataFrame, rules: C4Rules | None = None) -> pd.DataFrame:
     """The primacy analysis's measures at layer 0, at initialisation and trained, on C4's tasks."""
     if primacy.empty:
         return pd.DataFrame(columns=SEED_COLUMNS)
-    mine = _standard(swept, _names(C4Rules().trained_tasks))
+    mine = _standard(swept, _names((rules or C4Rules()).trained_tasks))
     at_layer = primacy[primacy["layer"] == PRIMACY_LAYER]
     parts = [_per_seed(at_layer[at_layer["stage"] == stage], mine, measure, f"{measure}_{stage}")
              for measure in PRIMACY_MEASURES for stage in ("init", "trained")]
@@ -237,9 +241,9 @@ def trend_table(values: pd.DataFrame, levels: pd.DataFrame, confidence: float) -
     return pd.DataFrame(rows, columns=TREND_COLUMNS)
 
 
-def law_table(fits: pd.DataFrame, swept: pd.DataFrame) -> pd.DataFrame:
+def law_table(fits: pd.DataFrame, swept: pd.DataFrame, rules: C4Rules | None = None) -> pd.DataFrame:
     """Per sweep, level and task: how many seeds' trained profiles C4 reads as each law (every law listed, zeros too)."""
-    rules = C4Rules()
+    rules = rules or C4Rules()
     mine = _standard(swept, _names(rules.trained_tasks))
     if fits.empty or mine.empty:
         return pd.DataFrame(columns=LAW_COLUMNS)
@@ -354,20 +358,22 @@ def compute(inputs: ClaimInputs) -> AnalysisResult:
     empty = pd.DataFrame()
     fits = table("c4_fits", empty)
     transfer = table("c6_transfer", empty)
+    rules = inputs.rules  # the study's rules, resolved once (the defaults where a caller gives none)
+    c4_rules = rules.get("c4")
     values = pd.concat([
-        did_values(swept),
-        c4_values(fits, table("c4_slopes", empty), swept),
-        c1_values(table("c1_enrichment_runs", empty), swept),
+        did_values(swept, rules.get("c2"), table("c2_plateau", empty)),
+        c4_values(fits, table("c4_slopes", empty), swept, c4_rules),
+        c1_values(table("c1_enrichment_runs", empty), swept, rules.get("c1")),
         c6_values(transfer, swept),
-        primacy_values(table("primacy_runs", empty), swept),  # written by the primacy analysis where it ran
+        primacy_values(table("primacy_runs", empty), swept, c4_rules),  # written by the primacy analysis where it ran
     ], ignore_index=True)
     confidence = float(inputs.settings["confidence"])
     levels = level_table(values, confidence)
     trends = trend_table(values, levels, confidence)
-    laws = law_table(fits, swept)
+    laws = law_table(fits, swept, c4_rules)
     tables = {"scaling_levels": levels, "scaling_trends": trends, "scaling_laws": laws}
     return AnalysisResult(tables, numbers(ref, swept, values, levels, trends, laws, transfer))
 
 
 # primacy_runs is read where present, not declared: a profile without the primacy analysis still runs this one
-ANALYSIS = register(Analysis("scaling", ("c1_enrichment_runs", "c4_fits", "c4_slopes", "c6_transfer"), OUTPUTS, compute))
+ANALYSIS = register(Analysis("scaling", ("c1_enrichment_runs", "c2_plateau", "c4_fits", "c4_slopes", "c6_transfer"), OUTPUTS, compute))
