@@ -24,7 +24,7 @@ def test_report_embeds_every_figure_and_the_paper(smoke_study: tuple[Path, Path]
     snakemake(workdir, configfile, "--report", str(report))
     html = report.read_text()
     figures = sorted(path.name for path in (workdir / "results" / "smoke" / "figures").glob("*.png"))
-    assert len(figures) == 12  # every figure of FIGURE_TABLE: the smoke profile takes every measure
+    assert len(figures) == 13  # every figure of FIGURE_TABLE: the smoke profile takes every measure
     for name in figures:
         assert f'"filename": "{name}"' in html, name
     assert len(re.findall(r"data:image/png;", html)) == len(figures)  # embedded, not linked

@@ -57,8 +57,10 @@ def test_every_run_has_every_measure_at_every_checkpoint(smoke_study: tuple[Path
             # the intervention (M9) on standard runs only
             assert keys == {key for key in expected if key[2] in (0, 20) and (key[0].startswith("lag") or key[0].startswith("sine"))
                             and (name != "m9_intervention" or "_standard_" in key[0])}, name
-        elif name == "m7_weight_channel":  # the weight channel of ordinary training: standard runs only
-            assert keys == {key for key in expected if key[2] in (0, 20) and "_standard_" in key[0]}, name
+        elif name == "m7_weight_channel":  # the weight channel of ordinary training, trained: standard runs' last step
+            assert keys == {key for key in expected if key[2] == 20 and "_standard_" in key[0]}, name
+        elif MEASURES.get(name).final_only:  # M7's context channel: on the trained model only
+            assert keys == {key for key in expected if key[2] == 20}, name
         elif MEASURES.get(name).ends_only:  # M7: on the trained model, with initialisation as control
             assert keys == {key for key in expected if key[2] in (0, 20)}, name
         else:

@@ -282,7 +282,9 @@ def text_gap_table(plateau_gaps: pd.DataFrame, plateau: pd.DataFrame, rules: Rul
                      "plateau_myopic": float(group["plateau_loss"].mean()),
                      "plateau_standard": float(group["plateau_loss_standard"].mean()),
                      "max_abs_drift": float(runs["drift"].abs().max())})
-    return pd.DataFrame(rows)
+    columns = ["condition", "task", "regime", *CELL, "n_seeds", "gap_mean", "gap_low", "gap_high", "plateau_myopic",
+               "plateau_standard", "max_abs_drift"]
+    return pd.DataFrame(rows, columns=columns)  # with its columns when no text run is myopic: an empty table, not an empty file
 
 
 def _with_factors(table: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
