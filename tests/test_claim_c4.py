@@ -317,13 +317,15 @@ def test_slope_summary_rows_are_sorted_and_read_their_own_fits_and_pooled_slopes
 def test_deciding_text_counts_each_outcome_and_lists_every_slope_with_its_interval() -> None:
     family = pd.DataFrame({"condition": ["lag", "text", "wiki"], "outcome": [c4.EQUIVALENT, c4.BEYOND, c4.EQUIVALENT],
                            "slope_mean": [0.01, -0.5, 0.0], "slope_low": [-0.02, -0.6, -0.01], "slope_high": [0.04, -0.4, 0.01]})
+    info = pd.DataFrame({"condition": ["wiki", "lag", "text"], "task": ["wiki", "lag-12", "text"],
+                         "pos_encoding": ["rope", "learned", "learned"], "context": [64, 32, 32]})
     m = MINUS
-    assert c4._deciding(family, "trained") == (
-        f"2 of 3 trained conditions flat (TOST), 1 beyond the margin; distance terms beta lag: 0.01 [{m}0.02, 0.04]; "
-        f"text: {m}0.50 [{m}0.60, {m}0.40]; wiki: 0.00 [{m}0.01, 0.01]")
+    assert c4._deciding(family, info, "trained") == (  # named by task, encoding and context, in the family's order
+        f"2 of 3 trained conditions flat (TOST), 1 beyond the margin; distance terms beta lag-12 (learned, T = 32): 0.01 "
+        f"[{m}0.02, 0.04]; text (learned, T = 32): {m}0.50 [{m}0.60, {m}0.40]; wiki (rope, T = 64): 0.00 [{m}0.01, 0.01]")
     undecided = family.assign(outcome=c4.UNDECIDED).iloc[:1]
-    assert c4._deciding(undecided, "initial").startswith("0 of 1 initial conditions flat (TOST), 0 beyond the margin; ")
-    assert c4._deciding(family.iloc[:0], "trained") == "no trained condition to decide on"
+    assert c4._deciding(undecided, info, "initial").startswith("0 of 1 initial conditions flat (TOST), 0 beyond the margin; ")
+    assert c4._deciding(family.iloc[:0], info, "trained") == "no trained condition to decide on"
 
 
 def test_family_outcomes_need_p_strictly_below_alpha_after_holm() -> None:
@@ -506,7 +508,7 @@ def test_rules_and_decision_numbers_as_the_paper_prints_them() -> None:
         "slope against ln d, Student t over seeds; supported if every deciding quantity (steps_50 0.05, steps_90 0.05, "
         "gap_closed 0.05, share 0.05 per ln d) is TOST-flat at alpha 0.05 with no censored run, refuted if any lies beyond "
         "its margin (Holm over the deciding quantities), mixed otherwise")
-    assert c4a.deciding.startswith("2 of 2 initial conditions flat (TOST), 0 beyond the margin; distance terms beta lag: ")
+    assert c4a.deciding.startswith("2 of 2 initial conditions flat (TOST), 0 beyond the margin; distance terms beta lag (learned, T = 8): ")
     assert c4b.deciding == "no sweep run to decide on" and c4b.verdict == MIXED  # no lag condition at a sweep distance
     numbers = result.numbers
     assert numbers["rules"] == {"layer": "0", "flat_margin": "0.20", "min_share_pct": "80", "aic_margin": "3",

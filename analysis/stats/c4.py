@@ -451,12 +451,18 @@ def family_verdict(family: pd.DataFrame, min_share: float) -> str:
     return MIXED
 
 
-def _deciding(family: pd.DataFrame, what: str, term: str = "distance terms beta") -> str:
+def condition_label(row: Any) -> str:
+    """How the verdict table names a condition: its task, encoding and context length, not its run id."""
+    return f"{row.task} ({row.pos_encoding}, T = {int(row.context)})"
+
+
+def _deciding(family: pd.DataFrame, info: pd.DataFrame, what: str, term: str = "distance terms beta") -> str:
     if family.empty:
         return f"no {what} condition to decide on"
     counts = family["outcome"].value_counts()
+    named = family.merge(info[["condition", "task", "pos_encoding", "context"]], on="condition", how="left")
     slopes = "; ".join(
-        f"{r.condition}: {fmt(r.slope_mean)} [{fmt(r.slope_low)}, {fmt(r.slope_high)}]" for r in family.itertuples()
+        f"{condition_label(r)}: {fmt(r.slope_mean)} [{fmt(r.slope_low)}, {fmt(r.slope_high)}]" for r in named.itertuples()
     )
     return (f"{counts.get(EQUIVALENT, 0)} of {len(family)} {what} conditions flat (TOST), "
             f"{counts.get(BEYOND, 0)} beyond the margin; {term} {slopes}")
@@ -649,7 +655,7 @@ def decide(inputs: ClaimInputs, rules: Rules) -> ClaimResult:
     rule_a, rule_b = _rule_texts(rules, encodings, alpha)
     verdicts = [
         structural_verdict(reach),
-        Verdict("C4a", family_verdict(init, rules.min_share), _deciding(init, "initial"), rule_a),
+        Verdict("C4a", family_verdict(init, rules.min_share), _deciding(init, info, "initial"), rule_a),
         Verdict("C4b", sweep_verdict_word(sweep_fit, rules), sweep_deciding(sweep_fit), rule_b),
     ]
     numbers = {
