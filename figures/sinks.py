@@ -11,6 +11,7 @@ uniform against s for every trained head of the condition whose heads favour s =
 (c) per run, the heads' mean late-target excess on s = 0 against the gradient the first
 positions receive (primacy_early, layer 0).
 """
+import itertools
 import sys
 from pathlib import Path
 
@@ -88,7 +89,7 @@ def plot_heads(ax: plt.Axes, attention: pd.DataFrame, condition: str, step: int)
 
 
 def plot_relation(ax: plt.Axes, gradient: pd.DataFrame, colours: dict) -> None:
-    markers = dict(zip(sorted(gradient["task"].unique()), "osD^vP*X", strict=False))
+    markers = dict(zip(sorted(gradient["task"].unique()), itertools.cycle("osD^vP*Xph<>"), strict=False))  # as many tasks as there are
     for (encoding, task), runs in gradient.groupby(["pos_encoding", "task"]):
         ax.scatter(runs["primacy_early"], runs["first_excess"], color=colours.get(encoding, "0.3"), marker=markers[task], s=14)
     for task, marker in markers.items():  # the marker key, in grey (the colour is the encoding, as above)
