@@ -232,16 +232,20 @@ def _test_row(condition: str, factors: pd.Series, learned: bool, above: SeedTest
     }
 
 
-def _status(row: Any, rules: Rules, alpha: float) -> str:
+def _family_status(row: Any, passes: bool, passing: str, alpha: float) -> str:
+    """One condition of either C1b family: reported apart, passing (``passes``: its test and margin), falls short, or not decided."""
     if not row.deciding:
         return DESCRIPTIVE
     if not row.learned:
         return NOT_LEARNED
-    if row.p_above_zero_holm < alpha and row.trained_mean >= rules.min_excess:
-        return CONCENTRATES
-    if row.p_below_margin_holm < alpha:
-        return FALLS_SHORT
-    return UNDECIDED
+    if passes:
+        return passing
+    return FALLS_SHORT if row.p_below_margin_holm < alpha else UNDECIDED
+
+
+def _status(row: Any, rules: Rules, alpha: float) -> str:
+    passes = row.p_above_zero_holm < alpha and row.trained_mean >= rules.min_excess
+    return _family_status(row, passes, CONCENTRATES, alpha)
 
 
 # --- multi-source family ---------------------------------------------------------------------
@@ -360,15 +364,8 @@ def validation_table(per_run: pd.DataFrame, runs: pd.DataFrame, rules: Rules, co
 
 
 def _multi_status(row: Any, rules: Rules, alpha: float) -> str:
-    if not row.deciding:
-        return DESCRIPTIVE
-    if not row.learned:
-        return NOT_LEARNED
-    if row.p_above_chance_holm < alpha and row.auc_mean >= rules.min_auc:
-        return ORDERS
-    if row.p_below_margin_holm < alpha:
-        return FALLS_SHORT
-    return UNDECIDED
+    passes = row.p_above_chance_holm < alpha and row.auc_mean >= rules.min_auc
+    return _family_status(row, passes, ORDERS, alpha)
 
 
 # --- verdicts ---------------------------------------------------------------------------------
