@@ -231,7 +231,7 @@ def test_numbers_and_deciding_text_printed_by_the_paper() -> None:
             decomposition += [{**base, "group": "attn", "layer": 0}, {**base, "group": "all", "layer": -2}]
     result = decide(gap, m6_probes=probes, m3_decomposition=pd.DataFrame(decomposition))
     deciding = ("learned positions: plateau DiD 0.080 [0.071, 0.089] (16.0% of the baseline-to-optimum gap; threshold 5%), "
-                "one-sided p 0.0000, TOST p 1.0000, n = 5")
+                "one-sided p 0.0000, TOST p 1.0000, n = 5, DiD drift across the window 0.0% of the gap")
 
     def interval(mean: str, low: str, high: str) -> dict[str, str]:
         return {"mean": mean, "low": low, "high": high}
@@ -239,7 +239,7 @@ def test_numbers_and_deciding_text_printed_by_the_paper() -> None:
     control = interval("0.040", "0.020", "0.060")
     # Plateau criterion: every curve flat (drift 0 of 20 runs). Control arms' gap closed: standard (0.5 - 0.0625) / 0.5
     # = 87.5% -> "88"; myopic 0.875 - 2 x gap: 79.5% +- 2.776445 x 0.0316228 / sqrt(5) = 3.93 -> [76, 83].
-    checks = {"n_runs": "20", "n_not_at_plateau": "0", "at_plateau": True, "max_drift_pct": "0.0", "not_at_plateau": "",
+    checks = {"did_drift_pct": interval("0.0", "0.0", "0.0"), "n_runs": "20", "n_not_at_plateau": "0", "at_plateau": True, "max_drift_pct": "0.0", "not_at_plateau": "",
               "max_arm_drift_pct": "0.0", "runs_not_at_plateau": "",
               "control_standard_closed_pct": interval("88", "88", "88"),
               "control_myopic_closed_pct": interval("80", "76", "83"), "control_learns": True}
@@ -290,9 +290,9 @@ def test_rule_text_in_these_words() -> None:
         "evaluations in the last 20% of training), paired by seed. Supported if the one-sided t-test of DiD > 0 has "
         "p < 0.05 (Holm over cells) and DiD >= 0.05 x the treated task's baseline-to-optimum gap; refuted if TOST shows "
         "|DiD| < 0.05 x that gap at alpha 0.05; mixed otherwise, and whenever standard training did not learn either "
-        "task, fewer than 2 seeds pair, a deciding arm is not at its plateau (the mean over its runs of how far the "
-        "held-out loss moves across the window, least-squares slope x window length, exceeds 5.0% of its task's gap) or "
-        "an arm of the control closes less than 50% of its gap")
+        "task, fewer than 2 seeds pair, or an arm of the control closes less than 50% of its gap. Plateau: how far the "
+        "DiD moves across the window (per seed, least-squares slope x window length; mean over seeds) is at least -5.0% "
+        "of the treated gap for supported (a DiD still rising only grows) and within +-5.0% for refuted")
 
 
 def test_numbers_without_a_deciding_cell_say_so() -> None:
@@ -325,7 +325,7 @@ def test_each_deciding_cell_is_described_and_disagreeing_cells_are_mixed() -> No
     gap, runs = two_cells_rope_treated_unlearned()
     result = decide(gap, runs)
     cell = ("positions: plateau DiD 0.080 [0.071, 0.089] (16.0% of the baseline-to-optimum gap; threshold 5%), one-sided p 0.0000, "
-            "TOST p 1.0000, n = 5")
+            "TOST p 1.0000, n = 5, DiD drift across the window 0.0% of the gap")
     assert result.verdicts[0].verdict == MIXED
     assert result.verdicts[0].deciding == f"learned {cell}; rope {cell}; standard training did not learn both tasks"
     assert result.tables["c2_did"].query("regime == 'myopic-state'")["verdict"].tolist() == [SUPPORTED, MIXED]
@@ -370,7 +370,8 @@ def cauchy_sf(t: float) -> float:
 
 VERDICT_RULES = c2.Rules(min_relative_did=0.25, equivalence_margin=0.25)  # threshold 0.25 x span 0.5 = 0.125 exactly
 SIGNIFICANT = {"n_seeds": 2, "span": 0.5, "learned_treated": True, "learned_control": True,
-               "did_p_holm": 0.01, "did_mean": 0.125, "tost_p": 0.5, "at_plateau": True, "control_learns": True}
+               "did_p_holm": 0.01, "did_mean": 0.125, "tost_p": 0.5, "did_drift_share_mean": 0.0, "control_learns": True}
+EQUIVALENT = {"did_p_holm": 0.5, "did_mean": 0.0, "tost_p": 0.01}
 
 
 @pytest.mark.parametrize(("change", "expected"), [
@@ -386,8 +387,15 @@ SIGNIFICANT = {"n_seeds": 2, "span": 0.5, "learned_treated": True, "learned_cont
     ({"learned_treated": False}, MIXED),
     ({"learned_control": False}, MIXED),
     ({"learned_control": False, "did_p_holm": 0.5, "tost_p": 0.01}, MIXED),
-    ({"at_plateau": False}, MIXED),  # a deciding run still moving: not decided, however clear the DiD
-    ({"at_plateau": False, "did_p_holm": 0.5, "did_mean": 0.0, "tost_p": 0.01}, MIXED),
+    ({"did_drift_share_mean": -0.05}, SUPPORTED),  # the DiD falls across the window by the tolerance: still decides
+    ({"did_drift_share_mean": -0.0501}, MIXED),  # falls further: read before its plateau, however clear the DiD
+    ({"did_drift_share_mean": 0.5}, SUPPORTED),  # still rising: it can only grow past the window
+    ({"did_drift_share_mean": float("nan")}, MIXED),  # no window to fit
+    ({**EQUIVALENT, "did_drift_share_mean": 0.05}, REFUTED),  # equivalent to 0 and settled within the tolerance
+    ({**EQUIVALENT, "did_drift_share_mean": -0.05}, REFUTED),
+    ({**EQUIVALENT, "did_drift_share_mean": 0.0501}, MIXED),  # still rising: refuted needs it settled
+    ({**EQUIVALENT, "did_drift_share_mean": -0.0501}, MIXED),
+    ({**EQUIVALENT, "did_drift_share_mean": float("nan")}, MIXED),
     ({"control_learns": False}, MIXED),  # a control that did not learn: not decided either way
     ({"control_learns": False, "did_p_holm": 0.5, "did_mean": 0.0, "tost_p": 0.01}, MIXED),
 ])
@@ -408,7 +416,8 @@ def test_printed_percentages_alpha_and_interval_at_90_percent() -> None:
     assert (numbers["threshold"], numbers["margin"], numbers["span"]) == ("0.3750", "0.3750", "0.500")
     assert result.verdicts[0].verdict == REFUTED
     assert result.verdicts[0].deciding == ("learned positions: plateau DiD 0.080 [0.073, 0.087] (16.0% of the baseline-to-optimum "
-                                           "gap; threshold 75%), one-sided p 0.0000, TOST p 0.0000, n = 5")
+                                           "gap; threshold 75%), one-sided p 0.0000, TOST p 0.0000, n = 5, DiD drift across the "
+                                           "window 0.0% of the gap")
     assert "p < 0.1 (Holm over cells) and DiD >= 0.75 x" in result.verdicts[0].rule
     assert "|DiD| < 0.75 x that gap at alpha 0.1;" in result.verdicts[0].rule
 
@@ -524,7 +533,8 @@ def test_did_tables_columns_cell_order_and_share_along_training() -> None:
     result = decide(gap, pd.concat([runs, copy], ignore_index=True))
     final, along = result.tables["c2_did"], result.tables["c2_did_by_step"]
     assert list(final.columns) == [*FINAL_COLUMNS, "window_start", "span", "did_relative", "threshold", "margin", "tost_p",
-                                   "learned_treated", "learned_control", "n_runs", "n_not_at_plateau", "at_plateau",
+                                   "learned_treated", "learned_control", "did_drift_share_mean",
+                                   "did_drift_share_low", "did_drift_share_high", "n_runs", "n_not_at_plateau", "at_plateau",
                                    "max_drift_share", "max_arm_drift_share", "not_at_plateau", "runs_not_at_plateau",
                                    *[f"control_{arm}_closed_{end}" for arm in
                                    ("standard", "myopic") for end in ("mean", "low", "high")], "control_learns",
@@ -731,10 +741,10 @@ def standard_rows(task: str, losses: dict[int, float], seeds: list[int] = SEEDS)
                          for seed in seeds for step, loss in losses.items()])
 
 
-@pytest.mark.parametrize(("fall", "expected"), [(0.0249, SUPPORTED), (0.0251, MIXED)])
-def test_a_deciding_arm_still_moving_leaves_the_cell_undecided(fall: float, expected: str) -> None:
-    """Every seed's standard treated run falls linearly across the window (steps 80, 90, 100) by ``fall`` (its myopic
-    run with it, so the plateau gaps are unchanged): the arm's mean drift = fall, against the tolerance 5% x 0.5."""
+def test_an_arm_still_moving_is_reported_but_a_settled_did_decides() -> None:
+    """Every seed's standard and myopic treated runs fall together across the window (steps 80, 90, 100) by 0.05: the
+    arm's mean drift is 10% of the gap, twice the tolerance, but the DiD (their difference) does not move: decided."""
+    fall = 0.05
     moving = {80: STANDARD_LOSS + fall / 2, 90: STANDARD_LOSS, 100: STANDARD_LOSS - fall / 2}
     gap = supported_curve()
     mine = gap["condition"] == f"{TREATED}_learned_myopic-state"
@@ -742,14 +752,46 @@ def test_a_deciding_arm_still_moving_leaves_the_cell_undecided(fall: float, expe
     result = decide(pd.concat([standard_rows(TREATED, moving), gap], ignore_index=True))
     row = result.tables["c2_did"].iloc[0]
     assert row["did_mean"] == pytest.approx(0.08) and row["max_arm_drift_share"] == pytest.approx(fall / 0.5)
-    assert result.verdicts[0].verdict == expected
+    assert row["did_drift_share_mean"] == pytest.approx(0.0, abs=1e-12) and result.verdicts[0].verdict == SUPPORTED
+    assert row["n_not_at_plateau"] == 10 and not row["at_plateau"]
+    assert row["not_at_plateau"] == "sine-shift1 myopic-state (−10.0%), sine-shift1 standard (−10.0%)"
     plateau = result.tables["c2_plateau"].set_index(["condition", "seed"])
     assert plateau.loc[(f"{TREATED}_learned_standard", 2), "drift"] == pytest.approx(-fall)
+
+
+def did_moving(did: list[float], move: float) -> pd.DataFrame:
+    """Planted plateau DiDs whose every seed's DiD moves linearly by ``move`` across the window (its treated myopic arm)."""
+    gap = planted([c + d for c, d in zip(CONTROL_GAP, did, strict=True)], CONTROL_GAP)
+    mine = gap["condition"] == f"{TREATED}_learned_myopic-state"
+    gap.loc[mine, "eval_loss"] += gap.loc[mine, "step"].map({80: -move / 2, 90: 0.0, 100: move / 2})
+    return gap
+
+
+@pytest.mark.parametrize(("move", "expected"), [(-0.0249, SUPPORTED), (-0.0251, MIXED), (0.2, SUPPORTED)])
+def test_a_falling_did_leaves_the_cell_undecided_and_a_rising_one_supports(move: float, expected: str) -> None:
+    """The DiD moves by ``move`` across the window on every seed (its plateau mean unchanged, 0.08): against -5% of the gap
+    0.5 (-0.025), a fall just inside decides, just beyond does not; a DiD still rising only grows, so it supports."""
+    result = decide(did_moving(SUPPORTED_DID, move))
+    row = result.tables["c2_did"].iloc[0]
+    assert row["did_mean"] == pytest.approx(0.08) and row["did_drift_share_mean"] == pytest.approx(move / 0.5)
+    assert result.verdicts[0].verdict == expected
     if expected == MIXED:
-        assert row["n_not_at_plateau"] == 10 and not row["at_plateau"]
         assert result.verdicts[0].deciding.endswith(
-            "n = 5; not decided: a deciding arm is not at its plateau (mean drift above 5.0% of the gap: sine-shift1 "
-            "myopic-state (−5.0%), sine-shift1 standard (−5.0%))")
+            "n = 5, DiD drift across the window −5.0% of the gap; not decided: the DiD is not at its plateau (it moves by "
+            "−5.0% of the gap across the window; at least -5.0% is needed)")
+
+
+@pytest.mark.parametrize(("move", "expected"), [(0.0249, REFUTED), (-0.0249, REFUTED), (0.0251, MIXED), (-0.0251, MIXED)])
+def test_refuted_needs_a_did_settled_within_the_tolerance(move: float, expected: str) -> None:
+    """A plateau DiD near 0 (mean 0; TOST well inside 5% of the gap) that still moves by ``move`` across the window:
+    refuted only where it moves by at most 5% of the gap either way."""
+    result = decide(did_moving([0.001, -0.001, 0.0, 0.002, -0.002], move))
+    row = result.tables["c2_did"].iloc[0]
+    assert row["tost_p"] < 0.05 and row["did_drift_share_mean"] == pytest.approx(move / 0.5)
+    assert result.verdicts[0].verdict == expected
+    if move == 0.0251:
+        assert result.verdicts[0].deciding.endswith(
+            "not refuted: the DiD still rises by 5.0% of the gap across the window (refuted needs it within 5.0%)")
 
 
 def test_one_run_moving_is_reported_but_its_arm_decides() -> None:
@@ -797,7 +839,7 @@ def test_a_control_that_did_not_learn_leaves_the_cell_undecided(control_myopic: 
     assert result.verdicts[0].verdict == expected and bool(row["control_learns"]) == (expected == SUPPORTED)
     if expected == MIXED:
         assert result.verdicts[0].deciding.endswith(
-            "n = 5; not decided: the control did not learn (gap closed at the plateau: standard 58% [54, 62], "
+            "n = 5, DiD drift across the window 0.0% of the gap; not decided: the control did not learn (gap closed at the plateau: standard 58% [54, 62], "
             "myopic-state 50% [50, 50]; each needs 50%)")
 
 
