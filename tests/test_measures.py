@@ -381,9 +381,10 @@ def test_small_steps_make_the_exact_change_first_order(optimizer: str) -> None:
     inputs, targets = tiny_batch(n=2)
     pairs = make_pairs(model, inputs, targets, task.loss_per_position, draw_positions(2, 6, 5, torch.Generator()))
     direction = directions(optimizer, adam_preconditioner(_planted_state(model), model))
-    before = next_losses(pairs, task.loss_per_position, direction, 0.0)
+    steps = pairs.steps(direction)
+    before = next_losses(pairs, task.loss_per_position, steps, 0.0)
     for eta in ((1e-6, 1e-8) if optimizer == "sgd" else (1e-9, 1e-10)):  # v ~ 1e-3: the Adam step is ~30 x g
-        exact = next_losses(pairs, task.loss_per_position, direction, eta) - before
+        exact = next_losses(pairs, task.loss_per_position, steps, eta) - before
         torch.testing.assert_close(exact, -eta * slope(pairs, direction), rtol=1e-3, atol=1e-16)
 
 

@@ -51,6 +51,19 @@ def test_same_seed_gives_identical_checkpoints_even_across_a_resume(tmp_path: Pa
     assert mtimes == [checkpoint_path(tmp_path / "b", step).stat().st_mtime_ns for step in spec.checkpoint_steps()]
 
 
+def test_held_out_loss_in_chunks_is_the_whole_batch_mean() -> None:
+    """``evaluate`` runs the held-out batch in chunks on CPU: every sequence counts once, the mean as in one pass."""
+    from conftest import tiny_batch, tiny_model, tiny_task
+
+    from analysis.tasks import Batch
+
+    model, task = tiny_model(), tiny_task()
+    inputs, targets = tiny_batch(n=2 * training.EVAL_CHUNK + 5)
+    whole = float(task.loss_per_position(model(inputs)[0], targets).mean())
+    assert training.evaluate(model, task, Batch(inputs, targets)) == pytest.approx(whole, rel=1e-12)
+    assert training.evaluate(model, task, Batch(inputs[:-5], targets[:-5])) != pytest.approx(whole, rel=1e-12)
+
+
 def test_evaluations_are_evenly_spaced_and_include_every_checkpoint() -> None:
     assert evaluation_steps(100, 4, [0, 7, 100]) == [0, 7, 25, 50, 75, 100]
     assert evaluation_steps(10, 4, [0, 10]) == [0, 2, 5, 8, 10]  # rounded (half to even), k = 1..4
@@ -72,6 +85,7 @@ def test_deterministic_mode_is_on_without_importing_the_compiler() -> None:
         "import sys, torch; from analysis.seeding import use_deterministic_algorithms; "
         "use_deterministic_algorithms(); "
         "assert torch.are_deterministic_algorithms_enabled(); "
+        "assert not torch.utils.deterministic.fill_uninitialized_memory, 'NaN-filling every new tensor costs 3-4% a step'; "
         "assert 'torch._inductor' not in sys.modules, 'the compiler was imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

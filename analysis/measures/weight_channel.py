@@ -123,6 +123,15 @@ class Pairs:
     sequences: Tensor  # (I,): the sequence's index
     step_grads: Tensor  # (I, P): g_t
     next_grads: Tensor  # (I, P): g_{t+1}
+    order: Tensor  # (I,): the pairs by t (stable), the order ``next_losses`` runs them in
+
+    def steps(self, direction: Direction) -> Tensor:
+        """(I, P): d_t of every pair, rows in ``order``: formed once per optimiser, not per step size (re-gathering
+        and re-dividing the rows at every eta was a quarter of M7's time); the values are the same."""
+        steps = torch.empty_like(self.step_grads)
+        for start in range(0, len(self.order), CHUNK):  # chunked: no second (I, P) temporary
+            steps[start : start + CHUNK] = direction(self.step_grads[self.order[start : start + CHUNK]])
+        return steps
 
 
 def draw_positions(n: int, length: int, per_sequence: int, generator: torch.Generator) -> Tensor:
@@ -159,13 +168,14 @@ def make_pairs(model: GPT, inputs: Tensor, targets: Tensor, loss_fn: LossFn, pos
         step_grads[i * m : (i + 1) * m] = grads[torch.searchsorted(rows, chosen)]
         next_grads[i * m : (i + 1) * m] = grads[torch.searchsorted(rows, chosen + 1)]
     sequences = torch.arange(n).repeat_interleave(m)
-    return Pairs(model, inputs[sequences], targets[sequences], positions.flatten().to(device), sequences,
-                 step_grads, next_grads)
+    flat = positions.flatten().to(device)
+    return Pairs(model, inputs[sequences], targets[sequences], flat, sequences, step_grads, next_grads,
+                 flat.argsort(stable=True))
 
 
 @torch.no_grad()
-def next_losses(pairs: Pairs, loss_fn: LossFn, direction: Direction, eta: float, chunk: int = CHUNK) -> Tensor:
-    """(I,): L_{t+1} of each pair after adding ``-eta * direction(g_t)`` to the weights.
+def next_losses(pairs: Pairs, loss_fn: LossFn, steps: Tensor, eta: float, chunk: int = CHUNK) -> Tensor:
+    """(I,): L_{t+1} of each pair after adding ``-eta * d_t`` to the weights; ``steps``: ``pairs.steps(direction)``.
 
     Pairs are vmapped in chunks of similar t (each forward stops at position t + 1 of its chunk's
     largest t: the model is causal), built inside the vmap so no (pairs x parameters) array of
@@ -183,13 +193,13 @@ def next_losses(pairs: Pairs, loss_fn: LossFn, direction: Direction, eta: float,
         return loss_fn(prediction, targets[None])[0].gather(0, position[None] + 1)[0]
 
     out = torch.empty(len(pairs.positions), dtype=pairs.step_grads.dtype, device=pairs.step_grads.device)
-    order = pairs.positions.argsort(stable=True)
+    order = pairs.order
     with warnings.catch_warnings():  # SDPA has no batching rule yet; the fallback is exact, only slower
         warnings.filterwarnings("ignore", message=".*performance drop.*")
         for start in range(0, len(order), chunk):
             index = order[start : start + chunk]
             length = int(pairs.positions[index].max()) + 2
-            out[index] = vmap(loss)(direction(pairs.step_grads[index]), pairs.inputs[index, :length],
+            out[index] = vmap(loss)(steps[start : start + chunk], pairs.inputs[index, :length],
                                     pairs.targets[index, :length], pairs.positions[index])
     return out
 
@@ -263,19 +273,23 @@ def weight_channel_table(
     (the run's sqrt(v_hat) + eps) there are no ``adam_run`` rows.
     """
     pairs = make_pairs(model, inputs, targets, loss_fn, positions, dtype, device)
-    before = next_losses(pairs, loss_fn, directions("sgd"), 0.0)
-    halves = pairs.sequences.to(before.device) % HALVES
+    halves = pairs.sequences.to(pairs.positions.device) % HALVES
+    before: Tensor | None = None  # L_{t+1}(theta), from the first optimiser's steps at eta = 0 (any direction gives theta)
     parts = []
     for optimizer in OPTIMIZERS:
         if optimizer == "adam_run" and preconditioner is None:
             continue
         direction = directions(optimizer, preconditioner)
+        steps = pairs.steps(direction)
+        if before is None:
+            before = next_losses(pairs, loss_fn, steps, 0.0)
         changes: dict[int, tuple[Tensor, Tensor]] = {}
         inner = slope(pairs, direction)
 
-        def evaluate(j: int, direction: Direction = direction, changes: dict = changes, inner: Tensor = inner) -> Curve:
+        def evaluate(j: int, steps: Tensor = steps, changes: dict = changes, inner: Tensor = inner,
+                     before: Tensor = before) -> Curve:
             eta = lr * eta_factor(j)
-            exact, first = next_losses(pairs, loss_fn, direction, eta) - before, -eta * inner
+            exact, first = next_losses(pairs, loss_fn, steps, eta) - before, -eta * inner
             changes[j] = (exact, first)
             return list(zip(_half_means(-exact, halves), _half_means(-first, halves), strict=True))
 
