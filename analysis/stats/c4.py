@@ -13,7 +13,8 @@ neither for the information flow nor for the gradient flow", decided as C4a and 
   dependency distance are left out of the fit (the needed source is a peak by design;
   its row-normalised height is reported apart).
 * Information: the loss increase when context beyond distance D is removed or
-  shuffled (table ``m7_context_distance``), against D, trained standard conditions.
+  shuffled (table ``m7_context_distance``), against D, trained standard conditions,
+  and the effective context D* read from it on the mean over seeds (``effective_context``).
 
 Verdict rule of each finding, over its family of conditions (Holm within the family):
 supported if at least ``min_share`` of them are equivalent to flat (TOST p < alpha);
