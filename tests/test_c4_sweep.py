@@ -183,24 +183,84 @@ def test_the_identifying_constraint_is_stated_by_what_it_cannot_see() -> None:
 # --- the effective context --------------------------------------------------------------------------
 
 
-def test_effective_context_is_the_smallest_d_beyond_which_nothing_changes() -> None:
-    """Seed 0: removing context beyond D costs 0.5 for D < 4, nothing from 4 on -> D* = 4; seed 1 from 8 on -> 8;
-    a seed that moves at every D reads its context length."""
-    rows = []
-    for seed, reach in ((0, 4), (1, 8)):
-        for horizon in (0, 1, 2, 4, 8, 16):
-            for t in range(32):
-                rows.append({"condition": "text", "seed": seed, "step": 100, "D": horizon, "t": t, "loss_full": 1.0,
-                             "loss_truncated": 1.0 + (0.5 if horizon < reach else 0.002)})
-    table = pd.DataFrame(rows)
-    info = pd.DataFrame({"condition": ["text"], "context": [32]})
-    reach = c4.effective_context(table, info, 0.01, 0.95).iloc[0]
-    half = 12.706204736 * np.std([4, 8], ddof=1) / np.sqrt(2)
-    assert (reach["D_mean"], reach["D_min"], reach["D_max"], reach["n_seeds"]) == (6.0, 4.0, 8.0, 2)
-    assert reach["D_low"] == pytest.approx(6 - half) and reach["D_high"] == pytest.approx(6 + half)
-    always = table.assign(loss_truncated=1.5)
-    assert c4.effective_context(always, info, 0.01, 0.95).iloc[0]["D_mean"] == 32.0
-    assert c4.effective_context(None, info, 0.01, 0.95).empty
+HORIZONS, CONTEXT, TOLERANCE = (0, 1, 2, 4, 8, 16), 32, 0.01
+INFO = pd.DataFrame({"condition": ["text"], "context": [CONTEXT]})
+
+
+def _reach_table(increase: dict[int, np.ndarray], condition: str = "text", targets: int = CONTEXT) -> pd.DataFrame:
+    """Planted M7 rows: per D, seed s's increase at every target D < t < ``targets`` is increase[D][s] (rows t <= D
+    cost 5.0, as a check that they are left out); an earlier checkpoint that moves everywhere must be ignored."""
+    frames = []
+    for horizon, values in increase.items():
+        seed, t = np.meshgrid(np.arange(len(values)), np.arange(targets), indexing="ij")
+        cost = np.where(t > horizon, np.asarray(values, float)[seed], 5.0)
+        final = pd.DataFrame({"condition": condition, "seed": seed.ravel(), "step": 100, "D": horizon, "t": t.ravel(),
+                              "loss_full": 1.0, "loss_truncated": 1.0 + cost.ravel()})
+        frames += [final, final.assign(step=10, loss_truncated=2.0)]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _planted(reach: int, used: float = 0.5, beyond: float = 0.0, sd: float = 0.0, seeds: int = 5,
+             rng: np.random.Generator | None = None) -> dict[int, np.ndarray]:
+    """Increase ``used`` for D < reach, ``beyond`` from reach on, plus per-seed noise of sd ``sd`` (seed-to-seed
+    offsets of +-0.001 where there is no noise, so that the seeds' sd is never 0)."""
+    noise = (rng.normal(0.0, sd, (len(HORIZONS), seeds)) if rng is not None
+             else np.tile(0.001 * (np.arange(seeds) - (seeds - 1) / 2) / seeds, (len(HORIZONS), 1)))
+    return {d: (used if d < reach else beyond) + noise[i] for i, d in enumerate(HORIZONS)}
+
+
+def _reach(increase: dict[int, np.ndarray]) -> pd.Series:
+    return c4.effective_context(_reach_table(increase), INFO, TOLERANCE, 0.05).iloc[0]
+
+
+@pytest.mark.parametrize("reach", [1, 2, 4, 8, 16])
+def test_effective_context_without_noise_is_the_planted_reach(reach: int) -> None:
+    row = _reach(_planted(reach))
+    assert (row["D"], row["resolved"], row["D_changed"], row["n_seeds"], row["step"]) == (reach, True, HORIZONS[HORIZONS.index(reach) - 1], 5, 100)
+    assert row["tost_p"] < 0.05
+
+
+def test_effective_context_at_the_tolerance_and_beyond_either_way() -> None:
+    assert _reach(_planted(4, beyond=0.0095))["D"] == 4  # just inside the tolerance: counts as nothing
+    inside = _reach(_planted(4, used=0.0105, beyond=0.0))  # just beyond it, below D = 4: used
+    assert (inside["D"], inside["D_changed"]) == (4, 2)
+    outside = _reach(_planted(4, beyond=0.0105))  # beyond it at every D: nothing resolved, the context length
+    assert (outside["D"], outside["resolved"], outside["D_changed"]) == (CONTEXT, False, 16)
+    assert outside["tost_p"] > 0.05
+    falls = _planted(4)
+    falls[8] = falls[8] - 0.05  # removing the context beyond 8 lowers the loss by 0.05: a change too
+    row = _reach(falls)
+    assert (row["D"], row["D_changed"], row["resolved"]) == (16, 8, True)
+
+
+def test_effective_context_reads_the_reach_through_noise_and_refuses_to_guess_under_too_much() -> None:
+    """Planted reach 8 (0.05 nats below it, 0 from it on), 20 draws of 5 seeds: with per-seed noise of sd 0.003
+    (about M7's sequence noise at 128 sequences per run on text) D* is 8 (200 of 200 draws when this was written);
+    with sd 0.03 (8 sequences per run) it is unresolved (200 of 200), never read as a short reach, and the lower
+    bound D_changed stays below the reach in most draws (193 of 200)."""
+    rng, draws = np.random.default_rng(0), 20
+    info = pd.DataFrame({"condition": [f"c{i}" for i in range(draws)], "context": CONTEXT})
+    for sd in (0.003, 0.03):
+        tables = [_reach_table(_planted(8, used=0.05, sd=sd, rng=rng), f"c{i}", targets=CONTEXT // 2 + 2) for i in range(draws)]
+        reach = c4.effective_context(pd.concat(tables, ignore_index=True), info, TOLERANCE, 0.05)
+        assert len(reach) == draws
+        if sd < TOLERANCE:
+            assert (reach["D"] == 8).all() and reach["resolved"].all() and (reach["D_changed"] == 4).all()
+        else:
+            assert (reach["D"] == CONTEXT).all() and not reach["resolved"].any()
+            assert (reach["D_changed"].fillna(0) < 8).mean() >= 0.9
+
+
+def test_effective_context_on_one_seed_or_no_table_is_unresolved_or_empty() -> None:
+    one = _reach({d: v[:1] for d, v in _planted(4).items()})
+    assert (one["D"], one["resolved"], one["n_seeds"]) == (CONTEXT, False, 1) and np.isnan(one["D_changed"])
+    columns = ["condition", "step", "D", "resolved", "D_changed", "tost_p", "n_seeds"]
+    assert list(c4.effective_context(None, INFO, TOLERANCE, 0.05).columns) == columns
+    assert c4.effective_context(_reach_table(_planted(4)), INFO.iloc[:0], TOLERANCE, 0.05).empty
+    numbers = c4.effective_context_numbers(c4.effective_context(_reach_table(_planted(4)), INFO, TOLERANCE, 0.05),
+                                           INFO.assign(task="text", pos_encoding="learned"))
+    assert numbers == [{"condition": "text", "task": "text", "pos_encoding": "learned", "context": "32", "D": "4",
+                        "resolved": True, "D_changed": "2", "tost_p": numbers[0]["tost_p"], "n_seeds": "5"}]
 
 
 def test_the_sweep_figure_reads_the_margin_from_the_statistics_not_the_defaults() -> None:

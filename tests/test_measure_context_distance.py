@@ -1,6 +1,7 @@
 """M7 context distance against a per-position loop: each prediction fed its window, each shuffled copy on its own."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from conftest import tiny_batch, tiny_model, tiny_task
@@ -71,3 +72,28 @@ def test_no_distances_give_an_empty_table_with_the_columns() -> None:
     inputs, targets = tiny_batch(n=1)
     table = context_distance_table(model, inputs, targets, task.loss_per_position, torch.Generator(), distances=())
     assert table.empty and list(table.columns) == ["D", "t", "loss_full", "loss_truncated", "loss_shuffled"]
+
+
+def test_shuffling_on_the_first_sequences_stays_paired_with_their_full_loss() -> None:
+    """shuffle_sequences = k: truncated and full over all sequences; shuffled minus full is the mean over the first k
+    of each sequence's own difference (the same permutations as a table of those k alone)."""
+    model, task = tiny_model(), tiny_task()
+    inputs, targets = tiny_batch(n=5)
+    table = context_distance_table(model, inputs, targets, task.loss_per_position, torch.Generator().manual_seed(3),
+                                   shuffle_sequences=2)
+    every = context_distance_table(model, inputs, targets, task.loss_per_position, torch.Generator().manual_seed(3))
+    first = context_distance_table(model, inputs[:2], targets[:2], task.loss_per_position, torch.Generator().manual_seed(3))
+    assert np.allclose(table["loss_full"], every["loss_full"]) and np.allclose(table["loss_truncated"], every["loss_truncated"])
+    shuffled_cost = table["loss_shuffled"] - table["loss_full"]
+    assert np.allclose(shuffled_cost, first["loss_shuffled"] - first["loss_full"], atol=1e-6)
+    assert not np.allclose(shuffled_cost, every["loss_shuffled"] - every["loss_full"], atol=1e-6)  # the subset is read
+    more = context_distance_table(model, inputs, targets, task.loss_per_position, torch.Generator().manual_seed(3),
+                                  shuffle_sequences=99)  # more than there are: every sequence
+    assert np.allclose(more["loss_shuffled"], every["loss_shuffled"])
+
+
+def test_the_measure_reads_its_own_sequences_at_the_final_checkpoint_only() -> None:
+    from analysis.measures import MEASURES
+
+    measure = MEASURES.get("m7_context_distance")
+    assert measure.final_only and not measure.ends_only

@@ -11,6 +11,11 @@ Vocabulary (97 ids), byte by byte:
     byte 10 (newline)                -> id 95
     every other byte (incl. each byte of a multi-byte character) -> id 96 ("other")
 
+``vocabulary: bpe-512`` (default ``bytes``) reads the same text as byte pairs: 512 ids, the 97 above and
+415 merges learned offline on the training part (``analysis/tasks/bpe.py``, committed as
+``corpus/bpe-512-merges.json``, about 2.6 bytes per id). Each split is encoded on its own, so no id
+straddles the held-out boundary; positions, context lengths and distances then count byte pairs.
+
 ``expected_sha256`` (optional) pins the corpus: a config that sets it is rejected, before any
 job starts, when the bytes read differ (an edited or damaged corpus file is named, never silently used).
 
@@ -32,13 +37,14 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from . import TASKS
+from . import TASKS, bpe
 from .base import Batch, IOSpec, Task, cross_entropy_per_position
 
 VOCAB = 97
 NEWLINE_ID = 95
 OTHER_ID = 96
 SPLITS = ("train", "heldout")
+VOCABULARIES = ("bytes", "bpe-512")
 CORPUS_FILE = Path(__file__).with_name("corpus") / "python-3.11.7-pydoc-topics.txt"
 
 
@@ -79,6 +85,13 @@ def corpus_sha256(max_bytes: int) -> str:
     return hashlib.sha256(corpus_bytes(max_bytes)).hexdigest()
 
 
+@cache
+def byte_pair_ids(max_bytes: int, start: int, stop: int) -> Tensor:
+    """The corpus bytes [start, stop) encoded with the committed byte-pair merges (shared, do not modify)."""
+    merges, base, _ = bpe.load_merges()
+    return torch.from_numpy(bpe.encode(corpus_ids(max_bytes)[start:stop].numpy(), merges, base))
+
+
 @TASKS.register("text")
 @dataclass(frozen=True)
 class TextTask(Task):
@@ -86,6 +99,7 @@ class TextTask(Task):
     holdout_fraction: float = 0.1
     split: str = "train"
     expected_sha256: str = ""  # optional pin: refuse to run if the corpus bytes differ
+    vocabulary: str = "bytes"  # or "bpe-512": byte pairs learned offline (see the module docstring)
 
     name: ClassVar[str] = "text"
     version: ClassVar[int] = 2  # what each version changed: CHANGELOG.md
@@ -100,6 +114,8 @@ class TextTask(Task):
             raise ValueError(f"text: holdout_fraction must lie in [0, 1), got {self.holdout_fraction}")
         if self.split not in SPLITS:
             raise ValueError(f"text: split must be one of {', '.join(SPLITS)}, got {self.split!r}")
+        if self.vocabulary not in VOCABULARIES:
+            raise ValueError(f"text: vocabulary must be one of {', '.join(VOCABULARIES)}, got {self.vocabulary!r}")
         if self.split == "heldout" and self.holdout_fraction == 0.0:
             raise ValueError("text: split 'heldout' needs holdout_fraction > 0")
         if self.expected_sha256 and self.expected_sha256 != self.corpus_sha256:
@@ -114,12 +130,17 @@ class TextTask(Task):
         return dataclasses.replace(self, split="heldout")
 
     @property
+    def size(self) -> int:
+        """Number of token ids: 97 bytes, or the byte-pair vocabulary's size."""
+        return VOCAB if self.vocabulary == "bytes" else bpe.load_merges()[2]
+
+    @property
     def input_spec(self) -> IOSpec:
-        return IOSpec("tokens", VOCAB)
+        return IOSpec("tokens", self.size)
 
     @property
     def output_spec(self) -> IOSpec:
-        return IOSpec("tokens", VOCAB)
+        return IOSpec("tokens", self.size)
 
     @property
     def corpus_sha256(self) -> str:
@@ -135,8 +156,10 @@ class TextTask(Task):
     @property
     def part(self) -> Tensor:
         """Token ids of this task's split."""
-        ids = corpus_ids(self.max_bytes)
-        return ids[: self._boundary] if self.split == "train" else ids[self._boundary :]
+        start, stop = (0, self._boundary) if self.split == "train" else (self._boundary, len(corpus_bytes(self.max_bytes)))
+        if self.vocabulary == "bytes":
+            return corpus_ids(self.max_bytes)[start:stop]
+        return byte_pair_ids(self.max_bytes, start, stop)
 
     @property
     def max_context(self) -> int | None:
@@ -156,12 +179,12 @@ class TextTask(Task):
     @cached_property
     def unigram(self) -> Tensor:
         """Add-one smoothed id frequencies of the training part (held-out text never leaks in)."""
-        train = corpus_ids(self.max_bytes)[: self._boundary]
-        counts = torch.bincount(train, minlength=VOCAB).double() + 1.0
+        train = dataclasses.replace(self, split="train").part
+        counts = torch.bincount(train, minlength=self.size).double() + 1.0
         return (counts / counts.sum()).float()
 
     def context_free_prediction(self, batch: Batch) -> Tensor:
-        return self.unigram.log().expand(*batch.targets.shape, VOCAB)
+        return self.unigram.log().expand(*batch.targets.shape, self.size)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -169,4 +192,7 @@ class TextTask(Task):
             "corpus_sha256": self.corpus_sha256,
             "corpus_bytes": len(corpus_bytes(self.max_bytes)),
             "corpus_file": CORPUS_FILE.name,
+            **({} if self.vocabulary == "bytes" else {
+                "merges_sha256": bpe.merges_sha256(),
+                "bytes_per_token": round(self._boundary / len(dataclasses.replace(self, split="train").part), 4)}),
         }
