@@ -1,0 +1,89 @@
+"""The card's all-pairs G^l[t, s] on tiny random GPT-2, GPT-NeoX, Llama and Qwen2 models against jacrev in float64."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+pytest.importorskip("transformers")
+
+from card_models import save_tiny, sample_text  # noqa: E402
+
+from analysis.card import gradients, load  # noqa: E402
+
+FAMILIES = ["gpt2", "gpt_neox", "llama", "qwen2"]
+LARGEST_RELATIVE_ERROR: dict[str, float] = {}
+
+
+def blocks(model: torch.nn.Module, n_layer: int) -> torch.nn.ModuleList:
+    """The decoder's list of blocks: the ModuleList with one entry per layer."""
+    return next(m for m in model.modules() if isinstance(m, torch.nn.ModuleList) and len(m) == n_layer)
+
+
+def perturbed_losses(card: load.CardModel, layer: int, delta: torch.Tensor, inputs, targets, objective):
+    """L_t of one sequence with delta added to h^layer, via a hook: block ``layer``'s input, or the head's for the last."""
+    def pre_hook(module, args, kwargs):
+        if args:
+            return (args[0] + delta, *args[1:]), kwargs
+        return args, {**kwargs, "hidden_states": kwargs["hidden_states"] + delta}
+
+    module = card.model.get_output_embeddings() if layer == card.n_layer else blocks(card.model, card.n_layer)[layer]
+    handle = module.register_forward_pre_hook(pre_hook, with_kwargs=True)
+    try:
+        logits = card.model(input_ids=inputs, use_cache=False).logits
+    finally:
+        handle.remove()
+    return objective(logits, targets)[0]
+
+
+def jacrev_matrix(card: load.CardModel, inputs, targets, objective) -> torch.Tensor:
+    """(N, L+1, T, T) from the full Jacobian dL/d(delta^l) of every sequence and layer: slow and obviously right."""
+    width = card.sizes["hidden"]
+    out = []
+    for i in range(inputs.shape[0]):
+        per_layer = []
+        for layer in range(card.n_layer + 1):
+            zero = torch.zeros(1, inputs.shape[1], width, dtype=torch.float64)
+            jacobian = torch.func.jacrev(
+                lambda d, layer=layer, i=i: perturbed_losses(card, layer, d, inputs[i : i + 1], targets[i : i + 1], objective)
+            )(zero)
+            per_layer.append(jacobian[:, 0].norm(dim=-1))
+        out.append(torch.stack(per_layer))
+    return torch.stack(out)
+
+
+@pytest.fixture(scope="module", params=FAMILIES)
+def tiny(request, tmp_path_factory):
+    directory = save_tiny(request.param, tmp_path_factory.mktemp(request.param))
+    card = load.load(directory, dtype=torch.float64)
+    inputs, targets = load.text_windows(card, sample_text(), context=6, sequences=2)
+    return request.param, card, inputs, targets
+
+
+@pytest.mark.parametrize("objective", [load.token_loss, load.target_logit], ids=["loss", "logit"])
+def test_every_entry_matches_jacrev_in_float64(tiny, objective) -> None:
+    family, card, inputs, targets = tiny
+    expected = jacrev_matrix(card, inputs, targets, objective)
+    got = gradients.gradient_matrix(card, inputs, targets, objective, batch_size=2, chunk=4, progress=False)
+    assert got.shape == expected.shape == (2, card.n_layer + 1, 6, 6)
+    torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-13)
+    strictly_below = torch.ones(6, 6, dtype=torch.bool).tril(-1)
+    assert expected[:, :-1][..., strictly_below].min() > 0  # every earlier source is reached below the last layer
+    below = expected.tril() > 0
+    error = float(((got - expected).abs()[below] / expected[below]).max())
+    LARGEST_RELATIVE_ERROR[f"{family}-{objective.__name__}"] = error
+    print(f"largest relative error against jacrev, {family}, {objective.__name__}: {error:.2e}")
+
+
+def test_batched_matches_the_per_target_loop_in_any_chunking(tiny) -> None:
+    _, card, inputs, targets = tiny
+    loop = gradients.gradient_matrix(card, inputs, targets, method="loop", batch_size=1, progress=False)
+    for chunk in (1, 4, 6):
+        got = gradients.gradient_matrix(card, inputs, targets, method="batched", batch_size=2, chunk=chunk, progress=False)
+        torch.testing.assert_close(got, loop, rtol=1e-10, atol=1e-14)
+    assert torch.equal(loop.triu(1), torch.zeros_like(loop))
+
+
+def test_diagonal_normalisation_puts_ones_on_the_diagonal() -> None:
+    matrix = torch.tensor([[[[2.0, 0.0], [3.0, 6.0]]]])
+    expected = torch.tensor([[[[1.0, 0.0], [0.5, 1.0]]]])
+    torch.testing.assert_close(gradients.normalise_by_diagonal(matrix), expected)
