@@ -81,12 +81,11 @@ def _check_directory(path: Path) -> None:
 
 def _check_causal(path: Path, config: Any) -> None:
     """Refuse encoder-only and encoder-decoder models from the saved config, before any weights are read."""
-    from transformers import MODEL_FOR_CAUSAL_LM_MAPPING
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES as NAMES
 
-    causal = {cls.__name__ for value in MODEL_FOR_CAUSAL_LM_MAPPING.values()
-              for cls in (value if isinstance(value, tuple) else (value,))}
+    causal = {name for value in NAMES.values() for name in (value if isinstance(value, tuple | list) else (value,))}
     saved = list(getattr(config, "architectures", None) or [])
-    if (type(config) not in MODEL_FOR_CAUSAL_LM_MAPPING or getattr(config, "is_encoder_decoder", False)
+    if (config.model_type not in NAMES or getattr(config, "is_encoder_decoder", False)
             or (saved and not set(saved) & causal)):
         raise CardError(f"{path}: {config.model_type} is not a decoder-only causal language model (encoder-only or encoder-decoder)")
 
