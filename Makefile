@@ -17,7 +17,7 @@ CONFIG_FILES := workflow/config/$(PROFILE).yaml $(if $(OVERLAY),workflow/config/
 SNAKEMAKE := $(BIN)/snakemake --snakefile workflow/Snakefile --workflow-profile workflow/profiles/default \
 	--configfile $(CONFIG_FILES) --cores $(CORES)
 
-.PHONY: study test test-unit dag clean-results lint readme bench profile-step gpu-check report test-slurm cite archive verify unlock mutants
+.PHONY: card card-profile study test test-unit dag clean-results lint readme bench profile-step gpu-check report test-slurm cite archive verify unlock mutants
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH, or set PYTHON=..."; exit 1; }
@@ -25,6 +25,11 @@ $(BIN)/.installed: requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+# The card's extra (transformers, safetensors: docs/card.md), layered on .venv with requirements.lock as constraints.
+$(BIN)/.card-installed: requirements-card.lock $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -c requirements.lock -r requirements-card.lock
 	touch $@
 
 $(CFF_VENV)/bin/.installed: requirements-cffconvert.lock
@@ -47,12 +52,26 @@ study: $(BIN)/.installed
 	$(SNAKEMAKE)
 	@echo "paper: results/$(PROFILE)/paper.pdf"
 
-test: $(BIN)/.installed $(CFF_VENV)/bin/.installed
+test: $(BIN)/.installed $(BIN)/.card-installed $(CFF_VENV)/bin/.installed
 	$(BIN)/python -m pytest -q
 
 # The unit tests only: everything but the tests marked `workflow` (Snakemake, the smoke study, the tutorial).
-test-unit: $(BIN)/.installed $(CFF_VENV)/bin/.installed
+test-unit: $(BIN)/.installed $(BIN)/.card-installed $(CFF_VENV)/bin/.installed
 	$(BIN)/python -m pytest -q -m "not workflow"
+
+# The gradient-flow card of any local causal LM (docs/card.md): results/cards/<name>/ (tables, figure, card.pdf).
+# MODEL: a Hugging Face model directory saved locally, or a study checkpoint (.pt); nothing is downloaded.
+CONTEXT ?= 128
+SEQUENCES ?= 8
+MAX_MEMORY_MB ?= 2048
+card: $(BIN)/.card-installed
+	@test -n "$(MODEL)" || { echo "usage: make card MODEL=<local model directory or study checkpoint .pt> [TEXT=<file>] [CONTEXT=<n>] [SEQUENCES=<n>] [MAX_MEMORY_MB=<n>]"; exit 2; }
+	$(BIN)/python -m analysis.card --model "$(MODEL)" $(if $(TEXT),--text "$(TEXT)") --context $(CONTEXT) \
+		--sequences $(SEQUENCES) --max-memory-mb $(MAX_MEMORY_MB)
+
+# Every model and text listed in workflow/card/card.yaml, through Snakemake (one job per card).
+card-profile: $(BIN)/.card-installed
+	$(BIN)/snakemake --snakefile workflow/card/Snakefile --configfile workflow/card/card.yaml --cores $(CORES)
 
 dag: $(BIN)/.installed
 	$(SNAKEMAKE) -n
