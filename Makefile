@@ -126,7 +126,7 @@ readme: $(BIN)/.installed
 	$(BIN)/python -m tooling.readme --profile $(PROFILE)
 
 # Benchmarks write JSON under results/bench/ (never timed tests).
-bench: $(BIN)/.installed
+bench: $(BIN)/.installed $(BIN)/.card-installed
 	$(BIN)/python -m tooling.benchmark --profile $(PROFILE)
 
 # The prepared device check (tooling/gpu_check.py): regimes and M1 methods at the paper size, and one

@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from card_models import save_tiny, sample_text, word_tokenizer  # noqa: E402
+from card_models import sample_text, save_tiny, word_tokenizer  # noqa: E402
 
 from analysis.card import load  # noqa: E402
 from analysis.card.load import CardError  # noqa: E402

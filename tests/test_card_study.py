@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from card_models import save_tiny, sample_text  # noqa: E402
+from card_models import sample_text, save_tiny  # noqa: E402
 from workflow_helpers import smoke_config  # noqa: E402
 
 from analysis.card import report  # noqa: E402

@@ -12,6 +12,8 @@
 * ``paper_estimate.json``: an *estimate* of the paper profile's time on one GPU, from FLOPs
   and stated throughput assumptions, checked against this machine's measured FLOP rate
   (``tooling/bench_estimate.py``).
+* ``card.json``: the gradient-flow card (``tooling/bench_card.py``): seconds per sequence for all-pairs G^l of a
+  GPT-2-small-sized model at context 128, batched against the per-target loop and against one backward pass.
 * ``machine.json``: the machine the benchmarks ran on.
 
 Alternatives are measured interleaved, round by round, in one process, and compared as
@@ -226,7 +228,7 @@ def machine() -> dict[str, Any]:
     return info
 
 
-SECTIONS = ["regimes", "regimes_paper", "gradient_methods", "pipeline", "estimate"]
+SECTIONS = ["regimes", "regimes_paper", "gradient_methods", "pipeline", "estimate", "card"]
 
 
 def main() -> None:
@@ -283,6 +285,13 @@ def main() -> None:
         )
         write_json(out / "paper_estimate.json", report)
         print("paper profile on one H100 (ESTIMATE):", {k: f"{v['total_min']:.1f} min" for k, v in report["estimate"].items()})
+    if "card" in wanted:
+        from .bench_card import card_times
+
+        report = card_times(max(1, args.rounds // 7), args.threads, device=args.device)
+        write_json(out / "card.json", report)
+        print("card, GPT-2 small, context 128:", {k: f"{v['seconds_per_sequence_median']:.1f} s/sequence "
+              f"({v['ratio_to_one_backward_median']:.1f}x one backward)" for k, v in report["results"].items()})
     print(f"wrote JSON under {out}")
 
 

@@ -58,8 +58,8 @@ def prepare(options: CardOptions) -> tuple[load.CardModel, torch.Tensor, torch.T
     device = resolve_device(options.device)
     card = load.load(options.model, device=str(device))
     if card.run is not None:  # the study's own checkpoint: the very sequences its M1 was measured on
-        from ..measures.data import RunData
         from ..config import RunSpec
+        from ..measures.data import RunData
 
         batch = RunData(RunSpec.from_dict({k: v for k, v in card.run.items() if k != "step"})).gradient_batch
         inputs, targets = batch.inputs[: options.sequences], batch.targets[: options.sequences]
@@ -160,7 +160,7 @@ def run_card(options: CardOptions, pdf: bool = True) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def parse(argv: list[str] | None = None) -> CardOptions:
+def parse(argv: list[str] | None = None) -> tuple[CardOptions, bool]:
     parser = argparse.ArgumentParser(prog="python -m analysis.card", description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="a local Hugging Face model directory, or a study checkpoint (.pt)")
     parser.add_argument("--text", default=None, help="a UTF-8 text file (default: the study's text corpus)")
