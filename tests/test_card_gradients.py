@@ -8,7 +8,7 @@ pytest.importorskip("transformers")
 
 from card_models import sample_text, save_tiny  # noqa: E402
 
-from analysis.card import gradients, load  # noqa: E402
+from analysis.card import gradients, load, precaching  # noqa: E402
 
 FAMILIES = ["gpt2", "gpt_neox", "llama", "qwen2"]
 LARGEST_RELATIVE_ERROR: dict[str, float] = {}
@@ -46,7 +46,7 @@ def jacrev_matrix(card: load.CardModel, inputs, targets, objective) -> torch.Ten
             jacobian = torch.func.jacrev(
                 lambda d, layer=layer, i=i: perturbed_losses(card, layer, d, inputs[i : i + 1], targets[i : i + 1], objective)
             )(zero)
-            per_layer.append(jacobian[:, 0].norm(dim=-1))
+            per_layer.append(jacobian[:, 0].norm(dim=-1).detach())
         out.append(torch.stack(per_layer))
     return torch.stack(out)
 
@@ -87,3 +87,46 @@ def test_diagonal_normalisation_puts_ones_on_the_diagonal() -> None:
     matrix = torch.tensor([[[[2.0, 0.0], [3.0, 6.0]]]])
     expected = torch.tensor([[[[1.0, 0.0], [0.5, 1.0]]]])
     torch.testing.assert_close(gradients.normalise_by_diagonal(matrix), expected)
+
+
+def kv_cache_direct(card: load.CardModel, inputs, targets) -> dict[str, torch.Tensor]:
+    """The reference for the direct part: each L_t on its own, earlier keys and values read from a KV cache built without
+    gradient; summed over t and divided by B T (the mean loss). sdpa (softmax in float64) so round-off stays at 1e-16."""
+    named = list(card.model.named_parameters())
+    total = {n: torch.zeros_like(p) for n, p in named}
+    batch, length = inputs.shape
+    card.model.set_attn_implementation("sdpa")
+    try:
+        for t in range(length):
+            past = None
+            if t > 0:
+                with torch.no_grad():
+                    past = card.model(input_ids=inputs[:, :t], use_cache=True).past_key_values
+            logits = card.model(input_ids=inputs[:, t : t + 1], past_key_values=past, use_cache=True).logits
+            loss = load.token_loss(logits, targets[:, t : t + 1]).sum() / (batch * length)
+            for (name, _), grad in zip(named, torch.autograd.grad(loss, [p for _, p in named], allow_unused=True), strict=True):
+                if grad is not None:
+                    total[name] += grad
+    finally:
+        card.model.set_attn_implementation("eager")
+    return total
+
+
+def test_the_direct_part_is_the_gradient_with_a_detached_kv_cache(tiny) -> None:
+    family, card, inputs, targets = tiny
+    parts = precaching.split(card, inputs, targets)
+    expected = kv_cache_direct(card, inputs, targets)
+    for name, grad in expected.items():
+        torch.testing.assert_close(parts["direct"][name], grad, rtol=1e-9, atol=1e-13, msg=name)
+    table = precaching.split_table(parts)
+    overall = table[table["group"] == "all"].iloc[0]
+    assert overall["share_direct"] + overall["share_earlier"] == pytest.approx(1.0)
+    assert 0 < overall["share_earlier"] < 1  # earlier positions do carry part of the training gradient
+    assert set(table.loc[table["group"] == "block", "layer"]) == {0, 1}
+
+
+def test_layer_of_reads_the_block_index_of_every_family() -> None:
+    names = {"transformer.h.3.attn.c_attn.weight": 3, "gpt_neox.layers.11.mlp.dense_h_to_4h.bias": 11,
+             "model.layers.0.self_attn.q_proj.weight": 0, "blocks.2.attn.key.weight": 2, "lm_head.weight": -1,
+             "transformer.wte.weight": -1}
+    assert {name: precaching.layer_of(name) for name in names} == names

@@ -5,6 +5,7 @@ import dataclasses
 
 import pandas as pd
 import pytest
+import torch
 
 pytest.importorskip("transformers")
 
@@ -63,3 +64,18 @@ def test_make_card_writes_tables_figure_and_pdf_naming_model_config_and_text(tmp
 def test_bad_input_exits_with_its_one_line(tmp_path, capsys) -> None:
     assert report.main(["--model", str(tmp_path / "nowhere"), "--no-pdf"]) == 2
     assert capsys.readouterr().err.strip().endswith("save the model with save_pretrained first)")
+
+
+def test_the_split_on_a_study_checkpoint_is_the_study_decomposition(tmp_path) -> None:
+    """direct = the myopic-full gradient and earlier = shared + precache of the study's M3, on the same sequences."""
+    from analysis.card import load, precaching
+    from analysis.measures.decomposition import decompose
+
+    spec, path = study_checkpoint(tmp_path)
+    card = load.load(path)
+    batch = RunData(spec).gradient_batch
+    parts = precaching.split(card, batch.inputs, batch.targets)
+    study = decompose(card.model, batch.inputs, batch.targets, RunData(spec).task.loss_per_position)
+    for name, grad in study["direct"].items():
+        torch.testing.assert_close(parts["direct"][name], grad)
+        torch.testing.assert_close(parts["earlier"][name], study["shared"][name] + study["precache"][name])

@@ -129,6 +129,16 @@ def card_tables(per_sequence: Tensor, labels: Labels, n_layer: int, settings: Se
     return tables
 
 
+def split_tables(per_sequence: pd.DataFrame, labels: Labels, settings: Settings) -> dict[str, pd.DataFrame]:
+    """C2's direct / earlier split (``precaching``) per sequence, and its shares over sequences per block and overall."""
+    runs = per_sequence.assign(condition=labels.condition, step=labels.step)
+    runs = runs[["condition", "seed", "step", *[c for c in per_sequence.columns if c != "seed"]]]
+    keys = ["condition", "step", "group", "layer"]
+    summary = _interval_rows(runs, keys, "share_direct", settings.confidence).merge(
+        _interval_rows(runs, keys, "share_earlier", settings.confidence).drop(columns="n_sequences"), on=keys)
+    return {"card_precaching": runs, "card_precaching_summary": summary}
+
+
 def diagonal_normalised_table(per_sequence: Tensor, labels: Labels) -> pd.DataFrame:
     """M1's schema on G[t, s] / G[t, t] (the published protocol's row normalisation)."""
     from .gradients import normalise_by_diagonal
@@ -146,11 +156,13 @@ def summary_numbers(tables: dict[str, pd.DataFrame]) -> dict[str, object]:
                 for row in table.replace({np.nan: None}).to_dict("records")]
 
     primacy_layer0 = tables["primacy_summary"]
+    tables.setdefault("card_precaching_summary", pd.DataFrame())
     return {
         "slopes": records("card_slope_summary"),
         "laws": records("c4_law_fits"),
         "first_position": records("c4_first_position"),
         "primacy": records("primacy_summary") if not primacy_layer0.empty else [],
         "sinks": records("sink_share"),
+        "split": records("card_precaching_summary"),
     }
 

@@ -23,7 +23,7 @@ import torch
 from ..device import resolve_device
 from ..io import write_json, write_table
 from ..provenance import device_description, git_commit, package_versions
-from . import analyses, gradients, load
+from . import analyses, gradients, load, precaching
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "paper" / "card" / "card.typ"
@@ -140,6 +140,9 @@ def run_card(options: CardOptions, pdf: bool = True) -> dict[str, pd.DataFrame]:
     settings = analyses.Settings(buffer=options.buffer)
     tables = analyses.card_tables(per_sequence, labels, card.n_layer, settings, weights, card.family)
     tables["m1_diagonal_normalised"] = analyses.diagonal_normalised_table(per_sequence, labels)
+    started = time.perf_counter()
+    tables |= analyses.split_tables(precaching.per_sequence_split(card, inputs, targets, objective), labels, settings)
+    split_s = time.perf_counter() - started
     for name, table in tables.items():
         write_table(out / "tables" / f"{name}.csv", table)
     figure(tables, out / "figures" / "card")
@@ -150,7 +153,7 @@ def run_card(options: CardOptions, pdf: bool = True) -> dict[str, pd.DataFrame]:
         "text": source,
         "options": {k: v for k, v in asdict(options).items() if k not in ("out", "progress")},
         "n_sequences": int(inputs.shape[0]), "context": int(targets.shape[1]),
-        "seconds": {"gradients": gradient_s, "per_sequence": gradient_s / max(int(inputs.shape[0]), 1)},
+        "seconds": {"gradients": gradient_s, "per_sequence": gradient_s / max(int(inputs.shape[0]), 1), "split": split_s},
         "device": device_description(inputs.device), "commit": git_commit(), "packages": package_versions(),
         **analyses.summary_numbers(tables),
     }
