@@ -4,12 +4,13 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 pytest.importorskip("transformers")
 
 from card_models import sample_text, save_tiny, word_tokenizer  # noqa: E402
 
-from analysis.card import load  # noqa: E402
+from analysis.card import gradients, load  # noqa: E402
 from analysis.card.load import CardError  # noqa: E402
 
 
@@ -92,3 +93,26 @@ def test_a_model_that_reads_later_tokens_is_refused(gpt2_dir) -> None:
     card.forward = lambda inputs: (forward(inputs)[0] + inputs[:, -1:, None].double(), ())  # position 0 sees the last token
     with pytest.raises(CardError, match="not causal"):
         load.check_causal_mask(card)
+
+
+@pytest.mark.parametrize("error", [torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+                                   RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: not enough memory")])
+def test_running_out_of_memory_names_the_setting_to_lower(gpt2_dir, error) -> None:
+    card = load.load(gpt2_dir)
+    inputs, targets = load.text_windows(card, sample_text(), context=8, sequences=2)
+
+    def forward(inputs):
+        raise error
+
+    card.forward = forward
+    with pytest.raises(CardError) as raised:
+        gradients.gradient_matrix(card, inputs, targets, progress=False, max_memory_mb=512)
+    assert "lower MAX_MEMORY_MB (now 512)" in one_line(raised)
+
+
+def test_other_errors_pass_through(gpt2_dir) -> None:
+    card = load.load(gpt2_dir)
+    inputs, targets = load.text_windows(card, sample_text(), context=8, sequences=1)
+    card.forward = lambda inputs: (_ for _ in ()).throw(RuntimeError("shape mismatch"))
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        gradients.gradient_matrix(card, inputs, targets, progress=False)

@@ -34,20 +34,22 @@ def targets_per_chunk(model: CardModel, batch: int, length: int, max_memory_mb: 
     return max(1, min(length, int(max_memory_mb * 2**20 // bytes_per_target(model, batch, length, itemsize))))
 
 
+def out_of_memory_message(chunk: int, max_memory_mb: float) -> str:
+    return (f"out of memory with {chunk} targets per backward pass: lower {MEMORY_SETTING} (now {max_memory_mb:g}; "
+            "--max-memory-mb), or the sequences per forward pass (--batch-size)")
+
+
 @contextmanager
 def out_of_memory_hint(chunk: int, max_memory_mb: float) -> Iterator[None]:
-    """Turn an out-of-memory error into one line naming the setting to lower."""
+    """Turn an out-of-memory error (CUDA's, or the CPU allocator's) into one line naming the setting to lower."""
     try:
         yield
     except (torch.OutOfMemoryError, MemoryError) as error:
-        raise CardError(
-            f"out of memory with {chunk} targets per backward pass: lower {MEMORY_SETTING} (now {max_memory_mb:g}) "
-            "or SEQUENCES_PER_BATCH"
-        ) from error
+        raise CardError(out_of_memory_message(chunk, max_memory_mb)) from error
     except RuntimeError as error:
         if "out of memory" not in str(error).lower() and "not enough memory" not in str(error).lower():
             raise
-        raise CardError(f"out of memory with {chunk} targets per backward pass: lower {MEMORY_SETTING} (now {max_memory_mb:g})") from error
+        raise CardError(out_of_memory_message(chunk, max_memory_mb)) from error
 
 
 def _losses(model: CardModel, inputs: Tensor, targets: Tensor, objective: Objective | None) -> tuple[Tensor, tuple[Tensor, ...]]:
