@@ -107,7 +107,7 @@ def test_running_out_of_memory_names_the_setting_to_lower(gpt2_dir, error) -> No
     card.forward = forward
     with pytest.raises(CardError) as raised:
         gradients.gradient_matrix(card, inputs, targets, progress=False, max_memory_mb=512)
-    assert "lower MAX_MEMORY_MB (now 512)" in one_line(raised)
+    assert "lower MAX_MEMORY_MB (now 512; --max-memory-mb)" in one_line(raised)
 
 
 def test_other_errors_pass_through(gpt2_dir) -> None:
