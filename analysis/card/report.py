@@ -26,6 +26,7 @@ from ..provenance import device_description, git_commit, package_versions
 from . import analyses, gradients, load, precaching
 
 REPO = Path(__file__).resolve().parents[2]
+DEFAULT_SEQUENCES = 8
 TEMPLATE = REPO / "paper" / "card" / "card.typ"
 DEFAULT_TEXT = REPO / "analysis" / "tasks" / "corpus" / "python-3.11.7-pydoc-topics.txt"  # the study's text task corpus
 
@@ -35,7 +36,7 @@ class CardOptions:
     model: str
     text: str | None = None
     context: int = 128
-    sequences: int = 8
+    sequences: int | None = None  # default: 8 windows of the text; a study checkpoint's own measure.n_sequences
     objective: str = load.LOSS  # or load.LOGIT: the target's logit, as the published protocol
     buffer: int = 0  # leave sources s < buffer out of every fit
     max_memory_mb: float = 2048.0
@@ -53,7 +54,7 @@ def prepare(options: CardOptions) -> tuple[load.CardModel, torch.Tensor, torch.T
     """The model and its sequences, with every bad input refused here (before any gradient is computed)."""
     if options.buffer < 0 or options.buffer >= options.context - 1:
         raise load.CardError(f"buffer {options.buffer}: must be at least 0 and below context - 1 = {options.context - 1}")
-    if options.sequences < 1:
+    if options.sequences is not None and options.sequences < 1:
         raise load.CardError(f"sequences {options.sequences}: need at least one")
     device = resolve_device(options.device)
     card = load.load(options.model, device=str(device))
@@ -62,7 +63,7 @@ def prepare(options: CardOptions) -> tuple[load.CardModel, torch.Tensor, torch.T
         from ..measures.data import RunData
 
         batch = RunData(RunSpec.from_dict({k: v for k, v in card.run.items() if k != "step"})).gradient_batch
-        inputs, targets = batch.inputs[: options.sequences], batch.targets[: options.sequences]
+        inputs, targets = batch.inputs[: options.sequences], batch.targets[: options.sequences]  # None: all of them
         source = {"text": "the run's held-out measure sequences (RunData.gradient_batch)", "sha256": hashlib.sha256(
             inputs.contiguous().numpy().tobytes() + targets.contiguous().numpy().tobytes()).hexdigest()}
     else:
@@ -70,7 +71,7 @@ def prepare(options: CardOptions) -> tuple[load.CardModel, torch.Tensor, torch.T
         if not path.is_file():
             raise load.CardError(f"{path}: no such text file")
         text = path.read_text(encoding="utf-8", errors="replace")
-        inputs, targets = load.text_windows(card, text, options.context, options.sequences)
+        inputs, targets = load.text_windows(card, text, options.context, options.sequences or DEFAULT_SEQUENCES)
         source = {"text": str(path), "sha256": sha256_text(text)}
     return card, inputs.to(device), targets.to(device), source
 
@@ -168,7 +169,8 @@ def parse(argv: list[str] | None = None) -> tuple[CardOptions, bool]:
     parser.add_argument("--model", required=True, help="a local Hugging Face model directory, or a study checkpoint (.pt)")
     parser.add_argument("--text", default=None, help="a UTF-8 text file (default: the study's text corpus)")
     parser.add_argument("--context", type=int, default=128)
-    parser.add_argument("--sequences", type=int, default=8)
+    parser.add_argument("--sequences", type=int, default=None,
+                        help=f"default: {DEFAULT_SEQUENCES} windows of the text; a study checkpoint's own measure.n_sequences")
     parser.add_argument("--objective", choices=[load.LOSS, load.LOGIT], default=load.LOSS)
     parser.add_argument("--buffer", type=int, default=0, help="leave sources s < buffer out of the fits")
     parser.add_argument("--max-memory-mb", type=float, default=2048.0, help="bounds the targets per backward pass")
