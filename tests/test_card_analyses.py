@@ -37,11 +37,12 @@ def test_the_within_row_slope_is_the_planted_exponent_with_one_replicate_per_seq
 def test_primacy_finds_a_planted_first_source_and_not_an_absent_one() -> None:
     settings = analyses.Settings(buffer=1)
     boosted = analyses.card_tables(planted(0.0, first=3.0), analyses.Labels("boost"), LAYERS, settings)["primacy_summary"]
-    plain = analyses.card_tables(planted(0.0, first=1.0), analyses.Labels("plain"), LAYERS, settings)["primacy_summary"]
+    plain = analyses.card_tables(planted(0.0, first=1.0, noise=0.05), analyses.Labels("plain"), LAYERS,
+                                 settings)["primacy_summary"]
     # primacy(0) = b_0 - mean b: log 3 (1 - 1 / (T - 1)) with T - 1 sources in the fit
     assert boosted["primacy_first_mean"].to_numpy() == pytest.approx(np.log(3.0) * (1 - 1 / (T - 1)))
     assert bool(boosted["shows_primacy"].all())
-    assert plain["primacy_first_mean"].to_numpy() == pytest.approx(0.0, abs=1e-12)
+    assert plain["primacy_first_mean"].to_numpy() == pytest.approx(0.0, abs=0.05)
     assert not plain["shows_primacy"].any()
 
 
