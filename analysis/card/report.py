@@ -41,6 +41,7 @@ class CardOptions:
     buffer: int = 0  # leave sources s < buffer out of every fit
     max_memory_mb: float = 2048.0
     batch_size: int = 4
+    method: str = "batched"  # or "loop": the per-target reference (no faster on a CPU in every measurement: docs/card.md)
     device: str = "auto"
     out: str | None = None
     progress: bool = True
@@ -133,7 +134,8 @@ def run_card(options: CardOptions, pdf: bool = True) -> dict[str, pd.DataFrame]:
     objective = load.target_logit if options.objective == load.LOGIT else card.loss_per_position
     out = Path(options.out or REPO / "results" / "cards" / card.name)
     started = time.perf_counter()
-    per_sequence = gradients.gradient_matrix(card, inputs, targets, objective, batch_size=options.batch_size,
+    per_sequence = gradients.gradient_matrix(card, inputs, targets, objective, method=options.method,
+                                             batch_size=options.batch_size,
                                              max_memory_mb=options.max_memory_mb, progress=options.progress)
     gradient_s = time.perf_counter() - started
     weights = card.attentions(inputs).cpu() if card.attentions is not None else None
@@ -175,6 +177,7 @@ def parse(argv: list[str] | None = None) -> tuple[CardOptions, bool]:
     parser.add_argument("--buffer", type=int, default=0, help="leave sources s < buffer out of the fits")
     parser.add_argument("--max-memory-mb", type=float, default=2048.0, help="bounds the targets per backward pass")
     parser.add_argument("--batch-size", type=int, default=4, help="sequences per forward pass")
+    parser.add_argument("--method", choices=list(gradients.METHODS), default="batched")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", default=None, help="default: results/cards/<model name>")
     parser.add_argument("--no-pdf", action="store_true")
