@@ -130,3 +130,11 @@ def test_layer_of_reads_the_block_index_of_every_family() -> None:
              "model.layers.0.self_attn.q_proj.weight": 0, "blocks.2.attn.key.weight": 2, "lm_head.weight": -1,
              "transformer.wte.weight": -1}
     assert {name: precaching.layer_of(name) for name in names} == names
+
+
+def test_a_model_whose_attention_bypasses_the_interface_gets_no_split(tiny, monkeypatch) -> None:
+    _, card, inputs, targets = tiny
+    monkeypatch.setattr(precaching, "myopic_attention", lambda *args, **kwargs: pytest.fail("not to be reached"))
+    monkeypatch.setattr(card.model, "set_attn_implementation", lambda name: None)  # the swap has no effect
+    with pytest.raises(load.CardError, match="does not go through transformers' AttentionInterface"):
+        precaching.split(card, inputs, targets)

@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from .load import CardModel, Objective
+from .load import CardError, CardModel, Objective
 
 MYOPIC = "card_myopic_full"
 COLUMNS = ["group", "layer", "n_entries", "norm_total", "norm_direct", "norm_earlier", "share_direct", "share_earlier",
@@ -47,15 +47,22 @@ def myopic_attention(module: torch.nn.Module, query: Tensor, key: Tensor, value:
 
 
 @contextmanager
-def hf_myopic(model: torch.nn.Module) -> Iterator[None]:
-    """The model's attention replaced by ``myopic_attention`` for the duration."""
+def hf_myopic(model: torch.nn.Module) -> Iterator[list[int]]:
+    """The model's attention replaced by ``myopic_attention`` for the duration; yields a list counting its calls
+    (a model whose attention bypasses ``AttentionInterface`` would otherwise give direct = total silently)."""
     from transformers import AttentionInterface
 
-    AttentionInterface.register(MYOPIC, myopic_attention)
+    calls: list[int] = []
+
+    def counted(*args, **kwargs) -> tuple[Tensor, Tensor]:
+        calls.append(1)
+        return myopic_attention(*args, **kwargs)
+
+    AttentionInterface.register(MYOPIC, counted)
     before = model.config._attn_implementation
     model.set_attn_implementation(MYOPIC)
     try:
-        yield
+        yield calls
     finally:
         model.set_attn_implementation(before)
 
@@ -68,8 +75,11 @@ def _parameter_gradients(model: CardModel, inputs: Tensor, targets: Tensor, obje
 
         prediction, _ = model.model(inputs, REGIMES.get("myopic-full"))
     elif direct:
-        with hf_myopic(model.model):
+        with hf_myopic(model.model) as calls:
             prediction, _ = model.forward(inputs)
+        if len(calls) < model.n_layer:
+            raise CardError(f"{model.name}: its attention does not go through transformers' AttentionInterface, so "
+                            "earlier keys and values cannot be detached; the direct/earlier split is left out")
     else:
         prediction, _ = model.forward(inputs)
     grads = torch.autograd.grad(objective(prediction, targets).mean(), [p for _, p in named], allow_unused=True)

@@ -144,7 +144,10 @@ def run_card(options: CardOptions, pdf: bool = True) -> dict[str, pd.DataFrame]:
     tables = analyses.card_tables(per_sequence, labels, card.n_layer, settings, weights, card.family)
     tables["m1_diagonal_normalised"] = analyses.diagonal_normalised_table(per_sequence, labels)
     started = time.perf_counter()
-    tables |= analyses.split_tables(precaching.per_sequence_split(card, inputs, targets, objective), labels, settings)
+    try:
+        tables |= analyses.split_tables(precaching.per_sequence_split(card, inputs, targets, objective), labels, settings)
+    except load.CardError as error:  # the split needs detachable keys and values; the rest of the card stands
+        print(f"card: {error}", file=sys.stderr)
     split_s = time.perf_counter() - started
     for name, table in tables.items():
         write_table(out / "tables" / f"{name}.csv", table)
