@@ -121,6 +121,7 @@ def compile_card(out: Path) -> Path:
     build = out / "card_build"
     build.mkdir(exist_ok=True)
     shutil.copy(TEMPLATE, build / "card.typ")
+    shutil.copy(TEMPLATE.with_name("template.typ"), build / "template.typ")
     shutil.copy(out / "card.json", build / "card.json")
     shutil.copy(out / "figures" / "card.png", build / "card.png")
     pdf = out / "card.pdf"
