@@ -55,9 +55,9 @@ study: $(BIN)/.installed
 test: $(BIN)/.installed $(BIN)/.card-installed $(CFF_VENV)/bin/.installed
 	$(BIN)/python -m pytest -q
 
-# The unit tests only: everything but the tests marked `workflow` (Snakemake, the smoke study, the tutorial).
+# The unit tests only: tests/unit/ (tests/workflow/ runs Snakemake, the smoke study and the tutorial).
 test-unit: $(BIN)/.installed $(BIN)/.card-installed $(CFF_VENV)/bin/.installed
-	$(BIN)/python -m pytest -q -m "not workflow"
+	$(BIN)/python -m pytest -q tests/unit
 
 # The gradient-flow card of any local causal LM (docs/card.md): results/cards/<name>/ (tables, figure, card.pdf).
 # MODEL: a Hugging Face model directory saved locally, or a study checkpoint (.pt); nothing is downloaded.

@@ -1,25 +1,16 @@
-"""Shared fixtures: tiny models in double precision, so references agree to float round-off."""
-from __future__ import annotations
+"""Shared fixtures: tiny models in double precision, so references agree to float round-off.
 
-from pathlib import Path
+The folder is the split: ``tests/unit/`` runs in seconds per file (``make test-unit``), ``tests/workflow/`` runs
+Snakemake, the smoke study or the tutorial end to end (minutes)."""
+from __future__ import annotations
 
 import pytest
 import torch
-from workflow_helpers import smoke_config, snakemake, write_config
 
-from analysis.models import GPT, build_model
+from analysis.models import GPT, POSITIONAL_ENCODINGS, build_model
 from analysis.tasks import build_task
 
-ENCODINGS = ["learned", "sinusoidal", "rope", "alibi", "none"]
-# Workflow tests run Snakemake, the smoke study or the tutorial end to end (minutes; a unit test takes seconds):
-# every test of these files, and every test that needs the smoke study. `make test-unit` leaves them out.
-WORKFLOW_FILES = {"test_workflow.py", "test_workflow_faults.py", "test_workflow_scaling.py", "test_tutorial.py"}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if item.path.name in WORKFLOW_FILES or "smoke_study" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.workflow)
+ENCODINGS = POSITIONAL_ENCODINGS.names()  # every registered encoding: a new one is tested without a line here
 
 
 @pytest.fixture(autouse=True)
@@ -47,12 +38,3 @@ def tiny_batch(kind: str = "markov", n: int = 3, context: int = 6):
     batch = tiny_task(kind).sample(n, context, torch.Generator().manual_seed(1))
     inputs = batch.inputs.double() if batch.inputs.is_floating_point() else batch.inputs
     return inputs, batch.targets.double() if batch.targets.is_floating_point() else batch.targets
-
-
-@pytest.fixture(scope="session")
-def smoke_study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """The whole Snakemake DAG run once on the smoke profile in a scratch directory: (workdir, configfile)."""
-    workdir = tmp_path_factory.mktemp("smoke")
-    configfile = write_config(workdir / "smoke.yaml", smoke_config())
-    snakemake(workdir, configfile)
-    return workdir, configfile

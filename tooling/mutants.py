@@ -430,7 +430,7 @@ def main() -> None:
                         help="run the mutants listed as equivalent too (left out by default: each survived when listed)")
     args = parser.parse_args()
     out = args.out.resolve()
-    if not out.is_relative_to(REPO):  # tests/test_preregistration.py asks git about the commit it runs in
+    if not out.is_relative_to(REPO):  # tests/unit/test_preregistration.py asks git about the commit it runs in
         parser.error(f"--out {out}: must lie inside the checkout ({REPO}); a selected test reads its git history")
     work = out / "work"
     if args.report_only:

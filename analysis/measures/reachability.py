@@ -15,7 +15,7 @@ numerical cut-off:
   is invariant, so no loss reaches it (unless the keys are rotated by position, RoPE).
 
 A parameter with no rule raises. The rules are tested against autograd at generic
-random weights (tests/test_measures.py). Beside each rule the table records the float64
+random weights (tests/unit/test_measures.py). Beside each rule the table records the float64
 gradient at the measured weights (reachable entries whose gradient is exactly 0 there, the
 largest gradient on an entry the rule calls unreachable), so a reader sees the rule and
 the trained model agree, and how weakly a saturated head is reached.

@@ -6,9 +6,9 @@ is read only from the last layer's state h_s^L, and the input at s + 1 is the tr
 the loss at any t > s cannot depend on h_s^L. M1 measures dL_t/dh_s^L for every s < t; the
 deciding number is the largest such gradient norm over every run and checkpoint, which must be
 exactly 0 (not small: the graph has no path). The unit tests
-``tests/test_claim_c5.py::test_the_last_layer_state_is_no_input_to_a_later_loss`` (every
+``tests/unit/test_claim_c5.py::test_the_last_layer_state_is_no_input_to_a_later_loss`` (every
 encoding and regime, plain autograd) and
-``tests/test_gradient_matrix.py::test_last_layer_reaches_only_its_own_position`` (M1 itself)
+``tests/unit/test_gradient_matrix.py::test_last_layer_reaches_only_its_own_position`` (M1 itself)
 check the same on tiny models.
 
 Rule: supported if in every run the largest gradient is at most ``tolerance`` (0: exactly 0);
@@ -25,8 +25,8 @@ from .claims import MIXED, REFUTED, STRUCTURAL, SUPPORTED, Claim, ClaimInputs, C
 
 COLUMNS = ["condition", "seed", "task_name", "pos_encoding", "regime", "n_checkpoints", "n_pairs", "largest_gradient"]
 TESTS = (
-    "tests/test_claim_c5.py::test_the_last_layer_state_is_no_input_to_a_later_loss",
-    "tests/test_gradient_matrix.py::test_last_layer_reaches_only_its_own_position",
+    "tests/unit/test_claim_c5.py::test_the_last_layer_state_is_no_input_to_a_later_loss",
+    "tests/unit/test_gradient_matrix.py::test_last_layer_reaches_only_its_own_position",
 )
 
 

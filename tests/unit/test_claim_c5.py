@@ -119,8 +119,8 @@ def test_every_number_and_the_table_by_hand() -> None:
                     "every run, mixed otherwise (structural: the prediction at s is not an input at s + 1)"},
         "largest": "2.5e-07", "tolerance": "0", "n_runs": "4", "n_conditions": "2", "n_checkpoints": "10",
         "regimes": "myopic-state, standard",
-        "tests": ["tests/test_claim_c5.py::test_the_last_layer_state_is_no_input_to_a_later_loss",
-                  "tests/test_gradient_matrix.py::test_last_layer_reaches_only_its_own_position"],
+        "tests": ["tests/unit/test_claim_c5.py::test_the_last_layer_state_is_no_input_to_a_later_loss",
+                  "tests/unit/test_gradient_matrix.py::test_last_layer_reaches_only_its_own_position"],
     }
     assert decide(RUNS, m1, tolerance=2.5e-7).verdicts[0].verdict == "supported"  # at most the tolerance: within
 

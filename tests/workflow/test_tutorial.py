@@ -80,12 +80,12 @@ def extended_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_walk_through_adds_an_encoding_a_task_and_a_profile() -> None:
     changed = {(language, path) for language, path, _ in tutorial_blocks()}
     assert {path for _, path in changed} >= {
-        "analysis/models/positional/__init__.py", "analysis/tasks/__init__.py", "tests/conftest.py", PROFILE,
+        "analysis/models/positional/__init__.py", "analysis/tasks/__init__.py", PROFILE,
     }  # fmt: skip
     assert any(path.startswith("analysis/models/positional/") and language == "python" for language, path in changed)
     assert any(path.startswith("analysis/tasks/") and language == "python" for language, path in changed)
     assert commands() == [
-        '.venv/bin/python -m pytest tests/test_positional.py tests/test_regimes.py tests/test_tasks.py -q -k "t5-bias or repeat"',
+        '.venv/bin/python -m pytest tests/unit/test_positional.py tests/unit/test_regimes.py tests/unit/test_tasks.py -q -k "t5-bias or repeat"',
         "make dag PROFILE=tutorial",
         "make study PROFILE=tutorial",
     ]

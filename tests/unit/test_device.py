@@ -92,7 +92,7 @@ def test_the_prepared_gpu_check_runs_without_snakemake_or_typst(tmp_path: Path) 
         "sys.argv = ['gpu_check', '--out', sys.argv[1], '--device', 'cpu', '--quick']\n"
         "runpy.run_module('tooling.gpu_check', run_name='__main__')\n"
     )
-    done = subprocess.run([sys.executable, "-c", blocker, str(tmp_path)], capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    done = subprocess.run([sys.executable, "-c", blocker, str(tmp_path)], capture_output=True, text=True, cwd=Path(__file__).parents[2])
     assert done.returncode == 0, done.stderr[-3000:]
     names = {"gpu_machine.json", "gpu_regimes.json", "gpu_gradient_methods.json", "gpu_sine_run.json"}
     assert names <= {p.name for p in tmp_path.iterdir()}

@@ -16,7 +16,7 @@ from analysis.tasks import build_task
 from analysis.tasks import text as text_module
 from analysis.tasks.text import VOCAB, byte_to_id_table, decode
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def recall_tokens(batch) -> torch.Tensor:
