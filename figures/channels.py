@@ -8,15 +8,12 @@ step sizes. Dashed: the rule's thresholds, read from the statistics' own table (
 from the Rules defaults. The y axis is symmetric-log, since the exact transfer is negative where the
 step overshoots.
 """
-import sys
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import style  # noqa: E402
+from figures import Tables, style
 
 OPTIMIZERS = {"sgd": "SGD step", "adam_run": "Adam step (the run's second moment)"}
 
@@ -26,7 +23,8 @@ def thresholds(summary: pd.DataFrame) -> list[float]:
     return sorted({float(v) for column in ("minuscule", "comparable") for v in summary.get(column, pd.Series()).dropna()})
 
 
-def plot(curves: pd.DataFrame, summary: pd.DataFrame) -> plt.Figure:
+def plot(tables: Tables) -> plt.Figure:
+    curves, summary = tables["curves"], tables["summary"]
     data = curves[curves["deciding"].astype(bool)] if len(curves) else curves
     marks = summary[summary["deciding"].astype(bool)] if len(summary) else summary
     conditions = list(dict.fromkeys(zip(data["task"], data["pos_encoding"], strict=True)))
@@ -54,14 +52,3 @@ def plot(curves: pd.DataFrame, summary: pd.DataFrame) -> plt.Figure:
     if conditions:
         figure.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=min(4, len(conditions)), frameon=False)
     return figure
-
-
-def main(curves_path: str, summary_path: str, pdf: str, png: str) -> None:
-    style.save(plot(pd.read_csv(curves_path), pd.read_csv(summary_path)), pdf, png)
-
-
-if "snakemake" in globals():
-    from analysis.logs import log_to
-
-    with log_to(snakemake.log[0]):
-        main(snakemake.input.curves, snakemake.input.summary, snakemake.output.pdf, snakemake.output.png)

@@ -7,15 +7,12 @@ tensors are reached in full from t = 1 on (at t = 0 queries and keys meet a sing
 a learned position table follows (t + 1) / T, the grey diagonal; embedding rows only
 for tokens seen so far; key biases never (softmax shift invariance).
 """
-import sys
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import style  # noqa: E402
+from figures import Tables, style
 
 KIND_ORDER = ["shared", "position-indexed", "input-dependent", "invariance", "all weights"]
 
@@ -27,8 +24,8 @@ def final_standard(reachability: pd.DataFrame, encoding: str) -> pd.DataFrame:
     return data[data["step"] == last]
 
 
-def plot(reachability: pd.DataFrame, default_encoding: str) -> plt.Figure:
-    data = final_standard(reachability, default_encoding)
+def plot(tables: Tables, *, default_encoding: str) -> plt.Figure:
+    data = final_standard(tables["coverage"], default_encoding)
     tasks = list(dict.fromkeys(data["task"])) or ["(no run)"]
     kinds = [k for k in KIND_ORDER if k in set(data["kind"])]
     colours = dict(zip(KIND_ORDER, sns.color_palette(style.PALETTE, len(KIND_ORDER)), strict=True))
@@ -52,14 +49,3 @@ def plot(reachability: pd.DataFrame, default_encoding: str) -> plt.Figure:
         ax.set_ylabel("fraction reachable")
     figure.legend(loc="outside right upper", frameon=False)
     return figure
-
-
-def main(reachability_path: str, default_encoding: str, pdf: str, png: str) -> None:
-    style.save(plot(pd.read_csv(reachability_path), default_encoding), pdf, png)
-
-
-if "snakemake" in globals():
-    from analysis.logs import log_to
-
-    with log_to(snakemake.log[0]):
-        main(snakemake.input.coverage, snakemake.params.default_encoding, snakemake.output.pdf, snakemake.output.png)

@@ -6,15 +6,11 @@ earlier positions' keys and values) and pre-caching (through earlier hidden stat
 Standard training, the study's default encoding (``model.pos_encoding``); bands and bars are
 bootstrap intervals over seeds.
 """
-import sys
-from pathlib import Path
 
 import matplotlib.pyplot as plt
-import pandas as pd
 import seaborn as sns
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import style  # noqa: E402
+from figures import Tables, style
 
 PARTS = {"direct": "direct", "shared": "shared weights", "precache": "pre-caching"}
 
@@ -23,7 +19,8 @@ def layer_name(layer: int, n_layer: int) -> str:
     return {-2: "all", -1: "input"}.get(layer, "readout" if layer == n_layer else f"block {layer}")
 
 
-def plot(shares: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], default_encoding: str) -> plt.Figure:
+def plot(tables: Tables, *, conditions: list[str], default_encoding: str) -> plt.Figure:
+    shares, runs = tables["shares"], tables["runs"]
     conditions = style.present(conditions, runs)
     info = runs.groupby("condition").first().loc[conditions]
     info = info[(info["regime"] == "standard") & (info["pos_encoding"] == default_encoding)]
@@ -59,15 +56,3 @@ def plot(shares: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], defaul
             ax.tick_params(labelbottom=False)
     figure.legend(loc="outside upper center", ncol=len(PARTS), frameon=False)
     return figure
-
-
-def main(shares_path: str, runs_path: str, conditions: list[str], default_encoding: str, pdf: str, png: str) -> None:
-    style.save(plot(pd.read_csv(shares_path), pd.read_csv(runs_path), conditions, default_encoding), pdf, png)
-
-
-if "snakemake" in globals():
-    from analysis.logs import log_to
-
-    with log_to(snakemake.log[0]):
-        main(snakemake.input.shares, snakemake.input.runs, snakemake.params.conditions, snakemake.params.default_encoding,
-             snakemake.output.pdf, snakemake.output.png)

@@ -6,22 +6,19 @@ solid lines after training, dashed at initialisation; bands are Student t interv
 seeds (geometric means). A flat line means "distance does not matter within a target row".
 The dotted line is the power law c + A (d+1)^-p fitted per seed, averaged over seeds.
 """
-import sys
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 import seaborn as sns
 from matplotlib.lines import Line2D
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import style  # noqa: E402
+from figures import Tables, style
 
 
-def plot(profile: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confidence: float,
-         fits: pd.DataFrame | None = None) -> plt.Figure:
-    conditions = style.present(conditions, runs)
+def plot(tables: Tables, *, conditions: list[str]) -> plt.Figure:
+    profile, runs, fits = tables["profile"], tables["runs"], tables.get("fits")
+    measured = [c for c in conditions if c in set(profile["condition"])]  # runs that skip M1 (measure.only) have no profile
+    conditions = style.present(measured, runs)
     info = runs.groupby("condition").first().loc[conditions]
     info = info[info["regime"] == "standard"]
     # Tasks trained with a single encoding appear in the gradient-flow figure; here encodings are compared.
@@ -61,17 +58,3 @@ def plot(profile: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confi
         labels.append("power-law fit")
     figure.legend(handles, labels, loc="outside right upper", frameon=False)
     return figure
-
-
-def main(profile_path: str, runs_path: str, fits_path: str, conditions: list[str], confidence: float, pdf: str, png: str) -> None:
-    profile, runs, fits = pd.read_csv(profile_path), pd.read_csv(runs_path), pd.read_csv(fits_path)
-    measured = [c for c in conditions if c in set(profile["condition"])]  # runs that skip M1 (measure.only) have no profile
-    style.save(plot(profile, runs, measured, confidence, fits), pdf, png)
-
-
-if "snakemake" in globals():
-    from analysis.logs import log_to
-
-    with log_to(snakemake.log[0]):
-        main(snakemake.input.profile, snakemake.input.runs, snakemake.input.fits, snakemake.params.conditions,
-             snakemake.params.confidence, snakemake.output.pdf, snakemake.output.png)

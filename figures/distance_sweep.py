@@ -5,15 +5,12 @@ encodings' slope against ln d with its interval and the margin it is tested agai
 ``c4_sweep_slopes`` (the rules the statistics resolved, never the defaults). Steps are shares of training;
 the row-normalised height is descriptive (its ceiling grows with the rows a distance leaves).
 """
-import sys
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import style  # noqa: E402
+from figures import Tables, style
 
 QUANTITIES = {"steps_50": "steps to 50% of gap / training", "steps_90": "steps to 90% of gap / training",
               "gap_closed": "final share of gap closed", "share": "gradient share, needed source",
@@ -28,7 +25,8 @@ def _title(slopes: pd.DataFrame, quantity: str) -> str:
     return f"{r['pos_encoding']}: {r['slope_mean']:.3f} [{r['slope_low']:.3f}, {r['slope_high']:.3f}]\nper ln d, margin ±{r['margin']:g}"
 
 
-def plot(summary: pd.DataFrame, slopes: pd.DataFrame) -> plt.Figure:
+def plot(tables: Tables) -> plt.Figure:
+    summary, slopes = tables["summary"], tables["slopes"]
     figure, grid = plt.subplots(2, 3, figsize=style.sized(7.5, 5.0), squeeze=False, layout="constrained")
     axes = grid.reshape(1, -1)[:, : len(QUANTITIES)]
     grid[-1, -1].axis("off")  # the legend's place
@@ -52,14 +50,3 @@ def plot(summary: pd.DataFrame, slopes: pd.DataFrame) -> plt.Figure:
     handles, labels = axes[0, 0].get_legend_handles_labels()
     grid[-1, -1].legend(handles, labels, loc="center", frameon=False, title="positions")
     return figure
-
-
-def main(summary_path: str, slopes_path: str, pdf: str, png: str) -> None:
-    style.save(plot(pd.read_csv(summary_path), pd.read_csv(slopes_path)), pdf, png)
-
-
-if "snakemake" in globals():
-    from analysis.logs import log_to
-
-    with log_to(snakemake.log[0]):
-        main(snakemake.input.summary, snakemake.input.slopes, snakemake.output.pdf, snakemake.output.png)

@@ -6,8 +6,6 @@ over seeds) at initialisation and after training, and the within-row profile exp
 Student t band over seeds.
 """
 
-import sys
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -15,8 +13,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.colors import LogNorm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import style  # noqa: E402
+from figures import Tables, style
 
 
 def matrix(m1: pd.DataFrame, condition: str, step: int, layer: int, context: int) -> np.ndarray:
@@ -27,8 +24,10 @@ def matrix(m1: pd.DataFrame, condition: str, step: int, layer: int, context: int
     return grid
 
 
-def plot(m1: pd.DataFrame, profile: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confidence: float) -> plt.Figure:
-    conditions = style.present(conditions, runs)
+def plot(tables: Tables, *, conditions: list[str], default_encoding: str) -> plt.Figure:
+    m1, profile, runs = tables["m1"], tables["profile"], tables["runs"]
+    measured = [c for c in conditions if c in set(m1["condition"])]  # runs that skip M1 (measure.only) have no matrix
+    conditions = representative(runs, measured, default_encoding)
     info = runs.groupby("condition").first()
     n_layer = int(info.loc[conditions, "n_layer"].max())
     columns = n_layer + 2  # init layer 0, trained layers 0..L-1, profile
@@ -88,22 +87,3 @@ def representative(runs: pd.DataFrame, conditions: list[str], default_encoding: 
         typical = group[(group[SIZE] == group[SIZE].mode().iloc[0]).all(axis=1)]
         chosen.append((typical if len(typical) else group).index[0])
     return chosen
-
-
-def main(
-    m1_path: str, profile_path: str, runs_path: str, conditions: list[str], confidence: float, default_encoding: str, pdf: str, png: str
-) -> None:
-    m1, profile, runs = pd.read_csv(m1_path), pd.read_csv(profile_path), pd.read_csv(runs_path)
-    measured = [c for c in conditions if c in set(m1["condition"])]  # runs that skip M1 (measure.only) have no matrix
-    style.save(plot(m1, profile, runs, representative(runs, measured, default_encoding), confidence), pdf, png)
-
-
-if "snakemake" in globals():
-    from analysis.logs import log_to
-
-    with log_to(snakemake.log[0]):
-        main(
-            snakemake.input.m1, snakemake.input.profile, snakemake.input.runs,
-            snakemake.params.conditions, snakemake.params.confidence, snakemake.params.default_encoding,
-            snakemake.output.pdf, snakemake.output.png,
-        )

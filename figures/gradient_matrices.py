@@ -4,20 +4,18 @@ Mean over held-out sequences and seeds, standard training, end of training, the 
 stream l = 0; log colour scale shared within a row. Equal colour along a row of the
 lower triangle would mean every earlier position is reached "in the same way".
 """
-import sys
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 from matplotlib.colors import LogNorm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import style  # noqa: E402
+from figures import Tables, style
 
 
-def plot(m1: pd.DataFrame, runs: pd.DataFrame, conditions: list[str]) -> plt.Figure:
-    conditions = style.present(conditions, runs)
+def plot(tables: Tables, *, conditions: list[str]) -> plt.Figure:
+    m1, runs = tables["m1"], tables["runs"]
+    measured = [c for c in conditions if c in set(m1["condition"])]  # runs that skip M1 (measure.only) have no matrix
+    conditions = style.present(measured, runs)
     info = runs.drop_duplicates("condition").set_index("condition").loc[conditions]
     info = info[info["regime"] == "standard"]
     tasks = [t for t in dict.fromkeys(info["task"]) if info.loc[info["task"] == t, "pos_encoding"].nunique() > 1]
@@ -52,17 +50,3 @@ def plot(m1: pd.DataFrame, runs: pd.DataFrame, conditions: list[str]) -> plt.Fig
         if image is not None:
             figure.colorbar(image, ax=axes[row, :].tolist(), shrink=0.85, label="$G^0[t, s]$")
     return figure
-
-
-def main(m1_path: str, runs_path: str, conditions: list[str], pdf: str, png: str) -> None:
-    m1 = pd.read_csv(m1_path)
-    measured = [c for c in conditions if c in set(m1["condition"])]  # runs that skip M1 (measure.only) have no matrix
-    style.save(plot(m1, pd.read_csv(runs_path), measured), pdf, png)
-
-
-if "snakemake" in globals():
-    from analysis.logs import log_to
-
-    with log_to(snakemake.log[0]):
-        main(snakemake.input.m1, snakemake.input.runs, snakemake.params.conditions,
-             snakemake.output.pdf, snakemake.output.png)

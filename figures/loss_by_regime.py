@@ -4,20 +4,17 @@ Points are means over seeds with bootstrap intervals; the grey bar marks the
 context-free baseline. A myopic regime that ends above standard cannot use what
 earlier positions would have had to pre-compute for later ones.
 """
-import sys
-from pathlib import Path
 
 import matplotlib.pyplot as plt
-import pandas as pd
 import seaborn as sns
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import style  # noqa: E402
+from figures import Tables, style
 
 REGIME_ORDER = ["standard", "myopic-state", "myopic-full"]
 
 
-def plot(runs: pd.DataFrame, conditions: list[str], confidence: float, default_encoding: str) -> plt.Figure:
+def plot(tables: Tables, *, conditions: list[str], confidence: float, default_encoding: str) -> plt.Figure:
+    runs = tables["runs"]
     data = runs[runs["condition"].isin(conditions)]
     tasks = [t for t in dict.fromkeys(data["task"]) if data.loc[data["task"] == t, "regime"].nunique() > 1]
     data = data[data["task"].isin(tasks) & (data["pos_encoding"] == default_encoding)]
@@ -34,15 +31,3 @@ def plot(runs: pd.DataFrame, conditions: list[str], confidence: float, default_e
         ax.set(title=task, xlabel="", ylabel="held-out loss" if ax is axes[0, 0] else "")
         ax.tick_params(axis="x", rotation=30)
     return figure
-
-
-def main(runs_path: str, conditions: list[str], confidence: float, default_encoding: str, pdf: str, png: str) -> None:
-    style.save(plot(pd.read_csv(runs_path), conditions, confidence, default_encoding), pdf, png)
-
-
-if "snakemake" in globals():
-    from analysis.logs import log_to
-
-    with log_to(snakemake.log[0]):
-        main(snakemake.input.runs, snakemake.params.conditions, snakemake.params.confidence,
-             snakemake.params.default_encoding, snakemake.output.pdf, snakemake.output.png)

@@ -8,15 +8,12 @@ plateau window the verdict averages over. A DiD that opens early and closes late
 learning; one that stays open is a worse end point. Bottom: held-out loss by position after
 training, standard vs myopic, per task (natural text included where it was trained myopically).
 """
-import sys
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import style  # noqa: E402
+from figures import Tables, style
 
 REGIMES = ["standard", "myopic-state", "myopic-full"]
 SERIES = {"gap_treated": ("gap, shift 1", "-"), "gap_control": ("gap, shift 0 (control)", "--"), "did": ("DiD", "-")}
@@ -52,7 +49,8 @@ def plot_positions(ax: plt.Axes, positions: pd.DataFrame, task: str, colours: di
     ax.set(title=task, xlabel="position t", ylabel="held-out loss (final)" if first else "")
 
 
-def plot(along: pd.DataFrame, positions: pd.DataFrame) -> plt.Figure:
+def plot(tables: Tables) -> plt.Figure:
+    along, positions = tables["along"], tables["by_position"]
     palette = sns.color_palette(style.PALETTE, 10)
     colours = dict(zip(REGIMES, palette, strict=False)) | {"series": [palette[3], palette[7], "black"]}
     top = panels(along)
@@ -73,14 +71,3 @@ def plot(along: pd.DataFrame, positions: pd.DataFrame) -> plt.Figure:
             axes[1, col].set_axis_off()
     figure.legend(loc="outside right upper", frameon=False)
     return figure
-
-
-def main(along_path: str, position_path: str, pdf: str, png: str) -> None:
-    style.save(plot(pd.read_csv(along_path), pd.read_csv(position_path)), pdf, png)
-
-
-if "snakemake" in globals():
-    from analysis.logs import log_to
-
-    with log_to(snakemake.log[0]):
-        main(snakemake.input.along, snakemake.input.by_position, snakemake.output.pdf, snakemake.output.png)

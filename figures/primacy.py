@@ -8,8 +8,6 @@ the naive reading, confounded by row totals (means over seeds, no band: it is th
 not the measure). Bands: Student t intervals over seeds (from the statistics stage). Standard
 training only.
 """
-import sys
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -17,9 +15,7 @@ import seaborn as sns
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from analysis.models.positional import ENCODING_ORDER
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import style  # noqa: E402
+from figures import Tables, style
 
 LAYER = 0
 STAGES = ("init", "trained")
@@ -39,7 +35,8 @@ def relative(frame: pd.DataFrame, column: str) -> pd.DataFrame:
     return frame.assign(**{f"{column}_mean": frame[f"{column}_mean"] / scale})
 
 
-def plot(sources: pd.DataFrame, summary: pd.DataFrame, runs: pd.DataFrame, conditions: list[str]) -> plt.Figure:
+def plot(tables: Tables, *, conditions: list[str]) -> plt.Figure:
+    sources, summary, runs = tables["sources"], tables["summary"], tables["runs"]
     info = summary.drop_duplicates("condition").set_index("condition")
     info = info[(info["regime"] == "standard") & info.index.isin(style.present(conditions, runs))]
     data = sources[sources["condition"].isin(info.index) & (sources["layer"] == LAYER) & sources["stage"].isin(STAGES)]
@@ -89,16 +86,3 @@ def _order_key(label: str) -> tuple:
     first = label.split(",")[0]
     numbers = [int(part) for part in "".join(c if c.isdigit() else " " for c in label).split()]
     return (ENCODING_ORDER.index(first) if first in ENCODING_ORDER else len(ENCODING_ORDER), numbers, label)
-
-
-def main(sources_path: str, summary_path: str, runs_path: str, conditions: list[str], pdf: str, png: str) -> None:
-    sources, summary, runs = (pd.read_csv(path) for path in (sources_path, summary_path, runs_path))
-    style.save(plot(sources, summary, runs, conditions), pdf, png)
-
-
-if "snakemake" in globals():
-    from analysis.logs import log_to
-
-    with log_to(snakemake.log[0]):
-        main(snakemake.input.sources, snakemake.input.summary, snakemake.input.runs,
-             snakemake.params.conditions, snakemake.output.pdf, snakemake.output.png)

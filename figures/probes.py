@@ -5,22 +5,18 @@ need (sine: sin(freq x_s); recall: the key a value is bound to). Points are mean
 seeds with Student t intervals (final checkpoint, the study's default encoding); a percentile bootstrap
 over a handful of seeds would be the seed range, with less than its nominal coverage.
 """
-import sys
-from pathlib import Path
 
 import matplotlib.pyplot as plt
-import pandas as pd
 import seaborn as sns
 
 from analysis.stats.inference import mean_interval
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import style  # noqa: E402
+from figures import Tables, style
 
 REGIMES = ["standard", "myopic-state", "myopic-full"]
 
 
-def plot(probes: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confidence: float, default_encoding: str) -> plt.Figure:
+def plot(tables: Tables, *, conditions: list[str], confidence: float, default_encoding: str) -> plt.Figure:
+    probes, runs = tables["probes"], tables["runs"]
     info = runs.drop_duplicates("condition").set_index("condition")
     data = probes[probes["condition"].isin(conditions)].join(info[["task", "regime", "pos_encoding", "steps"]], on="condition")
     data = data[(data["step"] == data["steps"]) & (data["pos_encoding"] == default_encoding)]
@@ -45,15 +41,3 @@ def plot(probes: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confid
     if axes[0, 0].get_legend_handles_labels()[0]:
         figure.legend(loc="outside right upper", frameon=False)
     return figure
-
-
-def main(probes_path: str, runs_path: str, conditions: list[str], confidence: float, default_encoding: str, pdf: str, png: str) -> None:
-    style.save(plot(pd.read_csv(probes_path), pd.read_csv(runs_path), conditions, confidence, default_encoding), pdf, png)
-
-
-if "snakemake" in globals():
-    from analysis.logs import log_to
-
-    with log_to(snakemake.log[0]):
-        main(snakemake.input.probes, snakemake.input.runs, snakemake.params.conditions, snakemake.params.confidence,
-             snakemake.params.default_encoding, snakemake.output.pdf, snakemake.output.png)

@@ -6,18 +6,14 @@ per task; a hollow marker is a level that did not learn its task. A sweep none o
 has levels in (the sine pair has no context sweep) gets no column; a profile without sweeps gets
 a panel that says so.
 """
-import sys
 import textwrap
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
 from analysis.stats.scaling import QUANTITIES, SWEEPS
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import style  # noqa: E402
+from figures import Tables, style
 
 
 def _panel(ax: plt.Axes, rows: pd.DataFrame, colours: dict[str, tuple]) -> None:
@@ -36,7 +32,8 @@ def _panel(ax: plt.Axes, rows: pd.DataFrame, colours: dict[str, tuple]) -> None:
     ax.minorticks_off()
 
 
-def plot(levels: pd.DataFrame, quantities: list[str]) -> plt.Figure:
+def plot(tables: Tables, *, quantities: list[str]) -> plt.Figure:
+    levels = tables["levels"]
     data = levels[levels["quantity"].isin(quantities)]
     if data.empty:
         figure, ax = plt.subplots(figsize=style.sized(3.0, 1.2), layout="constrained")
@@ -63,14 +60,3 @@ def plot(levels: pd.DataFrame, quantities: list[str]) -> plt.Figure:
     handles.append(plt.Line2D([], [], color="0.4", marker="o", markerfacecolor="white", linestyle="", label="not learned"))
     figure.legend(handles=handles, loc="outside right upper", frameon=False)
     return figure
-
-
-def main(levels_path: str, quantities: list[str], pdf: str, png: str) -> None:
-    style.save(plot(pd.read_csv(levels_path), quantities), pdf, png)
-
-
-if "snakemake" in globals():
-    from analysis.logs import log_to
-
-    with log_to(snakemake.log[0]):
-        main(snakemake.input.levels, list(snakemake.params.quantities), snakemake.output.pdf, snakemake.output.png)

@@ -12,17 +12,13 @@ uniform against s for every trained head of the condition whose heads favour s =
 positions receive (primacy_early, layer 0).
 """
 import itertools
-import sys
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
 from analysis.models.positional import ENCODING_ORDER
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import style  # noqa: E402
+from figures import Tables, style
 
 ALL_LAYERS = "all"
 PANELS = 3  # task panels in the top rows
@@ -100,7 +96,8 @@ def plot_relation(ax: plt.Axes, gradient: pd.DataFrame, colours: dict) -> None:
     ax.legend(frameon=False, fontsize="small", title="task", title_fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
 
 
-def plot(share: pd.DataFrame, gradient: pd.DataFrame, attention: pd.DataFrame, conditions: list[str]) -> plt.Figure:
+def plot(tables: Tables, *, conditions: list[str]) -> plt.Figure:
+    share, gradient, attention = tables["share"], tables["gradient"], tables["attention"]
     share = share[share["condition"].isin(conditions) & (share["regime"] == "standard") & (share["layer"].astype(str) == ALL_LAYERS)]
     figure, axes = plt.subplots(3, PANELS, figsize=style.sized(8.5, 8.0), squeeze=False, layout="constrained")
     if share.empty:
@@ -138,15 +135,3 @@ def plot(share: pd.DataFrame, gradient: pd.DataFrame, attention: pd.DataFrame, c
     handles = {label: handle for ax in axes[:2, 0] for handle, label in zip(*ax.get_legend_handles_labels(), strict=True)}
     figure.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=min(len(handles), 6), frameon=False)
     return figure
-
-
-def main(share_path: str, gradient_path: str, attention_path: str, conditions: list[str], pdf: str, png: str) -> None:
-    style.save(plot(pd.read_csv(share_path), pd.read_csv(gradient_path), pd.read_csv(attention_path), conditions), pdf, png)
-
-
-if "snakemake" in globals():
-    from analysis.logs import log_to
-
-    with log_to(snakemake.log[0]):
-        main(snakemake.input.share, snakemake.input.gradient, snakemake.input.attention, snakemake.params.conditions,
-             snakemake.output.pdf, snakemake.output.png)

@@ -1,16 +1,13 @@
 """Figure: training curves (training loss, mean over seeds) per task and condition, against the task baseline."""
-import sys
-from pathlib import Path
 
 import matplotlib.pyplot as plt
-import pandas as pd
 import seaborn as sns
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import style  # noqa: E402
+from figures import Tables, style
 
 
-def plot(log: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confidence: float) -> plt.Figure:
+def plot(tables: Tables, *, conditions: list[str], confidence: float) -> plt.Figure:
+    log, runs = tables["log"], tables["runs"]
     info = runs.drop_duplicates("condition").set_index("condition")
     data = log[log["condition"].isin(conditions)].join(info[["task", "pos_encoding", "regime", "baseline_loss"]], on="condition")
     data = data.assign(variant=data["pos_encoding"] + ", " + data["regime"])
@@ -32,15 +29,3 @@ def plot(log: pd.DataFrame, runs: pd.DataFrame, conditions: list[str], confidenc
     handles = [plt.Line2D([], [], color=colours[v], linewidth=style.line(1.5)) for v in variants]
     figure.legend(handles, variants, loc="outside right upper", frameon=False, title="positions, regime")
     return figure
-
-
-def main(log_path: str, runs_path: str, conditions: list[str], confidence: float, pdf: str, png: str) -> None:
-    style.save(plot(pd.read_csv(log_path), pd.read_csv(runs_path), conditions, confidence), pdf, png)
-
-
-if "snakemake" in globals():
-    from analysis.logs import log_to
-
-    with log_to(snakemake.log[0]):
-        main(snakemake.input.log, snakemake.input.runs, snakemake.params.conditions, snakemake.params.confidence,
-             snakemake.output.pdf, snakemake.output.png)

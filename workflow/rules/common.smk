@@ -25,25 +25,12 @@ LOGS = f"{RESULTS}/logs"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 REPO = Path(workflow.basedir).parent
 # Code a rule imports, declared as input so that editing it reruns the rule (Snakemake's code
-# trigger sees only the rule's own script): statistics reruns when analysis/stats changes, every
-# figure when the shared style changes.
+# trigger sees only the rule's own script): statistics reruns when analysis/stats changes.
 STATISTICS_CODE = sorted(str(p) for p in (REPO / "analysis" / "stats").glob("*.py"))
-FIGURE_STYLE = str(REPO / "figures" / "style.py")
 SOFTWARE = "../envs/study.yaml"  # every rule's `conda:` env (relative to rules/): the pins of requirements.lock
 MEASURE_NAMES = MEASURES.names()  # one table per measure and run: m1_gradient_matrix, m3_decomposition, ...
 MEASURED = {name for spec in STUDY.runs.values() for name in spec.measure.get("only", MEASURE_NAMES)}  # taken by some run
 
-
-def figure_drawn(entry):
-    """Whether a FIGURE_TABLE entry gets a rule: some run of the profile takes the measure it needs (no "needs": always)."""
-    options = entry[3] if len(entry) > 3 else {}
-    return options.get("needs") in MEASURED | {None}
-
-
-def params_read_by(script, params):
-    """The entries of ``params`` that figures/<script>.py reads (``snakemake.params.<name>``): one it does not read would only rerun it."""
-    text = (REPO / "figures" / f"{script}.py").read_text()
-    return {name: value for name, value in params.items() if f"snakemake.params.{name}" in text}
 
 AGGREGATED_TABLES = [*MEASURE_NAMES, "m4_myopia_gap", "train_log", "eval_curve"]  # what the claims may read (besides runs)
 CLAIM_TABLES = sorted({name for claim_id in load_claims().names() for name in load_claims().get(claim_id).outputs})
