@@ -8,7 +8,6 @@ the row-normalised height is descriptive (its ceiling grows with the rows a dist
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
 
 from figures import Tables, style
 
@@ -34,7 +33,7 @@ def plot(tables: Tables) -> plt.Figure:
         axes[0, 0].text(0.5, 0.5, "no sweep in this study", ha="center", va="center", transform=axes[0, 0].transAxes)
         return figure
     encodings = list(dict.fromkeys(summary["pos_encoding"]))
-    colours = dict(zip(encodings, sns.color_palette(style.PALETTE, len(encodings)), strict=True))
+    colours = style.encoding_colours(encodings)
     for ax, (quantity, label) in zip(axes[0], QUANTITIES.items(), strict=True):
         for encoding in encodings:
             mine = summary[summary["pos_encoding"] == encoding].sort_values("distance")

@@ -11,7 +11,6 @@ training only.
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from analysis.models.positional import ENCODING_ORDER
@@ -45,7 +44,7 @@ def plot(tables: Tables, *, conditions: list[str]) -> plt.Figure:
     several = [task for task in dict.fromkeys(data["task"]) if (info["task"] == task).sum() > 1]
     tasks = several or list(dict.fromkeys(data["task"]))
     order = list(dict.fromkeys(labels.sort_values(key=lambda s: s.map(_order_key)).to_numpy()))
-    colours = dict(zip(order, sns.color_palette(style.PALETTE, max(len(order), 1)), strict=False))
+    colours = style.label_colours(order)
     width = 2.3 * max(len(tasks), 1) + 1.4
     figure, axes = plt.subplots(2, max(len(tasks), 1), figsize=style.sized(width, 4.6), squeeze=False, sharex="col", layout="constrained")
     for column, task in enumerate(tasks):

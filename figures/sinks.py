@@ -108,8 +108,7 @@ def plot(tables: Tables, *, conditions: list[str]) -> plt.Figure:
     info = share.drop_duplicates("condition").set_index("condition")
     share = share.assign(label=share["condition"].map(labels(info)))
     order = sorted(share["label"].unique(), key=lambda x: (ENCODING_ORDER.index(x.split()[0]) if x.split()[0] in ENCODING_ORDER else 9, x))
-    palette = sns.color_palette(style.PALETTE, max(len(order), len(ENCODING_ORDER)))
-    colours = dict(zip(order, palette, strict=False))
+    colours = style.label_colours(order)
     tasks = share.groupby("task")["condition"].nunique().sort_values(ascending=False, kind="stable").index[:PANELS]
     for col in range(PANELS):
         for row, column in enumerate(SERIES):
@@ -131,7 +130,7 @@ def plot(tables: Tables, *, conditions: list[str]) -> plt.Figure:
         axes[2, 2].text(0.05, 0.5, "no gradient table for the first positions", transform=axes[2, 2].transAxes)
         axes[2, 2].set_axis_off()
     else:
-        plot_relation(axes[2, 2], relation, {e: colours.get(e, palette[i]) for i, e in enumerate(ENCODING_ORDER)})
+        plot_relation(axes[2, 2], relation, style.encoding_colours(list(dict.fromkeys(relation["pos_encoding"]))))
     handles = {label: handle for ax in axes[:2, 0] for handle, label in zip(*ax.get_legend_handles_labels(), strict=True)}
     figure.legend(handles.values(), handles.keys(), loc="outside lower center", ncols=min(len(handles), 6), frameon=False)
     return figure

@@ -1,4 +1,4 @@
-"""One look for every figure: seaborn's colour-blind palette, readable fonts, vector PDF + PNG."""
+"""One look for every figure: one colour per positional encoding (colour-blind safe), readable fonts, vector PDF + PNG."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +12,15 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib.ticker import NullFormatter  # noqa: E402
 
-PALETTE = "colorblind"
+PALETTE = "colorblind"  # for what is not an encoding (tasks, parts, kinds of weight)
+# Okabe & Ito's colour-blind-safe palette (Color Universal Design, 2008): every figure that colours by
+# positional encoding takes its colours from ENCODING_COLOURS, so an encoding looks the same everywhere.
+OKABE_ITO = {"blue": "#0072B2", "orange": "#E69F00", "bluish green": "#009E73", "reddish purple": "#CC79A7",
+             "black": "#000000", "vermillion": "#D55E00", "sky blue": "#56B4E9", "yellow": "#F0E442"}
+ENCODING_COLOURS = {"learned": OKABE_ITO["blue"], "sinusoidal": OKABE_ITO["orange"], "rope": OKABE_ITO["bluish green"],
+                    "alibi": OKABE_ITO["reddish purple"], "none": OKABE_ITO["black"]}
+SPARE_COLOURS = [OKABE_ITO["vermillion"], OKABE_ITO["sky blue"], "#999999"]  # encodings added later, in order of appearance
+REGIME_STYLE = {"standard": "-", "myopic-state": "--", "myopic-full": ":"}  # where colour already names the encoding
 # The paper's text width (A4 less 2 x 2.2 cm margins). A figure wider than this is shrunk onto
 # the page, so its fonts and lines are scaled up by the same factor: every figure then prints
 # its text at about 8-9 pt whatever its drawn size.
@@ -20,6 +28,22 @@ PAGE_WIDTH_IN = 6.5
 _scale = 1.0
 SEQUENTIAL = "viridis"
 CHECKPOINT_STYLE = {"trained": "-", "init": "--"}
+
+
+def encoding_colours(encodings: list[str]) -> dict[str, str]:
+    """The colour of each encoding (in ENCODING_COLOURS' order, then the rest as given): its own in
+    ENCODING_COLOURS, else the next spare one (cycled)."""
+    known = [e for e in ENCODING_COLOURS if e in encodings]
+    others = [e for e in dict.fromkeys(encodings) if e not in ENCODING_COLOURS]
+    spare = {e: SPARE_COLOURS[i % len(SPARE_COLOURS)] for i, e in enumerate(others)}
+    return {e: ENCODING_COLOURS[e] for e in known} | spare
+
+
+def label_colours(labels: list[str]) -> dict[str, str | tuple]:
+    """Encoding colours where every label is an encoding; else one PALETTE colour per label (variants of a sweep)."""
+    if all(label in ENCODING_COLOURS for label in labels):
+        return encoding_colours(labels)
+    return dict(zip(labels, sns.color_palette(PALETTE, max(len(labels), 1)), strict=False))
 
 
 def apply(width: float = PAGE_WIDTH_IN) -> None:
@@ -63,12 +87,12 @@ def save(figure: plt.Figure, pdf: str | Path, png: str | Path) -> None:
 def band(ax: plt.Axes, x: pd.Series, mean: pd.Series, low: pd.Series, high: pd.Series, color, linestyle: str, label: str | None) -> None:
     """A line with its interval band (intervals come from the statistics stage, not from the plot)."""
     ax.plot(x, mean, color=color, linestyle=linestyle, label=label, linewidth=line(1.2))
-    ax.fill_between(x, low, high, color=color, alpha=0.2, linewidth=0)
+    ax.fill_between(x, low, high, color=color, alpha=0.15, linewidth=0)
 
 
-def log_distance_axis(ax: plt.Axes, context: int) -> None:
+def log_distance_axis(ax: plt.Axes, context: int, ticks: tuple[int, ...] = (2, 3, 5, 10, 20, 50, 100, 200)) -> None:
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ticks = [t for t in (2, 3, 5, 10, 20, 50, 100, 200) if t <= context]
+    ticks = [t for t in ticks if t <= context]
     ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.xaxis.set_minor_formatter(NullFormatter())
