@@ -264,12 +264,7 @@ def test_effective_context_on_one_seed_or_no_table_is_unresolved_or_empty() -> N
 
 
 def test_the_sweep_figure_reads_the_margin_from_the_statistics_not_the_defaults() -> None:
-    import sys
-
-    from workflow_helpers import REPO
-
-    sys.path.insert(0, str(REPO / "figures"))
-    import distance_sweep
+    from figures import distance_sweep
 
     slopes = pd.DataFrame({"pos_encoding": ["learned", "alibi"], "quantity": ["share", "share"], "deciding": [True, False],
                            "slope_mean": [0.01, 0.5], "slope_low": [-0.02, 0.4], "slope_high": [0.04, 0.6], "margin": [0.07, 0.07]})

@@ -1,15 +1,9 @@
 """The C2 figure draws the DiD curve with its plateau window from planted statistics tables."""
 from __future__ import annotations
 
-import sys
-
-import matplotlib
 import pandas as pd
-from workflow_helpers import REPO
 
-matplotlib.use("Agg")
-sys.path.insert(0, str(REPO / "figures"))
-import myopia  # noqa: E402
+from figures import myopia
 
 
 def along_rows(encoding: str, regime: str) -> list[dict]:
@@ -29,7 +23,7 @@ def test_one_panel_per_encoding_and_regime_with_the_window_shaded() -> None:
                                "gap_low": 0.0, "gap_high": 0.2, "loss_myopic": 1.1, "loss_standard": 1.0}
                               for task in ("sine-shift1", "text") for t in range(4)])
     assert myopia.panels(along) == [("learned", "myopic-state"), ("learned", "myopic-full"), ("rope", "myopic-state")]
-    figure = myopia.plot(along, positions)
+    figure = myopia.plot({"along": along, "by_position": positions})
     top = figure.axes[:3]
     assert [ax.get_title() for ax in top] == ["myopic-state (learned)", "myopic-full (learned)", "myopic-state (rope)"]
     shaded = [patch for patch in top[0].patches if patch.get_x() == 80.0]  # axvspan: a rectangle from 80 to the end

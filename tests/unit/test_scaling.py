@@ -411,12 +411,7 @@ def test_the_analysis_end_to_end_on_planted_tables() -> None:
 
 
 def test_the_figure_draws_levels_and_says_when_there_is_no_sweep(tmp_path) -> None:
-    import sys
-
-    from workflow_helpers import REPO
-
-    sys.path.insert(0, str(REPO / "figures"))
-    import scaling as figure  # figures/scaling.py
+    from figures import draw
 
     planted = values([1, 2, 4], [1.0, 3.0, 5.0], quantity="c4_slope").assign(learned=[False, True, True])
     for name, levels in (
@@ -424,12 +419,8 @@ def test_the_figure_draws_levels_and_says_when_there_is_no_sweep(tmp_path) -> No
         ("none", pd.DataFrame(columns=scaling.LEVEL_COLUMNS)),
     ):
         levels.to_csv(tmp_path / f"{name}.csv", index=False)
-        figure.main(
-            str(tmp_path / f"{name}.csv"),
-            ["c4_slope", "c4_exponent"],
-            str(tmp_path / f"{name}.pdf"),
-            str(tmp_path / f"{name}.png"),
-        )
+        draw.draw("scaling", {"levels": tmp_path / f"{name}.csv"}, {"quantities": ["c4_slope", "c4_exponent"]},
+                  tmp_path / f"{name}.pdf", tmp_path / f"{name}.png")
         assert (tmp_path / f"{name}.png").stat().st_size > 0 and (tmp_path / f"{name}.pdf").stat().st_size > 0
 
 
