@@ -1,4 +1,5 @@
-"""The walk-through "Add an experimental condition" of docs/extending.md, followed literally in a copy of the repository.
+"""The walk-throughs "Add an experimental condition" and "A new figure" of docs/extending.md, followed literally in a
+copy of the repository.
 
 Every fenced block of that section that names a file (``file=...``) is applied to the copy
 as written: a ``python``/``yaml`` block creates the file, a ``diff`` block replaces its
@@ -6,7 +7,7 @@ as written: a ``python``/``yaml`` block creates the file, a ``diff`` block repla
 section's commands run there: the pytest line as written; ``make dag`` as the snakemake
 dry run it stands for (make itself would set up a second environment); and, for
 ``make study`` (a minute of training), the same training and measuring code its jobs run,
-on one new condition.
+on one new condition, and the figure driver on that run's tables.
 """
 from __future__ import annotations
 
@@ -24,18 +25,20 @@ from workflow_helpers import REPO
 
 GUIDE = REPO / "docs" / "extending.md"
 SECTION = "## Add an experimental condition"
+FIGURE_SECTION = "## A new figure"
 FENCE = re.compile(r"^```(\w+)(?: +file=(\S+))?\n(.*?)^```", re.M | re.S)
 NOT_COPIED = shutil.ignore_patterns(".git", ".venv*", "results", ".snakemake", "__pycache__", ".pytest_cache", ".ruff_cache")
 PROFILE = "workflow/config/tutorial.yaml"
 
 
-def tutorial_section() -> str:
-    return GUIDE.read_text().split(SECTION, 1)[1].split("\n## ", 1)[0]
+def tutorial_section(title: str = SECTION) -> str:
+    return GUIDE.read_text().split(title, 1)[1].split("\n## ", 1)[0]
 
 
 def tutorial_blocks() -> list[tuple[str, str, str]]:
-    """(language, file, body) of each block that names a file, in reading order."""
-    return [(language, path, body) for language, path, body in FENCE.findall(tutorial_section()) if path]
+    """(language, file, body) of each block that names a file, in reading order (the condition, then the figure)."""
+    return [(language, path, body) for title in (SECTION, FIGURE_SECTION)
+            for language, path, body in FENCE.findall(tutorial_section(title)) if path]
 
 
 def apply_block(root: Path, language: str, path: str, body: str) -> None:
@@ -53,9 +56,9 @@ def apply_block(root: Path, language: str, path: str, body: str) -> None:
     target.write_text(text.replace(old, new))
 
 
-def commands() -> list[str]:
+def commands(title: str = SECTION) -> list[str]:
     """The shell lines of the section's ``sh`` blocks, without comments."""
-    blocks = [body for language, path, body in FENCE.findall(tutorial_section()) if language == "sh" and not path]
+    blocks = [body for language, path, body in FENCE.findall(tutorial_section(title)) if language == "sh" and not path]
     return [line.split("#", 1)[0].strip() for body in blocks for line in body.splitlines() if line.split("#", 1)[0].strip()]
 
 
@@ -89,6 +92,11 @@ def test_the_walk_through_adds_an_encoding_a_task_and_a_profile() -> None:
         "make dag PROFILE=tutorial",
         "make study PROFILE=tutorial",
     ]
+    assert {path for _, path in changed} >= {"figures/gradient_by_distance.py", "workflow/report/gradient_by_distance.rst",
+                                             "figures/catalog.py"}
+    assert commands(FIGURE_SECTION) == [
+        ".venv/bin/python -m pytest tests/unit/test_figures.py -q -k gradient_by_distance", "make study PROFILE=tutorial",
+    ]
 
 
 def test_a_diff_that_no_longer_matches_is_caught(tmp_path: Path) -> None:
@@ -119,6 +127,7 @@ def test_the_profile_validates_and_plans_the_new_conditions(extended_repo: Path,
         "train_markov_t5_bias_standard_L2_D16_H2_T8_S20_block0",
         "train_repeat_4_learned_standard_L2_D16_H2_T8_S20_block0",
     }, sorted(planned)
+    assert re.search(r"^rule figure_gradient_by_distance:", result.stdout, re.M), "the new figure has no rule"
 
 
 TRAIN_AND_MEASURE = """
@@ -144,12 +153,30 @@ print(json.dumps({
 """
 
 
-def test_a_new_condition_trains_and_is_measured(extended_repo: Path, tmp_path: Path) -> None:
-    result = run_in(extended_repo, [sys.executable, "-c", TRAIN_AND_MEASURE, PROFILE, str(tmp_path / "run")])
-    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+@pytest.fixture(scope="module")
+def trained_run(extended_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """One new condition trained and measured as a job of `make study` would: its folder and what it reports."""
+    run_dir = tmp_path_factory.mktemp("tutorial-run") / "run"
+    result = run_in(extended_repo, [sys.executable, "-c", TRAIN_AND_MEASURE, PROFILE, str(run_dir)])
+    return run_dir, json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_a_new_condition_trains_and_is_measured(trained_run: tuple[Path, dict]) -> None:
+    _, outcome = trained_run
     assert outcome["task"] == {"name": "repeat", "version": 1, "vocab": 8, "period": 4}
     assert 0 < outcome["optimal"] < outcome["baseline"] and all(loss > 0 for loss in outcome["losses"])
     assert outcome["m1_finite"] and outcome["m1_steps"] == [0, 4, 20]
     assert {"m1_gradient_matrix", "m3_decomposition", "m4_position_loss", "m5_reachability", "m7_weight_channel"} <= set(
         outcome["measures"]
     )
+
+
+def test_the_new_figure_passes_its_contract_test_and_is_drawn(extended_repo: Path, trained_run: tuple[Path, dict],
+                                                               tmp_path: Path) -> None:
+    command = shlex.split(commands(FIGURE_SECTION)[0])
+    result = run_in(extended_repo, [sys.executable, *command[1:], "-p", "no:cacheprovider"])
+    assert re.search(r"[1-9]\d* passed", result.stdout) and " failed" not in result.stdout, result.stdout[-2000:]
+    run_dir, _ = trained_run  # a run's measure table has the columns of the aggregated one (the rows of one run)
+    run_in(extended_repo, [sys.executable, "-m", "figures", "--configfile", PROFILE, "--tables", str(run_dir),
+                           "--out", str(tmp_path), "gradient_by_distance"])  # what the figure's rule runs in `make study`
+    assert (tmp_path / "gradient_by_distance.pdf").stat().st_size > 0
