@@ -7,6 +7,7 @@ import typst
 from analysis.io import write_json
 from analysis.logs import log_to
 from tooling.manifest import read_manifest, sha256_file
+from tooling.table_digest import comparison
 
 with log_to(snakemake.log[0]):
     build = Path(snakemake.output.pdf).parent / "paper_build"
@@ -16,6 +17,9 @@ with log_to(snakemake.log[0]):
     shutil.copy(snakemake.input.numbers, build / "paper_numbers.json")
     manifest = snakemake.input.manifest
     write_json(build / "manifest.json", {"sha256": sha256_file(manifest), "files": len(read_manifest(manifest))})
+    # This build's tables against the profile's confirmatory record (paper/confirmatory/<profile>.sha256), if any.
+    record = build / "confirmatory" / f"{snakemake.config['profile']}.sha256"
+    write_json(build / "confirmatory.json", comparison(record, Path(manifest).parent))
     (build / "figures").mkdir()
     for figure in snakemake.input.figures:
         shutil.copy(figure, build / "figures" / Path(figure).name)
