@@ -31,6 +31,17 @@ GRID_FACTORS: dict[str, Factor] = {  # in condition-name and runs-table column o
 }
 
 
+def factors_except(*left_out: str) -> list[str]:
+    """The grid factors in table order less ``left_out``: a subset that carries a new factor through unedited.
+
+    A name that is no grid factor is refused, so a renamed factor cannot slip into a subset unnoticed.
+    """
+    unknown = [name for name in left_out if name not in GRID_FACTORS]
+    if unknown:
+        raise KeyError(f"not grid factors: {unknown}; the grid factors are {list(GRID_FACTORS)}")
+    return [name for name in GRID_FACTORS if name not in left_out]
+
+
 def factor_values(task_label: str, model: dict[str, Any], train: dict[str, Any]) -> dict[str, Any]:
     """Every grid factor's value in a run, in table order."""
     sections = {"model": model, "train": train}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from analysis.models.masks import attention_scores
 from analysis.regimes import REGIMES
 
 
@@ -25,17 +26,12 @@ def own_position_losses(model, inputs, targets, loss_fn, regime: str) -> torch.T
         for layer, block in enumerate(model.blocks):
             attn = block.attn
             sequence = torch.cat([frozen[layer][:, :t], h], dim=1)  # constant past, live present
-            q = attn.positions.rotate(attn._heads(attn.query(attn.ln(sequence))))[:, :, t:]
-            k, v = attn.keys_values(sequence)
-            k_past, v_past = k[:, :, :t], v[:, :, :t]
-            if regime == "myopic-full":
-                k_past, v_past = k_past.detach(), v_past.detach()
-            keys, values = torch.cat([k_past, k[:, :, t:]], dim=2), torch.cat([v_past, v[:, :, t:]], dim=2)
-            scores = (q @ keys.transpose(-2, -1)) / keys.shape[-1] ** 0.5  # (B, H, 1, t+1)
-            bias = attn.positions.score_bias(t + 1)
-            if bias is not None:
-                scores = scores + bias[:, t : t + 1, :]
-            y = (scores.softmax(-1) @ values).transpose(1, 2).flatten(2)
+            keys, values = attn.keys_values(sequence)
+            if regime == "myopic-full":  # earlier keys and values are constants
+                keys, values = (torch.cat([x[:, :, :t].detach(), x[:, :, t:]], dim=2) for x in (keys, values))
+            # the pattern's row t (``CausalSelfAttention.pattern``, with the earlier keys held as above)
+            scores = attention_scores(attn.queries(sequence), keys, attn.positions.score_bias(t + 1))
+            y = (scores[:, :, t:].softmax(-1) @ values).transpose(1, 2).flatten(2)
             h = h + attn.out(y)
             h = h + block.mlp(h)
         prediction = model.head(model.ln_f(h))

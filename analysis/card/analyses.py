@@ -16,6 +16,7 @@ from torch import Tensor
 
 from ..measures.attention import attention_mass_table
 from ..measures.gradient_matrix import gradient_matrix_table
+from ..regimes import STANDARD
 from ..stats import distance, primacy, sinks
 from ..stats.inference import mean_interval
 
@@ -111,7 +112,7 @@ def attention_tables(weights: Tensor, labels: Labels, family: str, settings: Set
                              ignore_index=True)
     heads = sinks.head_table(per_sequence)
     runs = pd.DataFrame({"condition": labels.condition, "seed": range(n), "task": "text", "pos_encoding": family,
-                         "regime": primacy.STANDARD, "n_layer": n_layer, "d_model": np.nan, "context": length,
+                         "regime": STANDARD.name, "n_layer": n_layer, "d_model": np.nan, "context": length,
                          "steps": labels.step})
     return {"m8_attention_mass": m8, "sink_heads": heads, "sink_share": sinks.share_table(heads, runs, settings.confidence)}
 

@@ -1,10 +1,9 @@
 """M8: where attention heads put their mass, by source position (attention sinks).
 
 The fused kernel the model trains with never materialises the attention probabilities, so
-they are recomputed here from each block's input, the same way ``CausalSelfAttention``
-forms them: LayerNorm, query/key projections, the encoding's rotation and score bias,
-scale 1/sqrt(d_head), causal mask, softmax. The test checks that these probabilities times
-the values reproduce the model's attention output.
+they are read from each block's input with ``CausalSelfAttention.pattern`` (the softmax of the
+scores the model's attention uses). The test checks that these probabilities times the values
+reproduce the model's attention output.
 
 Under causal masking the first position is the only key every query can read, so even
 uniform attention gives it the most mass: averaged over the targets t >= s, uniform
@@ -18,7 +17,6 @@ by the mask.
 """
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -36,20 +34,7 @@ if TYPE_CHECKING:
 def attention_weights(model: GPT, inputs: Tensor) -> Tensor:
     """(N, L, H, T, T) attention probabilities A[t, s] (zero for s > t) of every layer and head."""
     _, residuals = model(inputs, return_residuals=True)
-    length = inputs.shape[1]
-    mask = torch.ones(length, length, dtype=torch.bool, device=inputs.device).tril()
-    layers = []
-    for block, h in zip(model.blocks, residuals[:-1], strict=True):
-        attention = block.attn
-        x = attention.ln(h)
-        q = attention.positions.rotate(attention._heads(attention.query(x)))
-        k = attention.positions.rotate(attention._heads(attention.key(x)))
-        scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1])
-        bias = attention.positions.score_bias(length)
-        if bias is not None:
-            scores = scores + bias
-        layers.append(scores.masked_fill(~mask, float("-inf")).softmax(-1))
-    return torch.stack(layers, dim=1)
+    return torch.stack([block.attn.pattern(h) for block, h in zip(model.blocks, residuals[:-1], strict=True)], dim=1)
 
 
 def attention_mass_table(weights: Tensor) -> pd.DataFrame:

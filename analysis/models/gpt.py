@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from ..regimes import STANDARD, Regime
 from ..tasks.base import IOSpec
-from .masks import mask_arguments
+from .masks import attention_scores, mask_arguments
 from .myopic_routing import MyopicProjection, myopic_attention
 from .positional import POSITIONAL_ENCODINGS, PositionalEncoding
 
@@ -66,9 +66,25 @@ class CausalSelfAttention(nn.Module):
         batch, length, width = x.shape
         return x.view(batch, length, self.n_head, width // self.n_head).transpose(1, 2)
 
+    def queries(self, h: Tensor) -> Tensor:
+        """Queries (B, H, T, d_head) of residual-stream input h, positional transform included."""
+        return self._project_queries(self.ln(h))
+
     def keys_values(self, h: Tensor) -> tuple[Tensor, Tensor]:
         """Keys and values of residual-stream input h, positional transform included."""
         return self._project_keys_values(self.ln(h))
+
+    def pattern(self, h: Tensor) -> Tensor:
+        """(B, H, T, T) the attention weights A[t, s] this module gives residual-stream input h (0 for s > t).
+
+        The forward pass never forms them (its fused kernel does not); they are its softmax, from the same scores.
+        """
+        x = self.ln(h)
+        k, _ = self._project_keys_values(x)
+        return attention_scores(self._project_queries(x), k, self.positions.score_bias(h.shape[1])).softmax(-1)
+
+    def _project_queries(self, x: Tensor) -> Tensor:
+        return self.positions.rotate(self._heads(self.query(x)))
 
     def _project_keys_values(self, x: Tensor) -> tuple[Tensor, Tensor]:
         return self.positions.rotate(self._heads(self.key(x))), self._heads(self.value(x))
@@ -76,7 +92,7 @@ class CausalSelfAttention(nn.Module):
     def forward(self, h: Tensor, regime: Regime) -> Tensor:
         length = h.shape[1]
         x = self.ln(h)
-        q = self.positions.rotate(self._heads(self.query(x)))
+        q = self._project_queries(x)
         bias = self.positions.score_bias(length)
         if not regime.myopic:
             y = self._fused(q, *self._project_keys_values(x), bias)

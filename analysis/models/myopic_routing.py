@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .masks import causal_mask, mask_arguments
+from .masks import attention_scores, mask_arguments
 
 
 class MyopicProjection(torch.autograd.Function):
@@ -82,10 +82,7 @@ def attention_and_logsumexp(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | None
     y = F.scaled_dot_product_attention(q, k, v, **mask)
     with torch.no_grad():
         exact = torch.promote_types(q.dtype, torch.float32)  # bf16 autocast: softmax normaliser in fp32
-        scores = (q.to(exact) @ k.to(exact).transpose(-2, -1)) * q.shape[-1] ** -0.5
-        if bias is not None:
-            scores = scores + bias.to(exact)
-        lse = scores.masked_fill(~causal_mask(q.shape[-2], q.device), float("-inf")).logsumexp(-1)
+        lse = attention_scores(q.to(exact), k.to(exact), bias).logsumexp(-1)
     return y, lse
 
 

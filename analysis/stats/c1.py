@@ -57,11 +57,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..regimes import STANDARD
 from .claims import MIXED, REFUTED, STRUCTURAL, SUPPORTED, Claim, ClaimInputs, ClaimResult, Verdict, register
 from .inference import Interval, SeedTest, compare_to_zero, holm, mean_interval
 from .report import fmt, fmt_interval
 
-STANDARD = "standard"
 RUN_KEYS = ["condition", "seed", "step"]
 CONCENTRATES, FALLS_SHORT, UNDECIDED = "concentrates", "falls short", "undecided"
 NOT_LEARNED, DESCRIPTIVE = "not learned", "descriptive"
@@ -101,7 +101,7 @@ def learned_conditions(runs: pd.DataFrame) -> pd.Series:
 def reach_table(m1: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """Per standard run, checkpoint and layer below the last: the fraction of (t, s < t) pairs with non-zero gradient."""
     columns = [*RUN_KEYS, "layer", "fraction_reached", "smallest_gradient", "n_pairs"]
-    standard = runs[runs["regime"] == STANDARD]
+    standard = runs[runs["regime"] == STANDARD.name]
     if m1.empty or standard.empty:
         return pd.DataFrame(columns=columns)
     n_layer = standard.drop_duplicates("condition").set_index("condition")["n_layer"]
@@ -189,7 +189,7 @@ def tested_conditions(per_run: pd.DataFrame, runs: pd.DataFrame, rules: Rules) -
     trained = per_run[(per_run["stage"] == "trained") & (per_run["layer"] == rules.layer)]
     return [
         c for c in sorted(trained["condition"].unique())
-        if c in factors.index and factors.loc[c, "regime"] == STANDARD and factors.loc[c, "task_name"] in _names(rules.tasks)
+        if c in factors.index and factors.loc[c, "regime"] == STANDARD.name and factors.loc[c, "task_name"] in _names(rules.tasks)
     ]
 
 
@@ -311,7 +311,7 @@ def multi_source_tests(per_run: pd.DataFrame, runs: pd.DataFrame, rules: Rules, 
     learned, factors = learned_conditions(runs), runs.drop_duplicates("condition").set_index("condition")
     conditions = [
         c for c in sorted(per_run.loc[per_run["stage"] == "trained", "condition"].unique())
-        if c in factors.index and factors.loc[c, "regime"] == STANDARD
+        if c in factors.index and factors.loc[c, "regime"] == STANDARD.name
         and factors.loc[c, "task_name"] in _names_of(rules.multi_source_tasks)
     ]
     rows = []
@@ -350,7 +350,7 @@ def validation_table(per_run: pd.DataFrame, runs: pd.DataFrame, rules: Rules, co
     tasks = _names_of(rules.tasks) | _names_of(rules.multi_source_tasks)
     rows = []
     for condition in sorted(per_run.loc[per_run["stage"] == "trained", "condition"].unique()):
-        if condition not in factors.index or factors.loc[condition, "regime"] != STANDARD or factors.loc[condition, "task_name"] not in tasks:
+        if condition not in factors.index or factors.loc[condition, "regime"] != STANDARD.name or factors.loc[condition, "task_name"] not in tasks:
             continue
         info = factors.loc[condition]
         row = {"condition": condition, "task": info.get("task", info["task_name"]), "task_name": info["task_name"],
@@ -540,7 +540,7 @@ def paper_numbers(
                 "task": str(r.task_name), "pos_encoding": str(r.pos_encoding), "layer": str(r.layer),
                 "enrichment": fmt_interval(Interval(r.enrichment_mean, r.enrichment_low, r.enrichment_high, int(r.n_seeds))), "share": fmt(r.share_mean), "uniform": fmt(r.uniform_mean),
             }
-            for r in trained[trained["regime"] == STANDARD].itertuples()
+            for r in trained[trained["regime"] == STANDARD.name].itertuples()
         ],
         "enrichment_outcome": family_outcome(tests[tests["deciding"] & tests["learned"]], CONCENTRATES),
         "multi_source": multi_source_numbers(pd.DataFrame(columns=MULTI_COLUMNS) if multi is None else multi, rules),

@@ -43,12 +43,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..grid import factors_except
+from ..regimes import STANDARD
 from .claims import MIXED, REFUTED, SUPPORTED, Claim, ClaimInputs, ClaimResult, Verdict, register
 from .inference import compare_to_zero, equivalence_test, holm, mean_interval, seeds_for_power, t_test_power
 from .learning import with_learning
 from .precaching import (
     PARTS,
-    STANDARD,
     drift,
     gap_by_position,
     layer_shares,
@@ -58,7 +59,7 @@ from .precaching import (
 )
 from .report import fmt
 
-CELL = ["pos_encoding", "n_layer", "d_model", "n_head", "context", "steps"]  # what a treated/control pair shares
+CELL = factors_except("task", "regime")  # what a treated/control pair shares
 TABLES = ("c2_did", "c2_did_by_step", "c2_plateau", "c2_arms", "c2_gap_by_position", "c2_text_gap", "c2_probes", "c2_shares",
           "c2_decomposition_shares")
 NAN = float("nan")
@@ -154,7 +155,7 @@ def _in_cell(table: pd.DataFrame, cell: tuple) -> pd.Series:
 
 
 def _standard_learned(runs: pd.DataFrame, cell: tuple, rules: Rules) -> dict[str, bool]:
-    mine = runs[(runs["regime"] == STANDARD) & _in_cell(runs, cell)]
+    mine = runs[(runs["regime"] == STANDARD.name) & _in_cell(runs, cell)]
     return {task: bool(len(mine[mine["task"] == task]) and mine.loc[mine["task"] == task, "learned"].all())
             for task in (rules.treated_task, rules.control_task)}
 
@@ -170,7 +171,7 @@ def _span(runs: pd.DataFrame, cell: tuple, rules: Rules) -> float:
 def _deciding_runs(plateau: pd.DataFrame, cell: tuple, regime: str, seeds: list[int], rules: Rules) -> pd.DataFrame:
     """The per-run plateau rows of the runs a cell's DiD is made of: both tasks, standard and ``regime``, paired seeds."""
     return plateau[_in_cell(plateau, cell) & plateau["task"].isin([rules.treated_task, rules.control_task])
-                   & plateau["regime"].isin([STANDARD, regime]) & plateau["seed"].isin(seeds)]
+                   & plateau["regime"].isin([STANDARD.name, regime]) & plateau["seed"].isin(seeds)]
 
 
 def _plateau_columns(runs: pd.DataFrame, rules: Rules) -> dict[str, Any]:
@@ -204,7 +205,7 @@ def _arm_columns(runs: pd.DataFrame, rules: Rules, regime: str, confidence: floa
     """Each control arm's share of its gap closed at the plateau (mean over seeds with its interval); does it learn?"""
     columns: dict[str, Any] = {}
     learns = True
-    for arm, arm_regime in (("control_standard", STANDARD), ("control_myopic", regime)):
+    for arm, arm_regime in (("control_standard", STANDARD.name), ("control_myopic", regime)):
         closed = runs.loc[(runs["task"] == rules.control_task) & (runs["regime"] == arm_regime), "gap_closed"].to_numpy(float)
         columns |= _interval_columns(f"{arm}_closed", closed, confidence)
         learns = learns and bool(columns[f"{arm}_closed_mean"] >= rules.control_gap_share)  # NaN (no run): does not learn
@@ -301,7 +302,7 @@ def text_gap_table(plateau_gaps: pd.DataFrame, plateau: pd.DataFrame, rules: Rul
     rows = []
     for (condition, task, regime, *cell), group in mine.groupby(["condition", "task", "regime", *CELL], sort=True):
         runs = plateau[plateau["seed"].isin(group["seed"]) & _in_cell(plateau, tuple(cell)) & (plateau["task"] == task)
-                       & plateau["regime"].isin([STANDARD, regime])]
+                       & plateau["regime"].isin([STANDARD.name, regime])]
         rows.append({"condition": condition, "task": task, "regime": regime, **dict(zip(CELL, cell, strict=True)),
                      "n_seeds": len(group), **_interval_columns("gap", group["gap"].to_numpy(), settings["confidence"]),
                      "plateau_myopic": float(group["plateau_loss"].mean()),
@@ -329,11 +330,11 @@ def probe_table(probes: pd.DataFrame, runs: pd.DataFrame, rules: Rules, settings
     for (*cell, layer), group in table.groupby([*CELL, "layer"], sort=True):
         by_regime = group.pivot_table(index="seed", columns="regime", values="r2")
         for regime in (rules.regime, rules.ablation_regime):
-            if "standard" not in by_regime or regime not in by_regime:
+            if STANDARD.name not in by_regime or regime not in by_regime:
                 continue
-            difference = compare_to_zero((by_regime["standard"] - by_regime[regime]).dropna().to_numpy(), settings["confidence"], "greater")
+            difference = compare_to_zero((by_regime[STANDARD.name] - by_regime[regime]).dropna().to_numpy(), settings["confidence"], "greater")
             rows.append({**dict(zip(CELL, cell, strict=True)), "layer": layer, "regime": regime,
-                         **_interval_columns("r2_standard", by_regime["standard"].to_numpy(), settings["confidence"]),
+                         **_interval_columns("r2_standard", by_regime[STANDARD.name].to_numpy(), settings["confidence"]),
                          **_interval_columns("r2_myopic", by_regime[regime].to_numpy(), settings["confidence"]),
                          **{f"difference_{k}": v for k, v in difference.as_dict().items()}})
     result = pd.DataFrame(rows)
@@ -347,7 +348,7 @@ def share_table(decomposition: pd.DataFrame, runs: pd.DataFrame, rules: Rules, s
     if decomposition.empty:
         return pd.DataFrame()
     table = _with_factors(layer_shares(decomposition), runs)
-    table = table[(table["regime"] == "standard") & table["task"].isin([rules.treated_task, rules.control_task])
+    table = table[(table["regime"] == STANDARD.name) & table["task"].isin([rules.treated_task, rules.control_task])
                   & (table["step"] == table["steps"])]
     rows = []
     for (*cell, layer, task), group in table.groupby([*CELL, "layer", "task"], sort=True):

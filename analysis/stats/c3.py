@@ -26,12 +26,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..grid import factors_except
 from ..measures.reachability import INPUT_DEPENDENT, INVARIANCE, POSITION_INDEXED, SHARED
 from .claims import MIXED, REFUTED, STRUCTURAL, SUPPORTED, Claim, ClaimInputs, ClaimResult, Verdict, register
 from .report import fmt
 
 RUN_KEYS = ["condition", "seed", "step"]
-FACTORS = ["task", "pos_encoding", "regime"]
+FACTORS = factors_except("n_layer", "d_model", "n_head", "context", "steps")  # the model size and training length aside
 ALL = "all weights"
 
 

@@ -30,12 +30,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..regimes import STANDARD
 from . import distance
 from .claims import MIXED, REFUTED, STRUCTURAL, SUPPORTED, Claim, ClaimInputs, ClaimResult, Verdict, register
 from .inference import compare_to_zero, equivalence_test, holm, mean_interval
 from .report import fmt
 
-STANDARD = "standard"
 EQUIVALENT, BEYOND, UNDECIDED = "flat (equivalent)", "beyond margin", "undecided"
 SUMMARY_KEYS = ["condition", "step", "layer"]
 SWEEP_QUANTITIES = ("steps_50", "steps_90", "gap_closed", "share", "height")
@@ -92,7 +92,7 @@ class Rules:
 def condition_info(runs: pd.DataFrame, settings: dict[str, Any]) -> pd.DataFrame:
     """One row per standard condition: its factors, ``learned`` and the known dependency distance (lag)."""
     columns = ["condition", "task", "task_name", "pos_encoding", "context", "n_layer", "steps", "learned", "dependency"]
-    standard = runs[runs["regime"] == STANDARD] if len(runs) else runs
+    standard = runs[runs["regime"] == STANDARD.name] if len(runs) else runs
     if standard.empty:
         return pd.DataFrame(columns=columns)
     if "learned" not in standard.columns:
@@ -299,7 +299,7 @@ def sweep_runs(conditions: pd.DataFrame, runs: pd.DataFrame, curve: pd.DataFrame
                heights: pd.DataFrame, layer: int) -> pd.DataFrame:
     """One row per sweep run: steps to 50% and 90% of the gap (share of training, censored flags), the final share
     of the gap closed, the gradient share on the needed source and its row-normalised height (last checkpoint)."""
-    mine = runs[runs["condition"].isin(conditions["condition"]) & (runs["regime"] == STANDARD)] if len(runs) else runs
+    mine = runs[runs["condition"].isin(conditions["condition"]) & (runs["regime"] == STANDARD.name)] if len(runs) else runs
     if mine.empty:
         return pd.DataFrame(columns=SWEEP_RUN_COLUMNS)
     distances = conditions.set_index("condition")["distance"]

@@ -42,11 +42,11 @@ import numpy as np
 import pandas as pd
 
 from ..measures.weight_channel import HALVES, SWEPT
+from ..regimes import STANDARD
 from .claims import MIXED, REFUTED, SUPPORTED, Claim, ClaimInputs, ClaimResult, Verdict, register
 from .inference import mean_interval
 from .report import fmt
 
-STANDARD = "standard"
 BEST = "best"  # the step chosen jointly over the deciding optimisers and their step sizes: it decides
 FRESH = "adam_fresh"
 CHOICES = (*SWEPT, FRESH, BEST)
@@ -190,7 +190,7 @@ def open_gap(runs: pd.DataFrame) -> pd.Series:
 def deciding_conditions(runs: pd.DataFrame, settings: Mapping[str, Any], rules: Rules) -> pd.DataFrame:
     """Standard conditions with their factors, whether they learned (every condition counts without a criterion),
     the share of their gap left open, and whether they decide (learned, open, a listed task and encoding)."""
-    standard = runs[runs["regime"] == STANDARD] if len(runs) else runs
+    standard = runs[runs["regime"] == STANDARD.name] if len(runs) else runs
     if standard.empty:
         return pd.DataFrame(columns=CONDITION_COLUMNS)
     if "learned" not in standard.columns and {"learned_margin", "learned_gap_share", "confidence"} <= set(settings):

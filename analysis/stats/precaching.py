@@ -8,9 +8,9 @@ import pandas as pd
 from scipy import stats
 
 from ..grid import GRID_FACTORS
+from ..regimes import STANDARD
 from .inference import mean_interval
 
-STANDARD = "standard"
 # What must match for a myopic run and a standard run to differ only in their regime: the other factors and the seed.
 PAIRING = [*(factor for factor in GRID_FACTORS if factor != "regime"), "seed"]
 PLATEAU_COLUMNS = ["condition", "seed", "window_start", "n_window", "plateau_loss", "drift", "drift_share", "at_plateau",
@@ -59,8 +59,8 @@ def paired_gaps(values: pd.DataFrame, runs: pd.DataFrame, value: str, keys: list
     """
     factors = runs[["condition", "regime", *PAIRING, "task_name"]]
     table = values[["condition", "seed", *keys, value]].merge(factors, on=["condition", "seed"], validate="many_to_one")
-    standard = table[table["regime"] == STANDARD][[*PAIRING, *keys, value]]
-    paired = table[table["regime"] != STANDARD].merge(standard, on=[*PAIRING, *keys], suffixes=("", "_standard"),
+    standard = table[table["regime"] == STANDARD.name][[*PAIRING, *keys, value]]
+    paired = table[table["regime"] != STANDARD.name].merge(standard, on=[*PAIRING, *keys], suffixes=("", "_standard"),
                                                       validate="many_to_one")
     return paired.assign(gap=paired[value] - paired[f"{value}_standard"])
 

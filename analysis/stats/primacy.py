@@ -33,7 +33,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..grid import factors_except
 from ..models.positional import ENCODING_ORDER
+from ..regimes import STANDARD
 from . import distance
 from .claims import ClaimInputs
 from .descriptive import Analysis, AnalysisResult, register
@@ -42,9 +44,9 @@ from .report import fmt
 
 KEYS = ["condition", "seed", "step", "layer"]
 INIT, TRAINING, TRAINED = "init", "training", "trained"
-STANDARD = "standard"
 LAYER = 0  # the residual stream the paper reports: h^0, the gradient each input token receives
-FACTORS = ["task", "regime", "pos_encoding", "n_layer", "d_model", "context", "learned"]
+# what the paper groups conditions by; regime second, as the summary table has always printed it
+FACTORS = ["task", "regime", *factors_except("task", "regime", "n_head", "steps"), "learned"]
 
 SOURCE_COLUMNS = [*KEYS, "s", "primacy", "n_fit", "column_sum", "per_target", "n_targets"]
 RUN_COLUMNS = ["condition", "seed", "step", "stage", "layer", "primacy_first", "primacy_early", "column_ratio_first", "n_cells"]
@@ -186,7 +188,7 @@ def _first_ratio(first: pd.DataFrame, condition: str, step: int) -> dict[str, st
 
 def condition_rows(summary: pd.DataFrame, first: pd.DataFrame) -> list[dict[str, Any]]:
     """Standard conditions at layer ``LAYER``: init and trained primacy(0), shown or not, and C4's first-position ratio."""
-    at_layer = summary[(summary["layer"] == LAYER) & (summary["regime"] == STANDARD)]
+    at_layer = summary[(summary["layer"] == LAYER) & (summary["regime"] == STANDARD.name)]
     rows = []
     for condition, group in at_layer.groupby("condition", sort=False):
         stages = {stage: group[group["stage"] == stage].iloc[0] if (group["stage"] == stage).any() else None for stage in (INIT, TRAINED)}
@@ -228,7 +230,7 @@ def depth_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def layer_counts(summary: pd.DataFrame) -> list[dict[str, str]]:
     """Per layer below the last: standard conditions showing primacy at init and trained, of how many."""
-    standard = summary[summary["regime"] == STANDARD]
+    standard = summary[summary["regime"] == STANDARD.name]
     counts = []
     for layer, group in standard.groupby("layer", sort=True):
         by_stage = {stage: group[group["stage"] == stage] for stage in (INIT, TRAINED)}

@@ -29,6 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..grid import factors_except
+from ..regimes import STANDARD
 from . import distance
 from .c1 import Rules as C1Rules
 from .c1 import _p as p_text
@@ -42,8 +44,7 @@ from .inference import compare_to_zero, mean_interval
 from .report import fmt
 
 SWEEPS = {"depth": "n_layer", "width": "d_model", "context": "context"}  # sweep name -> the factor it varies
-HELD = ["task", "regime", "pos_encoding", "n_head", "steps"]  # fixed within one sweep
-STANDARD = "standard"
+HELD = factors_except(*SWEEPS.values())  # fixed within one sweep
 C6_TASKS = ("text",)  # task names C6's ratio is traced on (see the module docstring for lag)
 PRIMACY_LAYER = 0  # the input stream, where C1 and C4 decide
 PRIMACY_MEASURES = ("primacy_first", "primacy_early")
@@ -119,7 +120,7 @@ def _per_seed(table: pd.DataFrame, swept: pd.DataFrame, column: str, quantity: s
 
 
 def _standard(swept: pd.DataFrame, task_names: set[str]) -> pd.DataFrame:
-    return swept[(swept["regime"] == STANDARD) & swept["task_name"].isin(task_names)]
+    return swept[(swept["regime"] == STANDARD.name) & swept["task_name"].isin(task_names)]
 
 
 def _final(table: pd.DataFrame, swept: pd.DataFrame) -> pd.DataFrame:
@@ -137,7 +138,7 @@ def did_values(swept: pd.DataFrame, rules: C2Rules | None = None, plateau: pd.Da
     where C2's per-run plateau table is given (as the study does), else of final losses."""
     rules = rules or C2Rules()
     sine = swept[swept["task"].isin([rules.treated_task, rules.control_task])
-                 & swept["regime"].isin([STANDARD, rules.regime])]
+                 & swept["regime"].isin([STANDARD.name, rules.regime])]
     if sine.empty:
         return pd.DataFrame(columns=SEED_COLUMNS)
     if plateau is not None and not plateau.empty:
@@ -145,13 +146,13 @@ def did_values(swept: pd.DataFrame, rules: C2Rules | None = None, plateau: pd.Da
     column = "plateau_loss" if "plateau_loss" in sine else "final_eval_loss"
     level = ["sweep", "factor", "level"]
     loss = sine.pivot_table(index=[*level, "seed"], columns=["task", "regime"], values=column, aggfunc="first")
-    cells = [(task, regime) for task in (rules.treated_task, rules.control_task) for regime in (STANDARD, rules.regime)]
+    cells = [(task, regime) for task in (rules.treated_task, rules.control_task) for regime in (STANDARD.name, rules.regime)]
     loss = loss.reindex(columns=pd.MultiIndex.from_tuples(cells))
-    gap = {task: loss[(task, rules.regime)] - loss[(task, STANDARD)] for task in (rules.treated_task, rules.control_task)}
+    gap = {task: loss[(task, rules.regime)] - loss[(task, STANDARD.name)] for task in (rules.treated_task, rules.control_task)}
     did = (gap[rules.treated_task] - gap[rules.control_task]).dropna().rename("value").reset_index()
     treated = sine[sine["task"] == rules.treated_task].groupby(level)
     span = (treated["baseline_loss"].first() - treated["optimal_loss"].first()).rename("span")
-    standard = sine[sine["regime"] == STANDARD].groupby(level).agg(every_seed=("learned", "all"), tasks=("task", "nunique"))
+    standard = sine[sine["regime"] == STANDARD.name].groupby(level).agg(every_seed=("learned", "all"), tasks=("task", "nunique"))
     both_learned = (standard["every_seed"] & (standard["tasks"] == 2)).rename("learned")  # C2: standard learned both tasks
     did = did.join(span, on=level).join(both_learned, on=level)
     did["learned"] = did["learned"].fillna(False).astype(bool)

@@ -23,16 +23,18 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..grid import factors_except
 from ..models.positional import ENCODING_ORDER
+from ..regimes import STANDARD
 from .claims import ClaimInputs
 from .descriptive import Analysis, AnalysisResult, register
 from .inference import Interval, mean_interval
-from .primacy import INIT, LAYER, STANDARD, TRAINED, stage_of
+from .primacy import INIT, LAYER, TRAINED, stage_of
 from .report import fmt, fmt_interval
 
 RUN = ["condition", "seed", "step"]
 HEAD = [*RUN, "layer", "head"]
-FACTORS = ["task", "pos_encoding", "regime", "n_layer", "d_model", "context"]
+FACTORS = factors_except("n_head", "steps")
 ALL_LAYERS = "all"
 MIN_RUNS = 5  # fewest runs a correlation is reported for
 SPEARMAN_VARIANCE = 1.06  # var(arctanh r_s) ~ 1.06 / (n - 3) (Fieller, Hartley and Pearson 1957); Pearson's is 1 / (n - 3)
@@ -103,7 +105,7 @@ def gradient_table(heads: pd.DataFrame, primacy: pd.DataFrame | None, runs: pd.D
     final = heads[heads["step"] == heads.groupby(["condition", "seed"])["step"].transform("max")]
     strength = final.groupby(RUN).agg(sink_share=("sink", "mean"), first_excess=("first_excess", "mean")).reset_index()
     gradient = primacy[(primacy["stage"] == TRAINED) & (primacy["layer"] == LAYER)][["condition", "seed", "primacy_early"]]
-    standard = runs[runs["regime"] == STANDARD].drop_duplicates("condition").set_index("condition")[["task", "pos_encoding"]]
+    standard = runs[runs["regime"] == STANDARD.name].drop_duplicates("condition").set_index("condition")[["task", "pos_encoding"]]
     table = strength.merge(gradient, on=["condition", "seed"]).join(standard, on="condition", how="inner")
     return table.sort_values(["condition", "seed"], ignore_index=True)[GRADIENT_COLUMNS]
 
@@ -149,7 +151,7 @@ def _stage_numbers(row: pd.Series | None) -> dict[str, Any]:
 
 def condition_numbers(shares: pd.DataFrame, runs: pd.DataFrame) -> list[dict[str, Any]]:
     """Per standard condition, all layers: the sink share, raw-mass share and first excess at init and trained."""
-    pooled = shares[(shares["layer"] == ALL_LAYERS) & (shares["regime"] == STANDARD)]
+    pooled = shares[(shares["layer"] == ALL_LAYERS) & (shares["regime"] == STANDARD.name)]
     task_learned = runs.drop_duplicates("condition").set_index("condition")["learned"] if "learned" in runs else None
     rows = []
     for condition, group in pooled.groupby("condition", sort=False):
@@ -163,7 +165,7 @@ def condition_numbers(shares: pd.DataFrame, runs: pd.DataFrame) -> list[dict[str
             INIT: _stage_numbers(stages.get(INIT)), TRAINED: _stage_numbers(stages.get(TRAINED)),
         })
     order = {name: i for i, name in enumerate(ENCODING_ORDER)}
-    return sorted(rows, key=lambda r: (order.get(r["pos_encoding"], len(order)), r["task"], *(int(r[f]) for f in FACTORS[3:])))
+    return sorted(rows, key=lambda r: (order.get(r["pos_encoding"], len(order)), r["task"], *(int(r[f]) for f in ("n_layer", "d_model", "context"))))
 
 
 def compute(inputs: ClaimInputs) -> AnalysisResult:

@@ -86,7 +86,7 @@ def test_attention_equals_a_direct_softmax_formula(pos_encoding: str) -> None:
     model = tiny_model(pos_encoding)
     attn: CausalSelfAttention = model.blocks[0].attn
     h = torch.randn(2, 6, 8, dtype=torch.float64)
-    q = attn.positions.rotate(attn._heads(attn.query(attn.ln(h))))
+    q = attn.queries(h)
     k, v = attn.keys_values(h)
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
     bias = attn.positions.score_bias(6)
