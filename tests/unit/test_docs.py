@@ -119,7 +119,6 @@ def test_a_stale_claim_table_is_caught_and_make_readme_rewrites_it(tmp_path: Pat
 
 def test_the_claim_table_has_a_row_per_claim_with_its_statement_and_how_it_is_decided() -> None:
     claims = listed_claims()
-    assert [c.id for c in claims] == ["c1", "c2", "c3", "c4", "c5", "c6"]
     assert all(c.statement and c.decided_by and c.section for c in claims), "every Claim needs statement, decided_by, section"
     assert all((REPO / "paper" / "sections" / f"{c.section}.typ").exists() for c in claims)
     short, full = claims_markdown(claims[:1]), claims_markdown(claims[:1], decided_by=True)
