@@ -1,17 +1,36 @@
-"""The generated blocks of the documents: the README's verdicts, docs/results.md's loss tables, docs/performance.md's benchmarks.
+"""The generated blocks of the documents: the claim tables, the README's verdicts, docs/results.md's loss tables,
+docs/performance.md's benchmarks.
 
-``headline_markdown`` renders, from the numbers the paper prints, two marked blocks (the file
-``results/<profile>/headline.md``): the verdicts (``BEGIN``/``END``, spliced into README.md)
-and the per-condition and per-regime losses (``RESULTS_BEGIN``/``RESULTS_END``, spliced into
+``claims_markdown`` renders the claim table of README.md and docs/results.md (``CLAIMS_BEGIN``/``CLAIMS_END``)
+from the claim list itself, so it needs no study run. ``headline_markdown`` renders, from the numbers the paper
+prints, two marked blocks (the file ``results/<profile>/headline.md``): the verdicts (``BEGIN``/``END``, spliced
+into README.md) and the per-condition and per-regime losses (``RESULTS_BEGIN``/``RESULTS_END``, spliced into
 docs/results.md). ``make readme`` (``tooling/readme.py``) does the splicing.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from analysis.stats.claims import Claim
 
 BEGIN, END = "<!-- headline:begin -->", "<!-- headline:end -->"
 RESULTS_BEGIN, RESULTS_END = "<!-- results:begin -->", "<!-- results:end -->"
 BENCH_BEGIN, BENCH_END = "<!-- bench:begin -->", "<!-- bench:end -->"
+CLAIMS_BEGIN, CLAIMS_END = "<!-- claims:begin -->", "<!-- claims:end -->"
+CLAIMS_NOTE = "<!-- written by `make readme` from each Claim (analysis/stats/c<k>.py): edit the Claim, not this table -->"
+
+
+def claims_markdown(claims: Sequence[Claim], decided_by: bool = False) -> str:
+    """The claim table: id and statement (README.md), with how each claim is decided as a third column
+    (docs/results.md)."""
+    if decided_by:
+        lines = ["| id | claim | decided by |", "|---|---|---|"]
+        lines += [f"| {c.id.upper()} | {c.statement} | {c.decided_by} |" for c in claims]
+    else:
+        lines = ["| id | claim |", "|---|---|"]
+        lines += [f"| {c.id.upper()} | {c.statement} |" for c in claims]
+    return "\n".join([CLAIMS_BEGIN, CLAIMS_NOTE, *lines, CLAIMS_END])
 
 
 def _verdict_lines(verdicts: list[dict[str, str]]) -> list[str]:

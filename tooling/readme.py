@@ -1,6 +1,7 @@
 """``make readme``: copy the generated blocks into the documents.
 
-From ``results/<profile>/headline.md`` (the ``readme_blocks`` rule): the verdict block into README.md
+From the claim list (no study run needed): the claim tables of README.md and docs/results.md. From
+``results/<profile>/headline.md`` (the ``readme_blocks`` rule): the verdict block into README.md
 and the loss tables into docs/results.md. From ``results/bench/``: the step-time and gradient-method
 blocks into docs/performance.md. A missing source leaves its block as it is.
 """
@@ -10,16 +11,21 @@ import argparse
 import json
 from pathlib import Path
 
+from analysis.stats.listing import listed_claims
+
 from .doc_blocks import (
     BEGIN,
     BENCH_BEGIN,
     BENCH_END,
+    CLAIMS_BEGIN,
+    CLAIMS_END,
     END,
     METHODS_BEGIN,
     METHODS_END,
     RESULTS_BEGIN,
     RESULTS_END,
     bench_markdown,
+    claims_markdown,
     gradient_methods_markdown,
     marked_block,
     splice,
@@ -37,8 +43,25 @@ def update(document: Path, blocks: list[tuple[str, str, str]]) -> None:
         document.write_text(text)
 
 
+def claim_tables() -> dict[str, str]:
+    """Each document's claim table as the claim list gives it, by the document's path in the repository."""
+    claims = listed_claims()
+    return {"README.md": claims_markdown(claims), "docs/results.md": claims_markdown(claims, decided_by=True)}
+
+
+def stale_claim_tables(repo: Path) -> list[str]:
+    """The documents whose claim table differs from the claim list's (``make readme`` rewrites them)."""
+    return [
+        path for path, block in claim_tables().items()
+        if marked_block((repo / path).read_text(), CLAIMS_BEGIN, CLAIMS_END) != block
+    ]  # fmt: skip
+
+
 def splice_all(repo: Path, profile: str) -> None:
-    """Every generated block whose source exists, into README.md, docs/results.md and docs/performance.md."""
+    """The claim tables, and every generated block whose source exists, into README.md, docs/results.md and
+    docs/performance.md."""
+    for path, block in claim_tables().items():
+        update(repo / path, [(block, CLAIMS_BEGIN, CLAIMS_END)])
     headline = repo / "results" / profile / "headline.md"
     if headline.exists():
         generated = headline.read_text()

@@ -585,5 +585,11 @@ CLAIM = register(
                  "c1_intervention"),
         rules=Rules,
         decide=decide,
+        statement="a token's loss sends gradient into every earlier position whose information it used",
+        decided_by=(
+            "structural check (M1 non-zero below the diagonal); "
+            "finding: share of a row's gradient on the positions the target needs vs uniform (markov, recall, known-distance task)"
+        ),
+        section="c1",
     )
 )

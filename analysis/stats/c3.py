@@ -220,5 +220,8 @@ CLAIM = register(
         outputs=("c3_reachability", "c3_runs", "c3_shortfalls"),
         rules=Rules,
         decide=decide,
+        statement="(retracted) a mid-context token's gradient flows through only half the weights",
+        decided_by="structural check: exact reachability of every tensor (per head) from L_{T/2}",
+        section="c3",
     )
 )

@@ -83,4 +83,9 @@ def decide(inputs: ClaimInputs, rules: Rules) -> ClaimResult:
     return ClaimResult(verdicts=[check], tables={"c5_teacher_forcing": table}, numbers=paper_numbers(check, table, rules))
 
 
-CLAIM = register(Claim(id="c5", inputs=("m1_gradient_matrix",), outputs=("c5_teacher_forcing",), rules=Rules, decide=decide))
+CLAIM = register(Claim(
+    id="c5", inputs=("m1_gradient_matrix",), outputs=("c5_teacher_forcing",), rules=Rules, decide=decide,
+    statement="teacher forcing: nothing flows from one prediction's output to the next input",
+    decided_by="structural check, unit-tested",
+    section="c5",
+))

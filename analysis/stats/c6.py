@@ -425,5 +425,8 @@ CLAIM = register(
         outputs=("c6_curves", "c6_transfer", "c6_summary", "c6_decision"),
         rules=Rules,
         decide=decide,
+        statement="per-token weight updates would pass only a minuscule amount of information forward",
+        decided_by="signed transfer to t+1 after one full optimiser step on L_t alone, vs the context channel",
+        section="c6",
     )
 )

@@ -66,6 +66,9 @@ class Claim:
     outputs: tuple[str, ...]  # table names written; ``decide`` must return exactly these
     rules: type  # frozen dataclass of thresholds with defaults
     decide: Callable[[ClaimInputs, Any], ClaimResult]
+    statement: str = ""  # the claim in a line: the README's and docs/results.md's "claim" column
+    decided_by: str = ""  # how it is decided, in a line: docs/results.md's "decided by" column
+    section: str | None = None  # its paper section, paper/sections/<section>.typ
 
     def run(self, inputs: ClaimInputs, overrides: Mapping[str, Any] | None = None) -> ClaimResult:
         """Decide with ``overrides`` applied to the default rules, or, without overrides, the study's resolved rules."""

@@ -33,6 +33,7 @@ class Analysis:
     inputs: tuple[str, ...]  # table names read: aggregated measure tables or claim outputs
     outputs: tuple[str, ...]  # table names written; ``compute`` must return exactly these
     compute: Callable[[ClaimInputs], AnalysisResult]
+    section: str | None = None  # its paper section, paper/sections/<section>.typ, printed unless its numbers say present: false
 
     def run(self, inputs: ClaimInputs) -> AnalysisResult:
         result = self.compute(inputs)
@@ -48,7 +49,8 @@ def register(analysis: Analysis) -> Analysis:
     return ANALYSES.register(analysis.id)(analysis)
 
 
-ANALYSIS_MODULES: tuple[str, ...] = ("primacy", "scaling", "sinks")  # a new analysis: one module in analysis/stats plus its name here
+# A new analysis: one module in analysis/stats plus its name here, where its paper section goes (listing.py).
+ANALYSIS_MODULES: tuple[str, ...] = ("primacy", "sinks", "scaling")
 
 
 def load_analyses() -> Registry[Analysis]:

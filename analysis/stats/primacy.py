@@ -278,4 +278,5 @@ ANALYSIS = register(Analysis(
     inputs=("m1_gradient_matrix", "c4_first_position"),
     outputs=("primacy_runs", "primacy_sources", "primacy_summary"),
     compute=compute,
+    section="primacy",
 ))

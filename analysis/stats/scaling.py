@@ -377,4 +377,6 @@ def compute(inputs: ClaimInputs) -> AnalysisResult:
 
 
 # primacy_runs is read where present, not declared: a profile without the primacy analysis still runs this one
-ANALYSIS = register(Analysis("scaling", ("c1_enrichment_runs", "c2_plateau", "c4_fits", "c4_slopes", "c6_transfer"), OUTPUTS, compute))
+ANALYSIS = register(Analysis(
+    "scaling", ("c1_enrichment_runs", "c2_plateau", "c4_fits", "c4_slopes", "c6_transfer"), OUTPUTS, compute, section="scaling",
+))

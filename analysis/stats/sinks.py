@@ -189,4 +189,6 @@ def compute(inputs: ClaimInputs) -> AnalysisResult:
     return AnalysisResult({"sink_heads": heads, "sink_share": shares, "sink_gradient": gradient}, numbers)
 
 
-ANALYSIS = register(Analysis("sinks", ("m8_attention_mass", "primacy_runs"), ("sink_heads", "sink_share", "sink_gradient"), compute))
+ANALYSIS = register(Analysis(
+    "sinks", ("m8_attention_mass", "primacy_runs"), ("sink_heads", "sink_share", "sink_gradient"), compute, section="sinks",
+))

@@ -22,6 +22,7 @@ from ..provenance import exploratory_seeds
 from .claims import ClaimInputs, Verdict, decide_all, load_claims, resolve_rules, rules_as_json
 from .descriptive import run_all
 from .learning import learning_table, with_learning
+from .listing import paper_sections
 from .report import missing_runs_numbers, paper_numbers, preregistration_numbers, tables_digest
 from .runs import check_same_corpus, runs_table
 
@@ -105,6 +106,7 @@ def statistics(
     numbers["verdicts"] = [v.as_dict() for v in decided]
     numbers["claims"] = {claim_id: result.numbers for claim_id, result in results.items()}
     numbers["analyses"] = {analysis_id: result.numbers for analysis_id, result in analyses.items()}
+    numbers["sections"] = paper_sections(numbers["analyses"])  # the paper includes these, in this order
     numbers["rules"] = rules_as_json({claim_id: rules[claim_id] for claim_id in results})
     base_profile = config["profile"].removesuffix("-exploratory")
     numbers["preregistration"] = preregistration_numbers(config, exploratory_seeds(base_profile))

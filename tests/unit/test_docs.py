@@ -8,22 +8,26 @@ from pathlib import Path
 import pytest
 from workflow_helpers import REPO
 
+from analysis.stats.listing import listed_claims
 from tooling.doc_blocks import (
     BEGIN,
     BENCH_BEGIN,
     BENCH_END,
+    CLAIMS_BEGIN,
+    CLAIMS_END,
     END,
     METHODS_BEGIN,
     METHODS_END,
     RESULTS_BEGIN,
     RESULTS_END,
+    claims_markdown,
     headline_markdown,
     marked_block,
     results_markdown,
     splice,
     verdict_markdown,
 )
-from tooling.readme import splice_all
+from tooling.readme import splice_all, stale_claim_tables
 
 README = REPO / "README.md"
 CHANGELOG = REPO / "CHANGELOG.md"
@@ -72,9 +76,11 @@ def test_relative_links_point_at_existing_files_and_headings(page: Path) -> None
 
 
 def test_the_first_screen_has_the_two_commands_and_the_verdicts() -> None:
-    first = "\n".join(README.read_text().splitlines()[:FIRST_SCREEN])
+    above = README.read_text().split(BEGIN, 1)[0].splitlines()
+    shown = [line for line in above if not re.fullmatch(r"<!--.*-->", line)]  # comment lines (markers) render as nothing
+    assert len(shown) < FIRST_SCREEN, f"the verdict block starts on rendered line {len(shown) + 1}"
+    first = "\n".join(shown)
     assert re.search(r"^make study\b", first, re.M) and re.search(r"^make test\b", first, re.M)
-    assert BEGIN in first
 
 
 def test_each_generated_block_has_its_place() -> None:
@@ -86,6 +92,39 @@ def test_each_generated_block_has_its_place() -> None:
     performance = (REPO / "docs" / "performance.md").read_text()
     for marker in (BENCH_BEGIN, BENCH_END, METHODS_BEGIN, METHODS_END):
         assert performance.count(marker) == 1, marker
+    for document in (readme, results):
+        assert document.count(CLAIMS_BEGIN) == document.count(CLAIMS_END) == 1
+
+
+def test_the_claim_tables_are_the_claim_lists() -> None:
+    assert stale_claim_tables(REPO) == [], "run `make readme`: the claim tables differ from the claim list"
+    readme_table = marked_block(README.read_text(), CLAIMS_BEGIN, CLAIMS_END)
+    assert "| C3 | (retracted) a mid-context token's gradient flows through only half the weights |" in readme_table
+    assert len(readme_table.splitlines()) == 3 + 2 + len(listed_claims())  # markers and note, header, a row per claim
+
+
+def test_a_stale_claim_table_is_caught_and_make_readme_rewrites_it(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    for name in ("README.md", "docs/results.md"):
+        (tmp_path / name).write_text((REPO / name).read_text())
+    results = tmp_path / "docs" / "results.md"
+    results.write_text(results.read_text().replace("| C5 | teacher forcing", "| C5 | teacher forcing, typed by hand"))
+    readme = tmp_path / "README.md"
+    readme.write_text(re.sub(r"^\| C6 \| per-token .*\n", "", readme.read_text(), flags=re.M))  # a claim forgotten
+    assert stale_claim_tables(tmp_path) == ["README.md", "docs/results.md"]
+    splice_all(tmp_path, "no-such-profile")  # the claim tables need no study run
+    assert stale_claim_tables(tmp_path) == []
+    assert readme.read_text() == README.read_text() and results.read_text() == (REPO / "docs" / "results.md").read_text()
+
+
+def test_the_claim_table_has_a_row_per_claim_with_its_statement_and_how_it_is_decided() -> None:
+    claims = listed_claims()
+    assert all(c.statement and c.decided_by and c.section for c in claims), "every Claim needs statement, decided_by, section"
+    assert all((REPO / "paper" / "sections" / f"{c.section}.typ").exists() for c in claims)
+    short, full = claims_markdown(claims[:1]), claims_markdown(claims[:1], decided_by=True)
+    assert short.splitlines()[2:-1] == ["| id | claim |", "|---|---|", f"| C1 | {claims[0].statement} |"]
+    assert full.splitlines()[-2] == f"| C1 | {claims[0].statement} | {claims[0].decided_by} |"
+    assert short.startswith(CLAIMS_BEGIN) and full.endswith(CLAIMS_END)
 
 
 def test_the_readme_cites_with_the_bibtex_block() -> None:
@@ -153,15 +192,16 @@ def test_splice_replaces_only_between_the_markers() -> None:
 
 def test_make_readme_splices_each_block_into_its_document(tmp_path: Path) -> None:
     (tmp_path / "docs").mkdir()
-    (tmp_path / "README.md").write_text(f"# R\n{BEGIN}\nold\n{END}\ncite\n")
-    (tmp_path / "docs" / "results.md").write_text(f"# Results\n{RESULTS_BEGIN}\nold\n{RESULTS_END}\nmore\n")
+    (tmp_path / "README.md").write_text(f"# R\n{CLAIMS_BEGIN}\nold\n{CLAIMS_END}\n{BEGIN}\nold\n{END}\ncite\n")
+    (tmp_path / "docs" / "results.md").write_text(f"# Results\n{CLAIMS_BEGIN}\n{CLAIMS_END}\n{RESULTS_BEGIN}\nold\n{RESULTS_END}\nmore\n")
     performance = f"# P\n{BENCH_BEGIN}\nold\n{BENCH_END}\n"
     (tmp_path / "docs" / "performance.md").write_text(performance)
     (tmp_path / "results" / "toy").mkdir(parents=True)
     (tmp_path / "results" / "toy" / "headline.md").write_text(headline_markdown(NUMBERS, "make study PROFILE=toy") + "\n")
     splice_all(tmp_path, "toy")
     readme = (tmp_path / "README.md").read_text()
-    assert readme == f"# R\n{verdict_markdown(NUMBERS, 'make study PROFILE=toy')}\ncite\n"
+    claims, claims_full = claims_markdown(listed_claims()), claims_markdown(listed_claims(), decided_by=True)
+    assert readme == f"# R\n{claims}\n{verdict_markdown(NUMBERS, 'make study PROFILE=toy')}\ncite\n"
     results = (tmp_path / "docs" / "results.md").read_text()
-    assert results == f"# Results\n{results_markdown(NUMBERS, 'make study PROFILE=toy')}\nmore\n"
+    assert results == f"# Results\n{claims_full}\n{results_markdown(NUMBERS, 'make study PROFILE=toy')}\nmore\n"
     assert (tmp_path / "docs" / "performance.md").read_text() == performance  # no benchmark: left as it is

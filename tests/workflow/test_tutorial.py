@@ -20,6 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from workflow_helpers import REPO
 
@@ -180,3 +181,77 @@ def test_the_new_figure_passes_its_contract_test_and_is_drawn(extended_repo: Pat
     run_in(extended_repo, [sys.executable, "-m", "figures", "--configfile", PROFILE, "--tables", str(run_dir),
                            "--out", str(tmp_path), "gradient_by_distance"])  # what the figure's rule runs in `make study`
     assert (tmp_path / "gradient_by_distance.pdf").stat().st_size > 0
+
+
+# "A new claim" (docs/extending.md): its blocks applied to a copy, its steps run there; for `make study`, the code of
+# the statistics, readme_blocks and paper jobs on the smoke study's aggregated tables (seconds, not a second study).
+CLAIM_SECTION = "## A new claim"
+DECIDE_AND_PRINT = """
+import json, shutil, sys
+from pathlib import Path
+import pandas as pd
+import typst
+from analysis.config import load_study_file
+from analysis.io import read_json, write_json, write_table
+from analysis.registry import MEASURES
+from analysis.stats.stages import statistics
+from tooling.doc_blocks import headline_markdown
+from tooling.readme import splice_all
+
+smoke, results = Path(sys.argv[1]), Path("results/smoke")
+read = {name: pd.read_csv(smoke / "tables" / f"{name}.csv") for name in [*MEASURES.names(), "m4_myopia_gap", "train_log",
+        "eval_curve", "runs", "missing_runs"]}  # the aggregate rule's outputs
+records = [read_json(path) for path in sorted((smoke / "runs").glob("*/seed*/record.json"))]
+result = statistics(load_study_file("workflow/config/smoke.yaml").config, read.pop("runs"), read, records,
+                    read.pop("missing_runs"))
+(results / "tables").mkdir(parents=True)
+for name, table in result.tables.items():
+    write_table(results / "tables" / f"{name}.csv", table)
+(results / "headline.md").write_text(headline_markdown(result.numbers, "make study PROFILE=smoke") + "\\n")
+splice_all(Path.cwd(), "smoke")
+build = results / "paper_build"
+shutil.copytree(smoke / "paper_build", build)
+shutil.copytree("paper", build, dirs_exist_ok=True)
+write_json(build / "paper_numbers.json", result.numbers)
+html = typst.compile(str(build / "main.typ"), root=str(build), format="html").decode()
+text = " ".join(__import__("re").sub(r"<[^>]+>", " ", html).split())
+print(json.dumps({"sections": result.numbers["sections"], "text": text}))
+"""
+
+
+def claim_section() -> str:
+    return GUIDE.read_text().split(CLAIM_SECTION, 1)[1].split("\n## ", 1)[0]
+
+
+def test_a_new_claim_is_decided_listed_and_printed(smoke_study: tuple[Path, Path], tmp_path: Path) -> None:
+    section = claim_section()
+    blocks = [(language, path, body) for language, path, body in FENCE.findall(section) if path]
+    assert [path for _, path, _ in blocks] == [
+        "analysis/stats/c7.py", "tests/unit/test_claim_c7.py", "analysis/stats/claims.py", "paper/sections/c7.typ",
+    ]  # fmt: skip  (a module, its test, the claim list, the paper section: nothing else)
+    root = tmp_path / "repo"
+    shutil.copytree(REPO, root, ignore=NOT_COPIED)
+    for block in blocks:
+        apply_block(root, *block)
+    steps = [line.split("#", 1)[0].strip() for language, _, body in FENCE.findall(section) if language == "sh"
+             for line in body.splitlines() if line.split("#", 1)[0].strip()]  # fmt: skip
+    assert steps == [
+        "make readme", ".venv/bin/python -m pytest tests/unit/test_claim_c7.py tests/unit/test_docs.py -q",
+        "make study PROFILE=smoke",
+    ]  # fmt: skip
+    assert re.search(r"^readme: .*\n\t\$\(BIN\)/python -m tooling\.readme --profile \$\(PROFILE\)$",
+                     (root / "Makefile").read_text(), re.M), "make readme no longer runs tooling.readme"
+    run_in(root, [sys.executable, "-m", "tooling.readme", "--profile", "smoke"])
+    assert "| C7 | training lowers the held-out loss |\n" in (root / "README.md").read_text()
+    assert "| C7 | training lowers the held-out loss | held-out loss at initialisation" in (root / "docs/results.md").read_text()
+    result = run_in(root, [sys.executable, *shlex.split(steps[1])[1:], "-p", "no:cacheprovider"])
+    assert " failed" not in result.stdout and "passed" in result.stdout, result.stdout[-2000:]
+
+    smoke = smoke_study[0] / "results" / "smoke"
+    outcome = json.loads(run_in(root, [sys.executable, "-c", DECIDE_AND_PRINT, str(smoke)]).stdout.strip().splitlines()[-1])
+    verdicts = pd.read_csv(root / "results" / "smoke" / "tables" / "verdicts.csv")
+    assert verdicts["claim"].tolist()[-1] == "C7" and (root / "results" / "smoke" / "tables" / "c7_drops.csv").exists()
+    assert re.search(r"^\| C7 \| finding \| \*\*\w+\*\* \| \d+ of \d+ standard conditions", (root / "README.md").read_text(), re.M)
+    assert outcome["sections"][5:8] == ["c6", "c7", "primacy"]
+    text = outcome["text"]  # the rendered paper: C7's section between C6's and the first analysis's
+    assert text.index("C6: how much") < text.index("C7: does training lower the held-out loss?") < text.index("Primacy: do the first positions")

@@ -24,7 +24,7 @@ with log_to(snakemake.log[0]):
     for figure in snakemake.input.figures:
         shutil.copy(figure, build / "figures" / Path(figure).name)
     (build / "captions").mkdir()
-    for caption in snakemake.input.captions:  # the HTML report's caption of each figure, read by main.typ
+    for caption in snakemake.input.captions:  # the HTML report's caption of each figure, read by figures.typ
         shutil.copy(caption, build / "captions" / Path(caption).name)
     write_json(build / "figures.json", sorted({Path(f).stem for f in snakemake.input.figures}))
     pdf = typst.compile(str(build / "main.typ"), root=str(build), timestamp=0)
