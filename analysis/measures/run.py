@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..config import RunSpec
 from ..io import load_checkpoint, write_table
 from ..models import GPT, build_model
+from ..spec import RunSpec
 from . import MEASURES
 from .data import RunData
 

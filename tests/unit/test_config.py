@@ -9,8 +9,9 @@ import sys
 import pytest
 from workflow_helpers import REPO, smoke_config
 
-from analysis.config import ConfigError, checkpoint_steps, load_study, load_study_file, schema
+from analysis.config import ConfigError, load_study, load_study_file, schema
 from analysis.grid import GRID_FACTORS
+from analysis.spec import checkpoint_steps
 from analysis.tasks import TASKS
 
 
