@@ -1,7 +1,7 @@
 """Load, validate and expand a study config into runs.
 
 Validation happens once, before any job: JSON-schema structure and types
-(``workflow/schemas/config.schema.yaml``), registry names (tasks, positional
+(``config.schema.yaml``, shipped in the package), registry names (tasks, positional
 encodings, regimes) and the cross-field rules a schema cannot state. Every
 problem is reported with the key's path and the allowed values.
 """
@@ -26,7 +26,7 @@ from .spec import RunSpec
 from .tasks import TASKS, build_task
 from .tasks.sine import SineTask
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 
 
 class ConfigError(ValueError):

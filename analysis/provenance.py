@@ -51,7 +51,7 @@ DESIGN_FILES = (  # besides code: the confirmatory design and the rules as writt
     "paper/preregistration.md",
     "workflow/config/*.yaml",
     "workflow/config/overlays/*.yaml",
-    "workflow/schemas/config.schema.yaml",  # its defaults fill every run's config
+    "analysis/config.schema.yaml",  # its defaults fill every run's config
 )
 
 
