@@ -19,12 +19,13 @@ from typing import Any
 import yaml
 
 from .grid import GRID_FACTORS, condition_name
+from .measures import MEASURES
+from .measures.gradient_matrix import GRADIENT_METHODS
 from .models.positional import POSITIONAL_ENCODINGS
 from .regimes import REGIMES
-from .registry import GRADIENT_METHODS, MEASURES
 from .spec import RunSpec
+from .stats.claims import load_claims, rule_problems
 from .tasks import TASKS, build_task
-from .tasks.sine import SineTask
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 
@@ -181,8 +182,6 @@ def validate(raw: dict[str, Any]) -> dict[str, Any]:
                 config[section][key] = {**_defaults(sub_schema), **config[section].get(key, {})}
     for label, params in config["tasks"].items():
         problems += _check_task(label, params)
-    from .stats.claims import load_claims, rule_problems  # imported here: claims import pandas and scipy
-
     load_claims()
     for claim_id, overrides in config["stats"]["claims"].items():
         problems += rule_problems(claim_id, overrides)
@@ -262,21 +261,9 @@ def _check_runs(config: dict[str, Any]) -> list[str]:
                     f"d_model {d_model}: {divisors}"
                 )
             task = build_task(run.task)
-            if isinstance(task, SineTask):
-                context = run.model["context"]
-                if task.shift + task.K > context:  # the lags of the last position would start before the sequence
-                    problems.append(
-                        f"tasks.{run.task_label}.K = {task.K} reaches beyond the context "
-                        f"{_origin(config, name, 'model', 'context')} = {context}; allowed values: "
-                        f"K <= context - shift = {context - task.shift}"
-                    )
-                heads = run.model["n_layer"] * n_head
-                if run.train["regime"] != "standard" and task.K <= heads:
-                    problems.append(
-                        f"tasks.{run.task_label}.K = {task.K} is not larger than the {heads} attention heads "
-                        f"(n_layer x n_head) of a myopic condition in experiments.{name}: each head could route one "
-                        f"raw input to position t, a workaround without pre-caching; allowed values: K > {heads}"
-                    )
+            keys = {key: _origin(config, name, "model", key) for key in run.model}
+            keys |= {"task": f"tasks.{run.task_label}", "experiment": f"experiments.{name}"}
+            problems += [message.format(**keys) for message in task.check(run.model, run.train["regime"])]
             limit = _context_limit(task)
             if limit is not None and run.model["context"] > limit:
                 problems.append(

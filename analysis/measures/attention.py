@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from ..models import GPT
-from . import register
+from .base import register
 
 if TYPE_CHECKING:
     from .data import RunData

@@ -16,7 +16,7 @@ import torch
 from ..io import load_checkpoint, write_table
 from ..models import GPT, build_model
 from ..spec import RunSpec
-from . import MEASURES
+from .base import MEASURES
 from .data import RunData
 
 

@@ -16,6 +16,7 @@ at t is not the input at t + 1), which is what makes the dependency distance kno
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, ClassVar
@@ -23,8 +24,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from . import TASKS
-from .base import Batch, IOSpec, Task, band_dependencies, cross_entropy_per_position
+from .base import TASKS, Batch, IOSpec, Task, band_dependencies, cross_entropy_per_position
 
 IMPOSSIBLE_LOGIT = -1e4  # finite stand-in for log 0: softmax gives exactly 0, no inf/NaN
 
@@ -54,6 +54,15 @@ class LagTask(Task):
             raise ValueError(f"lag: distance must be >= 1 (the target at t needs the token at t - distance), got {self.distance}")
         if self.map_seed < 0:
             raise ValueError(f"lag: map_seed must be >= 0, got {self.map_seed}")
+
+    def check(self, model: Mapping[str, Any], regime: str) -> list[str]:
+        """The distance must be shorter than the context: otherwise no target has its source and the task has no context
+        to learn from (``sample`` refuses it too, but only once a job runs)."""
+        context = model["context"]
+        if self.distance >= context:
+            return [f"{{task}}.distance = {self.distance} is not shorter than the context {{context}} = {context}: no target "
+                    f"has its source; allowed values: 1 to {context - 1}"]
+        return []
 
     @property
     def input_spec(self) -> IOSpec:

@@ -13,8 +13,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from . import TASKS
-from .base import Batch, IOSpec, Task, band_dependencies, cross_entropy_per_position
+from .base import TASKS, Batch, IOSpec, Task, band_dependencies, cross_entropy_per_position
 
 
 @TASKS.register("markov")

@@ -21,8 +21,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from . import TASKS
-from .base import Batch, IOSpec, ProbeTarget, Task, cross_entropy_per_position
+from .base import TASKS, Batch, IOSpec, ProbeTarget, Task, cross_entropy_per_position
 
 IMPOSSIBLE_LOGIT = -1e4  # finite stand-in for log 0: softmax gives exactly 0, no inf/NaN in probes
 

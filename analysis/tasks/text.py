@@ -37,8 +37,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from . import TASKS, bpe
-from .base import Batch, IOSpec, Task, cross_entropy_per_position
+from . import bpe
+from .base import TASKS, Batch, IOSpec, Task, cross_entropy_per_position
 
 VOCAB = 97
 NEWLINE_ID = 95

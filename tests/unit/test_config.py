@@ -112,18 +112,20 @@ def test_a_grid_factor_sets_its_run_setting() -> None:
     assert run.condition == "markov_learned_standard_L2_D32_H4_T8_S30"
 
 
-def test_the_config_imports_no_module_that_reads_it() -> None:
-    """Imports flow one way: the measures and training read RunSpec, so the names the measures register
-    reach the config through analysis.registry, not through an import of theirs."""
+def test_the_config_imports_what_it_validates_and_nothing_imports_the_config() -> None:
+    """Imports flow one way: the measures, training and the statistics read ``analysis.spec``; the validator imports
+    the measures, gradient methods and claims whose names it checks (tests/unit/test_package_boundaries.py: the layers)."""
     tree = ast.parse((REPO / "analysis" / "config.py").read_text())
-    imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level]
-    assert imported and not [m for m in imported if m.split(".")[0] in {"measures", "training"}], imported
+    imported = {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level}
+    assert {"measures", "measures.gradient_matrix", "stats.claims", "spec"} <= imported, imported
+    readers = [path.name for path in (REPO / "analysis").rglob("*.py") if path.parent.name in {"measures", "stats", "tasks"}
+               and "config import" in path.read_text()]
+    assert not readers, readers
 
 
 def test_names_the_measures_register_are_known_to_a_fresh_config() -> None:
-    """The registries the measures fill load them on the first lookup, so validation alone sees every name."""
     code = (
-        "import sys; from analysis.config import schema; assert 'analysis.measures' not in sys.modules; "
+        "from analysis.config import schema; "
         "d = schema()['$defs']; print(d['gradient_method']['enum'], 'm1_gradient_matrix' in d['measure']['enum'])"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
