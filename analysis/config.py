@@ -260,6 +260,11 @@ def _check_runs(config: dict[str, Any]) -> list[str]:
                     f"{_origin(config, name, 'model', 'd_model')} = {d_model}; allowed values of n_head for "
                     f"d_model {d_model}: {divisors}"
                 )
+            if run.train["warmup_steps"] > run.train["steps"]:
+                problems.append(
+                    f"{_origin(config, name, 'train', 'warmup_steps')} = {run.train['warmup_steps']} is longer than training "
+                    f"{_origin(config, name, 'train', 'steps')} = {run.train['steps']}; allowed values: 0 to {run.train['steps']}"
+                )
             task = build_task(run.task)
             keys = {key: _origin(config, name, "model", key) for key in run.model}
             keys |= {"task": f"tasks.{run.task_label}", "experiment": f"experiments.{name}"}
