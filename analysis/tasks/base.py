@@ -135,6 +135,29 @@ class Task(ABC):
         return {"name": self.name, "version": self.version, **dataclasses.asdict(self)}
 
 
+
+IMPOSSIBLE_LOGIT = -1e4  # finite stand-in for log 0: softmax gives exactly 0, no inf/NaN (in losses or probes)
+
+
+class TokenTask(Task):
+    """A task over token ids with the same ``vocab`` token ids in and out, scored by cross-entropy at every position.
+
+    A subclass gives ``vocab`` (a field or a property): the number of token ids.
+    """
+
+    vocab: int
+
+    @property
+    def input_spec(self) -> IOSpec:
+        return IOSpec("tokens", self.vocab)
+
+    @property
+    def output_spec(self) -> IOSpec:
+        return IOSpec("tokens", self.vocab)
+
+    def loss_per_position(self, prediction: Tensor, targets: Tensor) -> Tensor:
+        return cross_entropy_per_position(prediction, targets)
+
 TASKS: Registry[type[Task]] = Registry("task")  # filled by the task modules (``analysis.tasks`` imports them)
 
 

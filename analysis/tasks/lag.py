@@ -24,14 +24,12 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from .base import TASKS, Batch, IOSpec, Task, band_dependencies, cross_entropy_per_position
-
-IMPOSSIBLE_LOGIT = -1e4  # finite stand-in for log 0: softmax gives exactly 0, no inf/NaN
+from .base import IMPOSSIBLE_LOGIT, TASKS, Batch, TokenTask, band_dependencies
 
 
 @TASKS.register("lag")
 @dataclass(frozen=True)
-class LagTask(Task):
+class LagTask(TokenTask):
     vocab: int = 16
     distance: int = 4
     map_seed: int = 4321
@@ -64,14 +62,6 @@ class LagTask(Task):
                     f"has its source; allowed values: 1 to {context - 1}"]
         return []
 
-    @property
-    def input_spec(self) -> IOSpec:
-        return IOSpec("tokens", self.vocab)
-
-    @property
-    def output_spec(self) -> IOSpec:
-        return IOSpec("tokens", self.vocab)
-
     @cached_property
     def permutation(self) -> Tensor:
         """pi as a (vocab,) long tensor: the ranks of uniforms drawn from ``map_seed`` (no dependence on randperm's algorithm)."""
@@ -86,9 +76,6 @@ class LagTask(Task):
         tokens = torch.randint(self.vocab, (n, context), generator=generator)
         source = torch.cat([tokens[:, : self.distance], tokens[:, : context - self.distance]], dim=1)
         return Batch(inputs=tokens, targets=self.permutation[source])
-
-    def loss_per_position(self, prediction: Tensor, targets: Tensor) -> Tensor:
-        return cross_entropy_per_position(prediction, targets)
 
     def context_free_prediction(self, batch: Batch) -> Tensor:
         """Exact pi(x_t) where the target is the own token's image (t < d); uniform where it lies in context."""
