@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import RunSpec
 from .io import write_json
 from .measures import MEASURES
 from .measures.run import measure_run
 from .outcomes import write_diverged_run
 from .provenance import git_commit, package_versions
 from .resume import discard_state
+from .spec import RunSpec
 from .training import Diverged, checkpoint_path, train_run
 
 

@@ -1,7 +1,7 @@
 """Load, validate and expand a study config into runs.
 
 Validation happens once, before any job: JSON-schema structure and types
-(``workflow/schemas/config.schema.yaml``), registry names (tasks, positional
+(``config.schema.yaml``, shipped in the package), registry names (tasks, positional
 encodings, regimes) and the cross-field rules a schema cannot state. Every
 problem is reported with the key's path and the allowed values.
 """
@@ -19,13 +19,15 @@ from typing import Any
 import yaml
 
 from .grid import GRID_FACTORS, condition_name
+from .measures import MEASURES
+from .measures.gradient_matrix import GRADIENT_METHODS
 from .models.positional import POSITIONAL_ENCODINGS
 from .regimes import REGIMES
-from .registry import GRADIENT_METHODS, MEASURES
+from .spec import RunSpec
+from .stats.claims import load_claims, rule_problems
 from .tasks import TASKS, build_task
-from .tasks.sine import SineTask
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
 
 
 class ConfigError(ValueError):
@@ -180,8 +182,6 @@ def validate(raw: dict[str, Any]) -> dict[str, Any]:
                 config[section][key] = {**_defaults(sub_schema), **config[section].get(key, {})}
     for label, params in config["tasks"].items():
         problems += _check_task(label, params)
-    from .stats.claims import load_claims, rule_problems  # imported here: claims import pandas and scipy
-
     load_claims()
     for claim_id, overrides in config["stats"]["claims"].items():
         problems += rule_problems(claim_id, overrides)
@@ -203,59 +203,6 @@ def validate(raw: dict[str, Any]) -> dict[str, Any]:
     if problems:
         raise ConfigError("invalid config:\n  - " + "\n  - ".join(problems))
     return config
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """One training run: a condition (all factor values) and a seed."""
-
-    condition: str
-    seed: int
-    task_label: str
-    task: dict[str, Any]
-    model: dict[str, Any]
-    train: dict[str, Any]
-    measure: dict[str, Any]
-
-    @property
-    def run_id(self) -> str:
-        return f"{self.condition}/seed{self.seed}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "condition": self.condition,
-            "seed": self.seed,
-            "task_label": self.task_label,
-            "task": self.task,
-            "model": self.model,
-            "train": self.train,
-            "measure": self.measure,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunSpec:
-        return cls(**data)
-
-    def checkpoint_steps(self) -> list[int]:
-        return checkpoint_steps(self.train["steps"], self.train["log_checkpoints"])
-
-    def evaluation_steps(self) -> list[int]:
-        """Where training records the held-out loss: every checkpoint and ``eval_points`` evenly spaced steps."""
-        return evaluation_steps(self.train["steps"], self.train.get("eval_points", 0), self.checkpoint_steps())
-
-
-def checkpoint_steps(steps: int, n_log: int) -> list[int]:
-    """Initialisation, ``n_log`` log-spaced intermediate steps, and the end."""
-    import numpy as np
-
-    middle = np.unique(np.round(np.geomspace(1, steps, n_log + 2)[1:-1]).astype(int)) if n_log else []
-    return sorted({0, steps, *(int(m) for m in middle if 0 < m < steps)})
-
-
-def evaluation_steps(steps: int, n_points: int, checkpoints: list[int]) -> list[int]:
-    """The checkpoints and ``n_points`` evenly spaced steps (k * steps / n_points, rounded, k = 1..n_points)."""
-    even = {round(k * steps / n_points) for k in range(1, n_points + 1)} if n_points else set()
-    return sorted({*checkpoints, *(step for step in even if 0 < step <= steps)})
 
 
 def _experiment_runs(config: dict[str, Any], name: str) -> list[RunSpec]:
@@ -313,22 +260,15 @@ def _check_runs(config: dict[str, Any]) -> list[str]:
                     f"{_origin(config, name, 'model', 'd_model')} = {d_model}; allowed values of n_head for "
                     f"d_model {d_model}: {divisors}"
                 )
+            if run.train["warmup_steps"] > run.train["steps"]:
+                problems.append(
+                    f"{_origin(config, name, 'train', 'warmup_steps')} = {run.train['warmup_steps']} is longer than training "
+                    f"{_origin(config, name, 'train', 'steps')} = {run.train['steps']}; allowed values: 0 to {run.train['steps']}"
+                )
             task = build_task(run.task)
-            if isinstance(task, SineTask):
-                context = run.model["context"]
-                if task.shift + task.K > context:  # the lags of the last position would start before the sequence
-                    problems.append(
-                        f"tasks.{run.task_label}.K = {task.K} reaches beyond the context "
-                        f"{_origin(config, name, 'model', 'context')} = {context}; allowed values: "
-                        f"K <= context - shift = {context - task.shift}"
-                    )
-                heads = run.model["n_layer"] * n_head
-                if run.train["regime"] != "standard" and task.K <= heads:
-                    problems.append(
-                        f"tasks.{run.task_label}.K = {task.K} is not larger than the {heads} attention heads "
-                        f"(n_layer x n_head) of a myopic condition in experiments.{name}: each head could route one "
-                        f"raw input to position t, a workaround without pre-caching; allowed values: K > {heads}"
-                    )
+            keys = {key: _origin(config, name, "model", key) for key in run.model}
+            keys |= {"task": f"tasks.{run.task_label}", "experiment": f"experiments.{name}"}
+            problems += [message.format(**keys) for message in task.check(run.model, run.train["regime"])]
             limit = _context_limit(task)
             if limit is not None and run.model["context"] > limit:
                 problems.append(

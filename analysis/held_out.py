@@ -16,7 +16,7 @@ from .seeding import EVALUATION_SEED, generator
 if TYPE_CHECKING:
     import torch
 
-    from .config import RunSpec
+    from .spec import RunSpec
     from .tasks import Batch, Task
 
 

@@ -16,7 +16,6 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from .config import RunSpec
 from .device import ComputeSettings
 from .held_out import evaluation_batch
 from .io import save_checkpoint, write_json, write_rows
@@ -25,6 +24,7 @@ from .provenance import device_description, git_commit, package_versions
 from .regimes import REGIMES, STANDARD
 from .resume import RESUME_EVERY, TrainingState, check_same_task, load_state, restore, save_state, snapshot
 from .seeding import generator, use_deterministic_algorithms
+from .spec import RunSpec
 from .tasks import Batch, Task, build_task
 
 

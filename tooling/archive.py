@@ -31,7 +31,7 @@ SOURCE_FILES = (
     "requirements-cffconvert.lock",
     "pyproject.toml",
     "CITATION.cff",
-    "workflow/schemas/config.schema.yaml",
+    "analysis/config.schema.yaml",
 )
 FIXED_MTIME = 0  # every member's timestamp, so the archive does not depend on when files were written
 

@@ -20,8 +20,8 @@ from typing import Any
 import yaml
 
 from analysis.config import load_study
-from analysis.provenance import REPO, exploratory_seeds
 from analysis.training import train_run
+from tooling.preregistration import REPO, exploratory_seeds
 
 
 def set_dotted(config: dict[str, Any], assignment: str) -> None:

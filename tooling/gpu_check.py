@@ -29,10 +29,11 @@ from typing import Any
 
 import torch
 
-from analysis.config import RunSpec, load_study_file
+from analysis.config import load_study_file
 from analysis.device import ComputeSettings
 from analysis.io import write_json
 from analysis.measures.run import measure_run
+from analysis.spec import RunSpec
 from analysis.training import checkpoint_path, train_run
 
 from .benchmark import REPO, gradient_method_times, machine, regime_step_times

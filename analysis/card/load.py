@@ -148,10 +148,10 @@ def load_pretrained(path: Path, dtype: torch.dtype = torch.float32, device: str 
 
 def load_study_checkpoint(path: Path, dtype: torch.dtype = torch.float32, device: str = "cpu") -> CardModel:
     """One of the study's checkpoints (``checkpoint_step*.pt``): its GPT and task, as the measures load them."""
-    from ..config import RunSpec
     from ..measures.attention import attention_weights
     from ..measures.data import RunData
     from ..measures.run import load_model
+    from ..spec import RunSpec
 
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)

@@ -60,8 +60,8 @@ def prepare(options: CardOptions) -> tuple[load.CardModel, torch.Tensor, torch.T
     device = resolve_device(options.device)
     card = load.load(options.model, device=str(device))
     if card.run is not None:  # the study's own checkpoint: the very sequences its M1 was measured on
-        from ..config import RunSpec
         from ..measures.data import RunData
+        from ..spec import RunSpec
 
         batch = RunData(RunSpec.from_dict({k: v for k, v in card.run.items() if k != "step"})).gradient_batch
         inputs, targets = batch.inputs[: options.sequences], batch.targets[: options.sequences]  # None: all of them

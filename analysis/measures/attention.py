@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from ..models import GPT
-from . import register
+from .base import register
 
 if TYPE_CHECKING:
     from .data import RunData

@@ -35,7 +35,7 @@ from torch import Tensor
 
 from ..models import GPT
 from ..regimes import STANDARD
-from . import register
+from .base import register
 
 if TYPE_CHECKING:
     from .data import RunData

@@ -16,7 +16,7 @@ from .gradient_matrix import gradient_matrix
 from .probes import SPLITS
 
 if TYPE_CHECKING:
-    from ..config import RunSpec
+    from ..spec import RunSpec
 
 
 @dataclass

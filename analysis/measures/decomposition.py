@@ -26,7 +26,7 @@ from torch import Tensor
 
 from ..models import GPT
 from ..regimes import REGIMES
-from . import register
+from .base import register
 from .parameters import named_parameters, parameter_group
 
 if TYPE_CHECKING:

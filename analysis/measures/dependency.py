@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from . import register
+from .base import register
 
 if TYPE_CHECKING:
     from ..models import GPT

@@ -23,18 +23,17 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from .. import registry
 from ..models import GPT
 from ..regimes import STANDARD, Regime
 from ..registry import Registry
-from . import register
+from .base import register
 
 if TYPE_CHECKING:
     from .data import RunData
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 GradientMethod = Callable[..., Tensor]
-GRADIENT_METHODS: Registry[GradientMethod] = registry.GRADIENT_METHODS  # declared there: the config validates its names
+GRADIENT_METHODS: Registry[GradientMethod] = Registry("gradient-matrix method")
 
 # Method per device type, from ``make bench`` (results/bench/gradient_methods.json): on CPU
 # the per-target loop is fastest (the backward passes are already compute bound); on a GPU a

@@ -30,7 +30,7 @@ from scipy import stats
 from torch import Tensor
 
 from ..regimes import STANDARD, Regime
-from . import register
+from .base import register
 
 if TYPE_CHECKING:
     from ..models import GPT

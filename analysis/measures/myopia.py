@@ -17,7 +17,7 @@ from torch import Tensor
 from ..grid import GRID_FACTORS
 from ..models import GPT
 from ..regimes import STANDARD
-from . import register
+from .base import register
 
 if TYPE_CHECKING:
     from .data import RunData

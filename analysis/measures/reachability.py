@@ -34,7 +34,7 @@ from torch import Tensor
 from ..models import GPT, GPTConfig
 from ..models.positional import PositionalEncoding
 from ..regimes import STANDARD
-from . import register
+from .base import register
 from .parameters import named_parameters, parameter_group
 
 if TYPE_CHECKING:

@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..config import RunSpec
 from ..io import load_checkpoint, write_table
 from ..models import GPT, build_model
-from . import MEASURES
+from ..spec import RunSpec
+from .base import MEASURES
 from .data import RunData
 
 

@@ -59,7 +59,7 @@ from torch.func import functional_call, vmap
 from ..device import ComputeSettings
 from ..models import GPT
 from ..regimes import STANDARD
-from . import register
+from .base import register
 from .parameters import named_parameters, split_flat
 
 if TYPE_CHECKING:

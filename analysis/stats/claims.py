@@ -109,6 +109,11 @@ def rule_problems(claim_id: str, overrides: Mapping[str, Any]) -> list[str]:
             problems.append(f"stats.claims.{claim_id}.{key}: expected {type(default).__name__}, got {value!r}")
         elif isinstance(value, float) and value != value:
             problems.append(f"stats.claims.{claim_id}.{key}: NaN is not allowed")
+    if not problems:  # each Rules refuses thresholds that contradict each other (its __post_init__): before any job
+        try:
+            rules(**overrides)
+        except ValueError as error:
+            problems.append(f"stats.claims.{claim_id}: {error}")
     return problems
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..provenance import REPO, changed_since, git_commit
+from ..provenance import git_commit
 from .inference import Interval
 
 MINUS = "\u2212"
@@ -140,21 +141,27 @@ def paper_numbers(
     }
 
 
-RULES_COMMIT_FILE = REPO / "paper" / "rules_commit.txt"  # the commit at which the rules were fixed (written once)
+@dataclass(frozen=True)
+class Freeze:
+    """What the repository says about the preregistration (``tooling/preregistration.py`` reads it; the workflow hands
+    it in): the seeds looked at while the rules were written, the commit that fixed them, the rule files changed since."""
+
+    exploratory_seeds: tuple[int, ...]
+    rules_commit: str = ""  # "": not fixed yet
+    changed_since: tuple[str, ...] | None = None  # None: not decidable (no commit, or git could not tell)
 
 
-def preregistration_numbers(config: dict[str, Any], exploratory_seeds: list[int]) -> dict[str, str]:
+def preregistration_numbers(config: dict[str, Any], freeze: Freeze) -> dict[str, str]:
     """Which seeds decided the verdicts, which were looked at while the rules were written, and whether a
     rule file changed after the commit that fixed them."""
-    commit = RULES_COMMIT_FILE.read_text().strip() if RULES_COMMIT_FILE.exists() else ""
-    changed = changed_since(commit) if commit else None
+    changed = freeze.changed_since if freeze.rules_commit else None
     seeds = sorted({*config["seeds"], *(s for e in config.get("experiments", {}).values() for s in e.get("seeds", []))})
-    confirmatory = not set(seeds) & set(exploratory_seeds)
+    confirmatory = not set(seeds) & set(freeze.exploratory_seeds)
     return {
         "status": "confirmatory" if confirmatory else "exploratory",
-        "rules_commit": commit or "not fixed yet",
+        "rules_commit": freeze.rules_commit or "not fixed yet",
         "confirmatory_seeds": ", ".join(str(s) for s in seeds),
-        "exploratory_seeds": ", ".join(str(s) for s in exploratory_seeds),
+        "exploratory_seeds": ", ".join(str(s) for s in freeze.exploratory_seeds),
         "changed_since": "unknown" if changed is None else (", ".join(changed) if changed else "none"),
     }
 

@@ -14,16 +14,14 @@ from typing import Any
 
 import pandas as pd
 
-from ..config import load_study
 from ..io import read_json
 from ..measures.myopia import myopia_gap
 from ..outcomes import MISSING_COLUMNS, TRAINED, missing_row, read_run_table, status
-from ..provenance import exploratory_seeds
 from .claims import ClaimInputs, Verdict, decide_all, load_claims, resolve_rules, rules_as_json
 from .descriptive import run_all
 from .learning import learning_table, with_learning
 from .listing import paper_sections
-from .report import missing_runs_numbers, paper_numbers, preregistration_numbers, tables_digest
+from .report import Freeze, missing_runs_numbers, paper_numbers, preregistration_numbers, tables_digest
 from .runs import check_same_corpus, runs_table
 
 
@@ -63,8 +61,8 @@ def aggregate(
         print(f"{name}: {len(tables[name])} rows")
     logs = []
     for path in trained_paths(train_logs):
-        parts = Path(path).parts
-        logs.append(pd.read_csv(path).assign(condition=parts[-3], seed=int(parts[-2].removeprefix("seed"))))
+        spec = records[Path(path).parent]["spec"]  # the run folder's own record names its condition and seed
+        logs.append(pd.read_csv(path).assign(condition=spec["condition"], seed=int(spec["seed"])))
     tables["train_log"] = pd.concat(logs, ignore_index=True)
     kept = [record for run_dir, record in records.items() if run_dir in trained]
     check_same_corpus(kept)
@@ -84,9 +82,13 @@ class Statistics:
 
 def statistics(
     config: dict[str, Any], runs: pd.DataFrame, tables: Mapping[str, pd.DataFrame], records: Sequence[dict[str, Any]],
-    missing: pd.DataFrame,
+    missing: pd.DataFrame, paper_conditions: Sequence[str], freeze: Freeze,
 ) -> Statistics:
-    """Claims, analyses and the paper's numbers from the aggregated tables, the runs and missing-runs tables and the run records."""
+    """Claims, analyses and the paper's numbers from the aggregated tables, the runs and missing-runs tables and the run records.
+
+    ``paper_conditions``: the conditions of the experiments the paper reports, in config order (``Study.paper_conditions``);
+    ``freeze``: what the repository says about the preregistration (the workflow reads it: ``tooling/preregistration.py``).
+    """
     settings = config["stats"]
     runs = with_learning(runs, settings)
     learning = learning_table(runs, settings)
@@ -99,17 +101,15 @@ def statistics(
     decided = [verdict for result in results.values() for verdict in result.verdicts]
 
     trained = [r for r in records if status(r) == TRAINED]  # diverged runs: never averaged
-    study = load_study(config)
-    reported = [c for c in study.paper_conditions() if c in set(runs["condition"])]  # a condition none of whose runs trained drops out
+    reported = [c for c in paper_conditions if c in set(runs["condition"])]  # a condition none of whose runs trained drops out
     numbers = paper_numbers(config, reported, runs, learning, trained)
-    numbers["missing_runs"] = missing_runs_numbers(missing, study.paper_conditions(), reported)
+    numbers["missing_runs"] = missing_runs_numbers(missing, list(paper_conditions), reported)
     numbers["verdicts"] = [v.as_dict() for v in decided]
     numbers["claims"] = {claim_id: result.numbers for claim_id, result in results.items()}
     numbers["analyses"] = {analysis_id: result.numbers for analysis_id, result in analyses.items()}
     numbers["sections"] = paper_sections(numbers["analyses"])  # the paper includes these, in this order
     numbers["rules"] = rules_as_json({claim_id: rules[claim_id] for claim_id in results})
-    base_profile = config["profile"].removesuffix("-exploratory")
-    numbers["preregistration"] = preregistration_numbers(config, exploratory_seeds(base_profile))
+    numbers["preregistration"] = preregistration_numbers(config, freeze)
     numbers["preregistration"]["tables_sha256"] = tables_digest(tables)  # not runs: it holds wall times and commits
     verdicts = pd.DataFrame([v.as_dict() for v in decided])
     return Statistics({"learning": learning, **claim_tables, **analysis_tables, "verdicts": verdicts}, decided, numbers)

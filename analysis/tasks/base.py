@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor
+
+from ..registry import Registry
 
 BASELINE_SEQUENCES = 4096
 BASELINE_SEED = 20_241_126
@@ -55,6 +58,15 @@ class Task(ABC):
     @property
     @abstractmethod
     def output_spec(self) -> IOSpec: ...
+
+    def check(self, model: Mapping[str, Any], regime: str) -> list[str]:
+        """Problems of training this task with the ``model`` settings under ``regime`` (none by default).
+
+        The config validator calls it for every run, before any job, and fills the message's fields: ``{task}`` (the
+        task's config key, ``tasks.<label>``), ``{experiment}`` (``experiments.<name>``) and ``{<model setting>}``,
+        e.g. ``{context}``, (the config key the run's setting came from).
+        """
+        return []
 
     @property
     def max_context(self) -> int | None:
@@ -121,6 +133,32 @@ class Task(ABC):
     def describe(self) -> dict[str, Any]:
         """Name, version and parameters: what a result needs to say which task it used."""
         return {"name": self.name, "version": self.version, **dataclasses.asdict(self)}
+
+
+
+IMPOSSIBLE_LOGIT = -1e4  # finite stand-in for log 0: softmax gives exactly 0, no inf/NaN (in losses or probes)
+
+
+class TokenTask(Task):
+    """A task over token ids with the same ``vocab`` token ids in and out, scored by cross-entropy at every position.
+
+    A subclass gives ``vocab`` (a field or a property): the number of token ids.
+    """
+
+    vocab: int
+
+    @property
+    def input_spec(self) -> IOSpec:
+        return IOSpec("tokens", self.vocab)
+
+    @property
+    def output_spec(self) -> IOSpec:
+        return IOSpec("tokens", self.vocab)
+
+    def loss_per_position(self, prediction: Tensor, targets: Tensor) -> Tensor:
+        return cross_entropy_per_position(prediction, targets)
+
+TASKS: Registry[type[Task]] = Registry("task")  # filled by the task modules (``analysis.tasks`` imports them)
 
 
 def band_dependencies(n: int, context: int, nearest: int, farthest: int) -> Tensor:

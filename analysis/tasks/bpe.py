@@ -3,7 +3,7 @@
 Why: the byte-level text model uses only a handful of its T positions (C4's effective context,
 docs/results.md). With byte pairs each position carries about 2.6 bytes, so the same positions
 reach further back in the text. The merges are learned once, deterministically, and committed
-(``corpus/bpe-512-merges.json``); ``python -m analysis.tasks.bpe`` writes the file again.
+(``corpus/bpe-512-merges.json``); ``python -m tooling.learn_merges`` writes the file again.
 
 Learning (classic BPE on one token stream, no word boundaries): start from the text task's 97 byte
 ids; repeatedly merge the most frequent adjacent pair into a new id (ties: the smallest pair, a * size + b);
@@ -82,20 +82,3 @@ def load_merges(path: Path = MERGES_FILE) -> tuple[Merges, int, int]:
 
 def merges_sha256(path: Path = MERGES_FILE) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def main(size: int = 512) -> None:
-    """Learn the merges on the default text task's training part and write ``MERGES_FILE``."""
-    from .text import VOCAB, TextTask
-
-    task = TextTask()
-    merges = learn_merges(task.part.numpy(), VOCAB, size)
-    payload = {"base": VOCAB, "size": VOCAB + len(merges), "corpus_sha256": task.corpus_sha256,
-               "learned_on": f"text task, split train, max_bytes {task.max_bytes}, holdout_fraction {task.holdout_fraction}",
-               "merges": [list(pair) for pair in merges]}
-    MERGES_FILE.write_text(json.dumps(payload, separators=(",", ":")) + "\n")
-    print(f"{MERGES_FILE}: {len(merges)} merges, sha256 {merges_sha256()}")
-
-
-if __name__ == "__main__":
-    main()

@@ -16,6 +16,7 @@ at t is not the input at t + 1), which is what makes the dependency distance kno
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, ClassVar
@@ -23,15 +24,12 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from . import TASKS
-from .base import Batch, IOSpec, Task, band_dependencies, cross_entropy_per_position
-
-IMPOSSIBLE_LOGIT = -1e4  # finite stand-in for log 0: softmax gives exactly 0, no inf/NaN
+from .base import IMPOSSIBLE_LOGIT, TASKS, Batch, TokenTask, band_dependencies
 
 
 @TASKS.register("lag")
 @dataclass(frozen=True)
-class LagTask(Task):
+class LagTask(TokenTask):
     vocab: int = 16
     distance: int = 4
     map_seed: int = 4321
@@ -55,13 +53,14 @@ class LagTask(Task):
         if self.map_seed < 0:
             raise ValueError(f"lag: map_seed must be >= 0, got {self.map_seed}")
 
-    @property
-    def input_spec(self) -> IOSpec:
-        return IOSpec("tokens", self.vocab)
-
-    @property
-    def output_spec(self) -> IOSpec:
-        return IOSpec("tokens", self.vocab)
+    def check(self, model: Mapping[str, Any], regime: str) -> list[str]:
+        """The distance must be shorter than the context: otherwise no target has its source and the task has no context
+        to learn from (``sample`` refuses it too, but only once a job runs)."""
+        context = model["context"]
+        if self.distance >= context:
+            return [f"{{task}}.distance = {self.distance} is not shorter than the context {{context}} = {context}: no target "
+                    f"has its source; allowed values: 1 to {context - 1}"]
+        return []
 
     @cached_property
     def permutation(self) -> Tensor:
@@ -77,9 +76,6 @@ class LagTask(Task):
         tokens = torch.randint(self.vocab, (n, context), generator=generator)
         source = torch.cat([tokens[:, : self.distance], tokens[:, : context - self.distance]], dim=1)
         return Batch(inputs=tokens, targets=self.permutation[source])
-
-    def loss_per_position(self, prediction: Tensor, targets: Tensor) -> Tensor:
-        return cross_entropy_per_position(prediction, targets)
 
     def context_free_prediction(self, batch: Batch) -> Tensor:
         """Exact pi(x_t) where the target is the own token's image (t < d); uniform where it lies in context."""

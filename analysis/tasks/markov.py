@@ -13,13 +13,12 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from . import TASKS
-from .base import Batch, IOSpec, Task, band_dependencies, cross_entropy_per_position
+from .base import TASKS, Batch, TokenTask, band_dependencies
 
 
 @TASKS.register("markov")
 @dataclass(frozen=True)
-class MarkovTask(Task):
+class MarkovTask(TokenTask):
     vocab: int = 16
     order: int = 2
     alpha: float = 0.3
@@ -32,14 +31,6 @@ class MarkovTask(Task):
     def __post_init__(self) -> None:
         if self.vocab < 2 or self.order < 1 or self.alpha <= 0:
             raise ValueError("markov: need vocab >= 2, order >= 1, alpha > 0")
-
-    @property
-    def input_spec(self) -> IOSpec:
-        return IOSpec("tokens", self.vocab)
-
-    @property
-    def output_spec(self) -> IOSpec:
-        return IOSpec("tokens", self.vocab)
 
     @cached_property
     def transitions(self) -> Tensor:
@@ -102,9 +93,6 @@ class MarkovTask(Task):
     def sample(self, n: int, context: int, generator: torch.Generator) -> Batch:
         tokens = self._walk(n, context + 1, generator)
         return Batch(inputs=tokens[:, :-1], targets=tokens[:, 1:])
-
-    def loss_per_position(self, prediction: Tensor, targets: Tensor) -> Tensor:
-        return cross_entropy_per_position(prediction, targets)
 
     def dependencies(self, batch: Batch) -> Tensor:
         """Target x_{t+1} is drawn given the last ``order`` tokens: sources t - order + 1 .. t.

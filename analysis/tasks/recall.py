@@ -21,15 +21,12 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from . import TASKS
-from .base import Batch, IOSpec, ProbeTarget, Task, cross_entropy_per_position
-
-IMPOSSIBLE_LOGIT = -1e4  # finite stand-in for log 0: softmax gives exactly 0, no inf/NaN in probes
+from .base import IMPOSSIBLE_LOGIT, TASKS, Batch, ProbeTarget, TokenTask
 
 
 @TASKS.register("recall")
 @dataclass(frozen=True)
-class RecallTask(Task):
+class RecallTask(TokenTask):
     n_keys: int = 8
     n_values: int = 8
 
@@ -50,14 +47,6 @@ class RecallTask(Task):
     @property
     def vocab(self) -> int:
         return self.n_keys + self.n_values
-
-    @property
-    def input_spec(self) -> IOSpec:
-        return IOSpec("tokens", self.vocab)
-
-    @property
-    def output_spec(self) -> IOSpec:
-        return IOSpec("tokens", self.vocab)
 
     def sample(self, n: int, context: int, generator: torch.Generator) -> Batch:
         if context < 1:
@@ -100,9 +89,6 @@ class RecallTask(Task):
         mask = is_value & (torch.arange(tokens.shape[1]) > 0)
         one_hot = torch.nn.functional.one_hot(previous.clamp(max=self.n_keys - 1), self.n_keys).to(torch.float64)
         return {"pair_key": ProbeTarget(mask, one_hot)}
-
-    def loss_per_position(self, prediction: Tensor, targets: Tensor) -> Tensor:
-        return cross_entropy_per_position(prediction, targets)
 
     def dependencies(self, batch: Batch) -> Tensor:
         """The own input always (its type says whether a key or a value comes next); at a key, every earlier pair with that key.

@@ -7,14 +7,14 @@ pre-computes it for later positions can use it. shift = 0 is the control.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
-from . import TASKS
-from .base import Batch, IOSpec, ProbeTarget, Task, band_dependencies
+from .base import TASKS, Batch, IOSpec, ProbeTarget, Task, band_dependencies
 
 
 @TASKS.register("sine")
@@ -40,6 +40,25 @@ class SineTask(Task):
             raise ValueError(f"sine: K must be >= 1, got {self.K}")
         if not 0.0 <= self.p <= 1.0:
             raise ValueError(f"sine: p must lie in [0, 1], got {self.p}")
+
+    def check(self, model: Mapping[str, Any], regime: str) -> list[str]:
+        """The lags of the last position must lie inside the context; under a myopic regime there must be more lags than
+        attention heads (each head could route one raw input to position t, a workaround without pre-caching)."""
+        problems = []
+        context = model["context"]
+        if self.shift + self.K > context:  # the lags of the last position would start before the sequence
+            problems.append(
+                f"{{task}}.K = {self.K} reaches beyond the context {{context}} = {context}; allowed values: "
+                f"K <= context - shift = {context - self.shift}"
+            )
+        heads = model["n_layer"] * model["n_head"]
+        if regime != "standard" and self.K <= heads:
+            problems.append(
+                f"{{task}}.K = {self.K} is not larger than the {heads} attention heads (n_layer x n_head) of a myopic "
+                f"condition in {{experiment}}: each head could route one raw input to position t, a workaround without "
+                f"pre-caching; allowed values: K > {heads}"
+            )
+        return problems
 
     @property
     def input_spec(self) -> IOSpec:

@@ -37,8 +37,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from . import TASKS, bpe
-from .base import Batch, IOSpec, Task, cross_entropy_per_position
+from . import bpe
+from .base import TASKS, Batch, TokenTask
 
 VOCAB = 97
 NEWLINE_ID = 95
@@ -94,7 +94,7 @@ def byte_pair_ids(max_bytes: int, start: int, stop: int) -> Tensor:
 
 @TASKS.register("text")
 @dataclass(frozen=True)
-class TextTask(Task):
+class TextTask(TokenTask):
     max_bytes: int = 2_000_000
     holdout_fraction: float = 0.1
     split: str = "train"
@@ -130,17 +130,13 @@ class TextTask(Task):
         return dataclasses.replace(self, split="heldout")
 
     @property
+    def vocab(self) -> int:
+        return self.size
+
+    @property
     def size(self) -> int:
         """Number of token ids: 97 bytes, or the byte-pair vocabulary's size."""
         return VOCAB if self.vocabulary == "bytes" else bpe.load_merges()[2]
-
-    @property
-    def input_spec(self) -> IOSpec:
-        return IOSpec("tokens", self.size)
-
-    @property
-    def output_spec(self) -> IOSpec:
-        return IOSpec("tokens", self.size)
 
     @property
     def corpus_sha256(self) -> str:
@@ -172,9 +168,6 @@ class TextTask(Task):
         starts = torch.randint(len(part) - context, (n, 1), generator=generator)
         windows = part[starts + torch.arange(context + 1)]
         return Batch(inputs=windows[:, :-1], targets=windows[:, 1:])
-
-    def loss_per_position(self, prediction: Tensor, targets: Tensor) -> Tensor:
-        return cross_entropy_per_position(prediction, targets)
 
     @cached_property
     def unigram(self) -> Tensor:

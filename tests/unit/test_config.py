@@ -9,8 +9,9 @@ import sys
 import pytest
 from workflow_helpers import REPO, smoke_config
 
-from analysis.config import ConfigError, checkpoint_steps, load_study, load_study_file, schema
+from analysis.config import ConfigError, load_study, load_study_file, schema
 from analysis.grid import GRID_FACTORS
+from analysis.spec import checkpoint_steps
 from analysis.tasks import TASKS
 
 
@@ -54,6 +55,17 @@ CASES = {
     "sine lags a myopic model could route": (lambda c: c["tasks"]["sine-shift1"].update(K=3), ["tasks.sine-shift1.K = 3 is not larger than the 4 attention heads", "allowed values: K > 4"]),
     "sine lags beyond the context": (lambda c: c["tasks"]["sine-shift1"].update(K=8), ["tasks.sine-shift1.K = 8 reaches beyond the context model.context = 8", "allowed values: K <= context - shift = 7"]),
     "sine lags beyond the context of standard training": (lambda c: c["experiments"]["distance"]["grid"].update(task=["sine-shift1"], context=[5]), ["tasks.sine-shift1.K = 5 reaches beyond the context experiments.distance.grid.context = 5", "allowed values: K <= context - shift = 4"]),
+    # refused before any job, each with the key and the allowed range (issue 26: they failed late or never)
+    "seed torch cannot take": (lambda c: c.update(seeds=[0, 2**64]), ["seeds.1: 18446744073709551616 is greater than the maximum of 18446744073709551615"]),
+    "experiment seed torch cannot take": (lambda c: c["experiments"]["distance"].update(seeds=[2**64 + 5]), ["experiments.distance.seeds.0", "maximum of 18446744073709551615"]),
+    "lag distance at the context": (lambda c: c["tasks"]["lag"].update(distance=8), ["tasks.lag.distance = 8 is not shorter than the context model.context = 8", "allowed values: 1 to 7"]),
+    "lag distance beyond a grid's context": (lambda c: c["experiments"]["distance"]["grid"].update(context=[2]), ["tasks.lag.distance = 2 is not shorter than the context experiments.distance.grid.context = 2", "allowed values: 1 to 1"]),
+    "minuscule above comparable": (lambda c: c["stats"].update(claims={"c6": {"minuscule": 0.2}}), ["stats.claims.c6: need 0 < minuscule (0.2) < comparable (0.1)"]),
+    "equivalence margin above the DiD threshold": (lambda c: c["stats"].update(claims={"c2": {"equivalence_margin": 0.2}}), ["stats.claims.c2: c2: equivalence_margin must not exceed min_relative_did"]),
+    "C4 shares that do not exclude each other": (lambda c: c["stats"].update(claims={"c4": {"min_share": 0.5}}), ["stats.claims.c4: min_share 0.5: must lie in (0.5, 1]"]),
+    "about half above full": (lambda c: c["stats"].update(claims={"c3": {"half_low": 0.7}}), ["stats.claims.c3: c3 rules need half_low <= half_high < full, got 0.7, 0.6, 1.0"]),
+    "warm-up longer than training": (lambda c: c["train"].update(warmup_steps=21), ["train.warmup_steps = 21 is longer than training train.steps = 20; allowed values: 0 to 20"]),
+    "warm-up longer than a grid's training": (lambda c: c["experiments"]["distance"]["grid"].update(steps=[4]), ["train.warmup_steps = 5 is longer than training experiments.distance.grid.steps = 4; allowed values: 0 to 4"]),
     "unknown claim": (lambda c: c["stats"].update(claims={"c9": {}}), ["stats.claims.c9: unknown claim", "allowed values: c1, c2, c3, c4, c5, c6"]),
     "unknown claim rule": (lambda c: c["stats"].update(claims={"c2": {"margin": 0.1}}), ["unknown key 'stats.claims.c2.margin'", "min_relative_did"]),
     "claim rule of the wrong type": (lambda c: c["stats"].update(claims={"c6": {"minuscule": "tiny"}}), ["stats.claims.c6.minuscule: expected float"]),
@@ -111,18 +123,20 @@ def test_a_grid_factor_sets_its_run_setting() -> None:
     assert run.condition == "markov_learned_standard_L2_D32_H4_T8_S30"
 
 
-def test_the_config_imports_no_module_that_reads_it() -> None:
-    """Imports flow one way: the measures and training read RunSpec, so the names the measures register
-    reach the config through analysis.registry, not through an import of theirs."""
+def test_the_config_imports_what_it_validates_and_nothing_imports_the_config() -> None:
+    """Imports flow one way: the measures, training and the statistics read ``analysis.spec``; the validator imports
+    the measures, gradient methods and claims whose names it checks (tests/unit/test_package_boundaries.py: the layers)."""
     tree = ast.parse((REPO / "analysis" / "config.py").read_text())
-    imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level]
-    assert imported and not [m for m in imported if m.split(".")[0] in {"measures", "training"}], imported
+    imported = {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level}
+    assert {"measures", "measures.gradient_matrix", "stats.claims", "spec"} <= imported, imported
+    readers = [path.name for path in (REPO / "analysis").rglob("*.py") if path.parent.name in {"measures", "stats", "tasks"}
+               and "config import" in path.read_text()]
+    assert not readers, readers
 
 
 def test_names_the_measures_register_are_known_to_a_fresh_config() -> None:
-    """The registries the measures fill load them on the first lookup, so validation alone sees every name."""
     code = (
-        "import sys; from analysis.config import schema; assert 'analysis.measures' not in sys.modules; "
+        "from analysis.config import schema; "
         "d = schema()['$defs']; print(d['gradient_method']['enum'], 'm1_gradient_matrix' in d['measure']['enum'])"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)

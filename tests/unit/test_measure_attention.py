@@ -94,7 +94,7 @@ def _config(**measure: object) -> dict:
     return {
         "profile": "t", "seeds": [0],
         "model": {"n_layer": 1, "d_model": 8, "n_head": 2, "context": 6, "pos_encoding": "learned"},
-        "train": {"steps": 2, "batch_size": 2, "lr": 1e-3, "regime": "standard"},
+        "train": {"steps": 2, "batch_size": 2, "lr": 1e-3, "warmup_steps": 0, "regime": "standard"},
         "measure": {"n_sequences": 2},
         "stats": {},
         "tasks": {"markov": {"name": "markov", "vocab": 5, "order": 1, "alpha": 0.5}},

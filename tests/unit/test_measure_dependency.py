@@ -5,13 +5,13 @@ import pytest
 import torch
 from conftest import tiny_batch, tiny_model, tiny_task
 
-from analysis.config import RunSpec
 from analysis.measures import MEASURES
 from analysis.measures import data as measures_data
 from analysis.measures.data import RunData
 from analysis.measures.dependency import COLUMNS, dependency_share
 from analysis.measures.gradient_matrix import gradient_matrix
 from analysis.regimes import REGIMES
+from analysis.spec import RunSpec
 from analysis.tasks import Batch, build_task
 
 

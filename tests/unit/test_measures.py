@@ -12,7 +12,7 @@ from conftest import ENCODINGS, tiny_batch, tiny_model, tiny_task
 from references import own_position_losses, prefix_losses
 from workflow_helpers import smoke_config
 
-from analysis.config import RunSpec, load_study
+from analysis.config import load_study
 from analysis.measures import MEASURES
 from analysis.measures.data import RunData
 from analysis.measures.decomposition import decompose, decomposition_table
@@ -43,6 +43,7 @@ from analysis.measures.weight_channel import (
     slope,
     weight_channel_table,
 )
+from analysis.spec import RunSpec
 from analysis.tasks import build_task
 from analysis.training import checkpoint_path, train_run
 

@@ -10,7 +10,7 @@ import torch
 from conftest import ENCODINGS, tiny_model
 from workflow_helpers import smoke_config
 
-from analysis.config import RunSpec, load_study
+from analysis.config import load_study
 from analysis.io import save_checkpoint
 from analysis.measures.data import RunData
 from analysis.measures.run import load_model
@@ -19,6 +19,7 @@ from analysis.models.gpt import CausalSelfAttention
 from analysis.models.positional import ENCODING_ORDER, POSITIONAL_ENCODINGS
 from analysis.models.positional.rope import Rotary
 from analysis.regimes import STANDARD
+from analysis.spec import RunSpec
 from analysis.tasks import build_task
 
 

@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import subprocess
 
-from analysis.provenance import REPO, changed_since
 from analysis.stats import report
+from tooling import preregistration
+from tooling.preregistration import REPO, changed_since
 
 
-def test_seeds_disjoint_from_the_exploratory_ones_are_confirmatory(monkeypatch, tmp_path) -> None:
-    monkeypatch.setattr(report, "RULES_COMMIT_FILE", tmp_path / "missing.txt")
-    confirmatory = report.preregistration_numbers({"seeds": [100, 101, 102]}, [0, 1, 2, 3, 4])
+def test_seeds_disjoint_from_the_exploratory_ones_are_confirmatory() -> None:
+    confirmatory = report.preregistration_numbers({"seeds": [100, 101, 102]}, report.Freeze((0, 1, 2, 3, 4)))
     assert confirmatory["status"] == "confirmatory" and confirmatory["confirmatory_seeds"] == "100, 101, 102"
     assert confirmatory["rules_commit"] == "not fixed yet" and confirmatory["changed_since"] == "unknown"
-    overlap = report.preregistration_numbers({"seeds": [4, 5]}, [0, 1, 2, 3, 4])
+    overlap = report.preregistration_numbers({"seeds": [4, 5]}, report.Freeze((0, 1, 2, 3, 4)))
     assert overlap["status"] == "exploratory"
 
 
@@ -27,7 +27,7 @@ def test_a_rule_file_changed_since_the_commit_is_named(tmp_path) -> None:
 def test_exploratory_seeds_are_the_default_overlay_plus_the_profiles_own() -> None:
     """The claims' rules were developed on the default overlay's seeds 0-4, whatever the profile; the scaling
     overlay adds its own; a profile with no overlay still counts the default's."""
-    from analysis.provenance import exploratory_seeds
+    from tooling.preregistration import exploratory_seeds
 
     spent = list(range(100, 110))  # v2's confirmatory seeds and v3's development seeds on the default profile
     assert exploratory_seeds("default") == [*range(10), *spent]
@@ -37,7 +37,7 @@ def test_exploratory_seeds_are_the_default_overlay_plus_the_profiles_own() -> No
 
 def test_the_freeze_is_the_claims_import_closure_computed_from_the_code(tmp_path) -> None:
     """Relative, absolute and package imports are followed through a chain; modules nobody imports stay out."""
-    from analysis.provenance import import_closure
+    from tooling.preregistration import import_closure
 
     files = {
         "pkg/__init__.py": "",
@@ -61,7 +61,7 @@ def test_the_freeze_is_the_claims_import_closure_computed_from_the_code(tmp_path
 
 
 def test_the_studys_freeze_covers_what_decides() -> None:
-    from analysis.provenance import rule_files
+    from tooling.preregistration import rule_files
 
     frozen = rule_files()
     for path in ("analysis/stats/c2.py", "analysis/stats/distance.py", "analysis/stats/inference.py", "analysis/training.py",
@@ -69,3 +69,16 @@ def test_the_studys_freeze_covers_what_decides() -> None:
                  "analysis/held_out.py", "paper/preregistration.md", "workflow/config/*.yaml"):
         assert path in frozen
     assert "analysis/stats/scaling.py" not in frozen  # descriptive: decides nothing
+
+
+def test_the_freeze_the_workflow_hands_in_reads_the_rules_commit_and_asks_git(monkeypatch, tmp_path) -> None:
+    """No commit file: nothing to compare with, git is not asked; with one, its changed files are passed on."""
+    monkeypatch.setattr(preregistration, "RULES_COMMIT_FILE", tmp_path / "absent.txt")
+    monkeypatch.setattr(preregistration, "changed_since", lambda commit: asked.append(commit) or ["a.py"])
+    asked: list[str] = []
+    unfixed = preregistration.freeze("default-exploratory")
+    assert unfixed.rules_commit == "" and unfixed.changed_since is None and asked == []
+    assert unfixed.exploratory_seeds == tuple(preregistration.exploratory_seeds("default"))
+    (tmp_path / "rules_commit.txt").write_text("abc123\n")
+    monkeypatch.setattr(preregistration, "RULES_COMMIT_FILE", tmp_path / "rules_commit.txt")
+    assert preregistration.freeze("smoke") == report.Freeze(unfixed.exploratory_seeds, "abc123", ("a.py",)) and asked == ["abc123"]

@@ -1,8 +1,6 @@
 """How the paper's numbers are formatted (``analysis/stats/report.py``), on worked values written out by hand."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +8,7 @@ import pytest
 from analysis.stats import report
 from analysis.stats.inference import Interval
 from analysis.stats.report import (
+    Freeze,
     _condition_numbers,
     _counts,
     _myopia_rows,
@@ -190,24 +189,15 @@ def test_paper_numbers_myopia_table_holds_the_tasks_trained_under_two_regimes_wi
     ]
 
 
-def test_preregistration_numbers_say_which_seeds_decide(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(report, "RULES_COMMIT_FILE", tmp_path / "absent.txt")
-    monkeypatch.setattr(report, "changed_since", lambda commit: [])  # not asked: no commit to compare with
-    unfixed = preregistration_numbers({"seeds": [3, 4]}, [0, 1, 2])
+def test_preregistration_numbers_say_which_seeds_decide() -> None:
+    unfixed = preregistration_numbers({"seeds": [3, 4]}, Freeze((0, 1, 2), "", ()))  # no commit: a change list means nothing
     assert unfixed == {"status": "confirmatory", "rules_commit": "not fixed yet", "confirmatory_seeds": "3, 4",
                        "exploratory_seeds": "0, 1, 2", "changed_since": "unknown"}
-    fixed = tmp_path / "rules_commit.txt"
-    fixed.write_text("abc123\n")
-    monkeypatch.setattr(report, "RULES_COMMIT_FILE", fixed)
-    asked = []
-    monkeypatch.setattr(report, "changed_since", lambda commit: asked.append(commit) or [])
-    assert preregistration_numbers({"seeds": [2, 3]}, [0, 1, 2])["status"] == "exploratory"
-    assert preregistration_numbers({"seeds": [3]}, [0])["changed_since"] == "none" and asked == ["abc123", "abc123"]
-    monkeypatch.setattr(report, "changed_since", lambda commit: ["analysis/stats/c1.py", "paper/preregistration.md"])
-    changed = preregistration_numbers({"seeds": [3]}, [0])
+    assert preregistration_numbers({"seeds": [2, 3]}, Freeze((0, 1, 2), "abc123", ()))["status"] == "exploratory"
+    assert preregistration_numbers({"seeds": [3]}, Freeze((0,), "abc123", ()))["changed_since"] == "none"
+    changed = preregistration_numbers({"seeds": [3]}, Freeze((0,), "abc123", ("analysis/stats/c1.py", "paper/preregistration.md")))
     assert changed["changed_since"] == "analysis/stats/c1.py, paper/preregistration.md" and changed["rules_commit"] == "abc123"
-    monkeypatch.setattr(report, "changed_since", lambda commit: None)
-    assert preregistration_numbers({"seeds": [3]}, [0])["changed_since"] == "unknown"
+    assert preregistration_numbers({"seeds": [3]}, Freeze((0,), "abc123", None))["changed_since"] == "unknown"
 
 
 def test_the_tables_digest_changes_with_any_entry_and_not_with_dict_order() -> None:
@@ -220,8 +210,7 @@ def test_the_tables_digest_changes_with_any_entry_and_not_with_dict_order() -> N
     assert len(tables_digest({})) == 64
 
 
-def test_every_experiments_seeds_decide_whether_a_study_is_confirmatory(monkeypatch, tmp_path) -> None:
-    monkeypatch.setattr(report, "RULES_COMMIT_FILE", tmp_path / "missing.txt")
+def test_every_experiments_seeds_decide_whether_a_study_is_confirmatory() -> None:
     config = {"seeds": [200, 201], "experiments": {"c2": {"seeds": [200, 204]}, "other": {}}}
-    assert preregistration_numbers(config, [0, 1])["confirmatory_seeds"] == "200, 201, 204"
-    assert preregistration_numbers(config, [204])["status"] == "exploratory"
+    assert preregistration_numbers(config, Freeze((0, 1)))["confirmatory_seeds"] == "200, 201, 204"
+    assert preregistration_numbers(config, Freeze((204,)))["status"] == "exploratory"

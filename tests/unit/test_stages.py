@@ -3,7 +3,7 @@ claims', analyses' and paper's outputs are put together.
 
 The steps they call (the runs table, the myopia gap, each claim and analysis, the paper's numbers) have tests of
 their own; here they are replaced by recording stand-ins, so each test checks one thing the stage itself does:
-that a diverged run's files are never read, that the training log's condition and seed come from its folder, that
+that a diverged run's files are never read, that the training log's condition and seed come from its run's record, that
 the claims' tables reach the analyses, that the paper's numbers come from the trained runs only.
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pytest
 from analysis.outcomes import DIVERGED, MARKER, MISSING_COLUMNS
 from analysis.stats import stages
 from analysis.stats.claims import ClaimResult, Verdict
+from analysis.stats.report import Freeze
 
 # --- missing_runs -----------------------------------------------------------------------------------------------
 
@@ -119,7 +120,7 @@ def test_aggregate_reads_the_trained_runs_only(tmp_path: Path, recorded: dict, c
     ]
 
 
-def test_aggregate_labels_each_training_log_with_its_folders_condition_and_seed(tmp_path: Path, recorded: dict):
+def test_aggregate_labels_each_training_log_with_its_records_condition_and_seed(tmp_path: Path, recorded: dict):
     records, measures, logs, timings = write_runs(tmp_path)
     log = stages.aggregate(records, measures, logs, timings)["train_log"]
     assert log.to_dict("records") == [
@@ -173,8 +174,6 @@ def planted(monkeypatch: pytest.MonkeyPatch) -> dict:
     monkeypatch.setattr(stages, "with_learning", lambda runs, settings: runs.assign(learned=settings is CONFIG["stats"]))
     monkeypatch.setattr(stages, "learning_table", lambda runs, settings: pd.DataFrame(
         {"learned_share": [float(runs["learned"].mean()) if settings is CONFIG["stats"] else -1.0]}))
-    monkeypatch.setattr(stages, "load_study", lambda config: SimpleNamespace(
-        paper_conditions=lambda: ["b", "gone", "a"] if config is CONFIG else []))
 
     def paper_numbers(config, reported, runs, learning, trained):
         assert config is CONFIG
@@ -185,15 +184,14 @@ def planted(monkeypatch: pytest.MonkeyPatch) -> dict:
         calls["missing_runs_numbers"] = (missing, conditions, reported)
         return {"count": len(missing)}
 
-    def preregistration_numbers(config, seeds):
+    def preregistration_numbers(config, freeze):
         assert config is CONFIG
-        calls["preregistration_numbers"] = seeds
-        return {"seeds": seeds}
+        calls["preregistration_numbers"] = freeze
+        return {"seeds": freeze.exploratory_seeds}
 
     monkeypatch.setattr(stages, "paper_numbers", paper_numbers)
     monkeypatch.setattr(stages, "missing_runs_numbers", missing_runs_numbers)
     monkeypatch.setattr(stages, "preregistration_numbers", preregistration_numbers)
-    monkeypatch.setattr(stages, "exploratory_seeds", lambda profile: f"seeds of {profile}")
     return calls
 
 
@@ -201,10 +199,13 @@ CONFIG = {"profile": "default-exploratory", "stats": {"confidence": 0.95, "claim
 RUNS_TABLE = pd.DataFrame({"condition": ["a", "a", "b"], "seed": [0, 1, 0]})
 RECORDS = [{"run_id": "a/seed0"}, {"run_id": "a/seed1"}, {"run_id": "b/seed0"}, diverged_record("c", 0)]
 MISSING = pd.DataFrame({"run_id": ["c/seed0"]})
+PAPER_CONDITIONS = ["b", "gone", "a"]
+FREEZE = Freeze((0, 1), "abc123", ())
 
 
 def run_statistics() -> stages.Statistics:
-    return stages.statistics(CONFIG, RUNS_TABLE, {"m1_gradient_matrix": pd.DataFrame({"g": [1.0]})}, RECORDS, MISSING)
+    return stages.statistics(CONFIG, RUNS_TABLE, {"m1_gradient_matrix": pd.DataFrame({"g": [1.0]})}, RECORDS, MISSING,
+                             PAPER_CONDITIONS, FREEZE)
 
 
 def test_statistics_decides_every_claim_on_the_tables_and_the_runs_with_their_learning(planted: dict):
@@ -251,8 +252,8 @@ def test_statistics_numbers_for_the_paper(planted: dict):
     assert numbers["missing_runs"] == {"count": 1}
     from analysis.stats.report import tables_digest
 
-    assert numbers["preregistration"] == {  # the base profile, without "-exploratory"; the digest of the input tables
-        "seeds": "seeds of default", "tables_sha256": tables_digest({"m1_gradient_matrix": pd.DataFrame({"g": [1.0]})})}
+    assert numbers["preregistration"] == {  # the freeze handed in; the digest of the input tables
+        "seeds": (0, 1), "tables_sha256": tables_digest({"m1_gradient_matrix": pd.DataFrame({"g": [1.0]})})}
 
 
 def test_statistics_reports_the_paper_conditions_that_trained_from_the_trained_runs(planted: dict):

@@ -159,3 +159,15 @@ def test_sine_loss_is_huber_and_batches_under_vmap() -> None:
     targets = torch.randn(4, 8, dtype=torch.float64)
     expected = torch.stack([torch.nn.functional.huber_loss(p.squeeze(-1), targets, reduction="none") for p in prediction])
     assert torch.equal(torch.func.vmap(lambda p: task.loss_per_position(p, targets))(prediction), expected)
+
+
+def test_the_token_tasks_share_one_base_with_one_impossible_logit() -> None:
+    """markov, lag, recall and text read and write the same token ids and score them by cross-entropy (TokenTask)."""
+    from analysis.tasks import base, lag, recall
+
+    token_tasks = sorted(name for name in TASKS.names() if issubclass(TASKS.get(name), base.TokenTask))
+    assert token_tasks == ["lag", "markov", "recall", "text"]
+    for name in token_tasks:
+        task = build_task({"name": name})
+        assert task.input_spec == task.output_spec == base.IOSpec("tokens", task.vocab)
+    assert lag.IMPOSSIBLE_LOGIT is recall.IMPOSSIBLE_LOGIT is base.IMPOSSIBLE_LOGIT

@@ -58,7 +58,7 @@ def test_learning_stops_when_no_pair_repeats() -> None:
 
 def test_the_committed_merges_are_the_ones_learned_on_the_training_part() -> None:
     """Greedy BPE's first merges do not depend on later ones: the file's first 12 are relearned (the whole file:
-    ``python -m analysis.tasks.bpe``, a few seconds)."""
+    ``python -m tooling.learn_merges``, a few seconds)."""
     merges, base, size = load_merges()
     assert (base, size, len(merges)) == (VOCAB, 512, 512 - VOCAB)
     train = build_task({"name": "text"}).part.numpy()

@@ -8,7 +8,8 @@ import pytest
 from workflow_helpers import smoke_config
 
 from analysis import resume, training
-from analysis.config import evaluation_steps, load_study
+from analysis.config import load_study
+from analysis.spec import evaluation_steps
 from analysis.training import checkpoint_path, learning_rate, train_run
 
 

@@ -193,17 +193,19 @@ import pandas as pd
 import typst
 from analysis.config import load_study_file
 from analysis.io import read_json, write_json, write_table
-from analysis.registry import MEASURES
+from analysis.measures import MEASURES
 from analysis.stats.stages import statistics
 from tooling.doc_blocks import headline_markdown
+from tooling.preregistration import freeze
 from tooling.readme import splice_all
 
 smoke, results = Path(sys.argv[1]), Path("results/smoke")
 read = {name: pd.read_csv(smoke / "tables" / f"{name}.csv") for name in [*MEASURES.names(), "m4_myopia_gap", "train_log",
         "eval_curve", "runs", "missing_runs"]}  # the aggregate rule's outputs
 records = [read_json(path) for path in sorted((smoke / "runs").glob("*/seed*/record.json"))]
-result = statistics(load_study_file("workflow/config/smoke.yaml").config, read.pop("runs"), read, records,
-                    read.pop("missing_runs"))
+study = load_study_file("workflow/config/smoke.yaml")
+result = statistics(study.config, read.pop("runs"), read, records, read.pop("missing_runs"), study.paper_conditions(),
+                    freeze("smoke"))
 (results / "tables").mkdir(parents=True)
 for name, table in result.tables.items():
     write_table(results / "tables" / f"{name}.csv", table)

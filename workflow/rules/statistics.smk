@@ -42,6 +42,7 @@ rule statistics:
     params:
         config=lambda wildcards: json.dumps(STUDY.config, sort_keys=True),
         tables=AGGREGATED_TABLES,
+        paper_conditions=STUDY.paper_conditions(),
     log:
         f"{LOGS}/statistics.log",
     benchmark:

@@ -2,8 +2,8 @@
 import json
 
 from analysis.block import run_block
-from analysis.config import RunSpec
 from analysis.logs import log_to
+from analysis.spec import RunSpec
 
 with log_to(snakemake.log[0]):
     specs = [RunSpec.from_dict(spec_dict) for spec_dict in json.loads(snakemake.params.specs)]

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from ...registry import Registry
+
 INIT_STD = 0.02  # GPT-2 initialisation scale for embeddings and position tables
 
 
@@ -20,3 +22,6 @@ class PositionalEncoding(nn.Module):
 
     def score_bias(self, length: int) -> Tensor | None:
         return None
+
+
+POSITIONAL_ENCODINGS: Registry[type[PositionalEncoding]] = Registry("positional encoding")  # filled by this package's modules

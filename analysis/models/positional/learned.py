@@ -4,8 +4,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from . import POSITIONAL_ENCODINGS
-from .base import INIT_STD, PositionalEncoding
+from .base import INIT_STD, POSITIONAL_ENCODINGS, PositionalEncoding
 
 
 @POSITIONAL_ENCODINGS.register("learned")

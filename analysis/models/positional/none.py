@@ -1,8 +1,7 @@
 """NoPE (Kazemnejad et al. 2023): no positional signal beyond the causal mask."""
 from __future__ import annotations
 
-from . import POSITIONAL_ENCODINGS
-from .base import PositionalEncoding
+from .base import POSITIONAL_ENCODINGS, PositionalEncoding
 
 
 @POSITIONAL_ENCODINGS.register("none")

@@ -4,8 +4,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from . import POSITIONAL_ENCODINGS
-from .base import PositionalEncoding
+from .base import POSITIONAL_ENCODINGS, PositionalEncoding
 
 
 @POSITIONAL_ENCODINGS.register("rope")

@@ -6,8 +6,7 @@ import math
 import torch
 from torch import Tensor
 
-from . import POSITIONAL_ENCODINGS
-from .base import INIT_STD, PositionalEncoding
+from .base import INIT_STD, POSITIONAL_ENCODINGS, PositionalEncoding
 
 
 @POSITIONAL_ENCODINGS.register("sinusoidal")
