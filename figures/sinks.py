@@ -15,7 +15,6 @@ import itertools
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
 
 from analysis.models.positional import ENCODING_ORDER
 from figures import Tables, style
@@ -73,7 +72,7 @@ def plot_trap(ax: plt.Axes, attention: pd.DataFrame, condition: str, steps: tupl
 def plot_heads(ax: plt.Axes, attention: pd.DataFrame, condition: str, step: int) -> None:
     mine = attention[(attention["condition"] == condition) & (attention["step"] == step)]
     mine = mine[mine["s"] < mine["n_targets"].max() // 2]
-    colours = sns.color_palette(style.SEQUENTIAL, int(mine["layer"].max()) + 1 if len(mine) else 1)
+    colours = style.layer_greys(int(mine["layer"].max()) + 1 if len(mine) else 1)
     for (seed, layer, head), curve in mine.groupby(["seed", "layer", "head"]):
         ratio = curve["late_mass"] / curve["late_uniform_mass"]
         ax.plot(curve["s"], ratio, color=colours[layer], alpha=0.6, linewidth=style.line(0.8),
