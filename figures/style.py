@@ -111,10 +111,12 @@ def save(figure: plt.Figure, pdf: str | Path, png: str | Path) -> None:
     plt.close(figure)
 
 
-def band(ax: plt.Axes, x: pd.Series, mean: pd.Series, low: pd.Series, high: pd.Series, color, linestyle: str, label: str | None) -> None:
-    """A line with its interval band (intervals come from the statistics stage, not from the plot)."""
+def band(ax: plt.Axes, x: pd.Series, mean: pd.Series, low: pd.Series, high: pd.Series, color, linestyle: str, label: str | None,
+         alpha: float = 0.15) -> None:
+    """A line with its interval band (intervals come from the statistics stage, not from the plot); a lighter
+    ``alpha`` where many bands overlap."""
     ax.plot(x, mean, color=color, linestyle=linestyle, label=label, linewidth=line(1.2))
-    ax.fill_between(x, low, high, color=color, alpha=0.15, linewidth=0)
+    ax.fill_between(x, low, high, color=color, alpha=alpha, linewidth=0)
 
 
 def log_distance_axis(ax: plt.Axes, context: int, ticks: tuple[int, ...] = (2, 3, 5, 10, 20, 50, 100, 200)) -> None:
