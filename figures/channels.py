@@ -11,7 +11,6 @@ step overshoots.
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
 
 from figures import Tables, style
 
@@ -28,15 +27,15 @@ def plot(tables: Tables) -> plt.Figure:
     data = curves[curves["deciding"].astype(bool)] if len(curves) else curves
     marks = summary[summary["deciding"].astype(bool)] if len(summary) else summary
     conditions = list(dict.fromkeys(zip(data["task"], data["pos_encoding"], strict=True)))
-    colours = dict(zip(conditions, sns.color_palette(style.PALETTE, max(1, len(conditions))), strict=False))
+    colours, markers = style.factor_colours(conditions), style.factor_markers(conditions)  # a task's, not an encoding's
     figure, axes = plt.subplots(1, len(OPTIMIZERS), figsize=style.sized(6.5, 3.0), sharey=True, layout="constrained")
     for ax, (optimizer, title) in zip(axes, OPTIMIZERS.items(), strict=True):
         for key in conditions:
             rows = data[(data["optimizer"] == optimizer) & (data["task"] == key[0]) & (data["pos_encoding"] == key[1])]
             rows = rows.sort_values("eta_factor")
-            ax.plot(rows["eta_factor"], rows["ratio_mean"], color=colours[key], linewidth=style.line(1.0),
-                    label=f"{key[0]}, {key[1]}")
-            ax.fill_between(rows["eta_factor"], rows["ratio_low"], rows["ratio_high"], color=colours[key], alpha=0.2,
+            ax.plot(rows["eta_factor"], rows["ratio_mean"], color=colours[key], linewidth=style.line(1.0), marker=markers[key],
+                    markersize=style.line(2.5), label=f"{key[0]}, {key[1]}")
+            ax.fill_between(rows["eta_factor"], rows["ratio_low"], rows["ratio_high"], color=colours[key], alpha=0.12,
                             linewidth=0)
             best = marks[(marks["choice"] == optimizer) & (marks["task"] == key[0]) & (marks["pos_encoding"] == key[1])]
             ax.errorbar(best["eta_factor"], best["ratio_mean"],

@@ -10,7 +10,6 @@ for tokens seen so far; key biases never (softmax shift invariance).
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
 
 from figures import Tables, style
 
@@ -28,7 +27,7 @@ def plot(tables: Tables, *, default_encoding: str) -> plt.Figure:
     data = final_standard(tables["coverage"], default_encoding)
     tasks = list(dict.fromkeys(data["task"])) or ["(no run)"]
     kinds = [k for k in KIND_ORDER if k in set(data["kind"])]
-    colours = dict(zip(KIND_ORDER, sns.color_palette(style.PALETTE, len(KIND_ORDER)), strict=True))
+    colours, markers = style.factor_colours(KIND_ORDER), style.factor_markers(KIND_ORDER)  # kinds of weight: not encodings
     columns = min(3, len(tasks))
     rows = -(-len(tasks) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=style.sized(2.3 * columns + 1.6, 2.0 * rows), squeeze=False,
@@ -41,7 +40,7 @@ def plot(tables: Tables, *, default_encoding: str) -> plt.Figure:
         panel = data[data["task"] == task]
         for kind in kinds:
             curve = panel[panel["kind"] == kind].groupby("position", as_index=False)["fraction"].mean()
-            ax.plot(curve["position"], curve["fraction"], marker="o", markersize=style.line(3), color=colours[kind],
+            ax.plot(curve["position"], curve["fraction"], marker=markers[kind], markersize=style.line(3), color=colours[kind],
                     label=kind if task == tasks[0] else None, linewidth=style.line(1.3),
                     linestyle="-" if kind in ("shared", "all weights") else "--")
         ax.set(title=task, xlabel="relative position (t + 1) / T", xlim=(0, 1.03), ylim=(-0.03, 1.03))

@@ -3,14 +3,13 @@
 Per condition (row): heatmaps of log10 G^l[t, s] (mean over held-out sequences, then
 over seeds) at initialisation and after training, and the within-row profile exp f^l(d)
 (row fixed effects removed, see analysis/stats/distance.py) on log-log axes with a
-Student t band over seeds.
+Student t band over seeds, layers from black (h^0) to grey.
 """
 
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.colors import LogNorm
 
 from figures import Tables, style
@@ -57,13 +56,13 @@ def plot(tables: Tables, *, conditions: list[str], default_encoding: str) -> plt
         figure.colorbar(image, ax=axes[row, : columns - 1].tolist(), shrink=0.9, pad=0.02,
                         label=r"$G^l[t, s]$")
         ax = axes[row, -1]
-        colours = sns.color_palette(style.PALETTE)
+        greys = style.layer_greys(n_layer)  # layers in a grey ramp: colour is the encoding's
         for layer in range(blocks):
             for step, label in ((last, "trained"), (first, "init")):
                 line = profile[(profile["condition"] == condition) & (profile["step"] == step)
                                & (profile["layer"] == layer) & (profile["distance"] >= 1)].sort_values("distance")
                 style.band(ax, line["distance"] + 1, line["profile_mean"], line["profile_low"], line["profile_high"],
-                           colours[layer], style.CHECKPOINT_STYLE[label], f"$h^{{{layer}}}$, {label}")
+                           greys[layer], style.CHECKPOINT_STYLE[label], f"$h^{{{layer}}}$, {label}")
         style.log_distance_axis(ax, context)
         ax.set(xlabel="distance $d + 1$" if row == len(conditions) - 1 else "", ylabel="within-row $e^{f^l(d)}$",
                title="within-target profile" if row == 0 else "")

@@ -1,6 +1,7 @@
 """Figure: held-out loss after training by task and training regime, against the task's baseline.
 
-Points are means over seeds with bootstrap intervals; the grey bar marks the
+Points are means over seeds with bootstrap intervals (a grey and a marker per regime, named on the
+axis; colour is kept for the encodings), light grey dots the seeds; the grey bar marks the
 context-free baseline. A myopic regime that ends above standard cannot use what
 earlier positions would have had to pre-compute for later ones.
 """
@@ -24,8 +25,9 @@ def plot(tables: Tables, *, conditions: list[str], confidence: float, default_en
         panel = data[data["task"] == task]
         regimes = [r for r in REGIME_ORDER if r in set(panel["regime"])]
         sns.pointplot(data=panel, x="regime", y="final_eval_loss", order=regimes, hue="regime", hue_order=regimes,
+                      palette=style.REGIME_GREY, markers=[style.REGIME_MARKERS[r] for r in regimes],
                       errorbar=("ci", 100 * confidence), n_boot=2000, seed=0, linestyle="none", ax=ax, legend=False)
-        sns.stripplot(data=panel, x="regime", y="final_eval_loss", order=regimes, color="0.3", size=3, ax=ax)
+        sns.stripplot(data=panel, x="regime", y="final_eval_loss", order=regimes, color="0.7", size=3, ax=ax, zorder=0)
         baseline = float(panel["baseline_loss"].iloc[0])
         ax.axhline(baseline, color="0.6", linestyle="--", linewidth=style.line(1))
         ax.set(title=task, xlabel="", ylabel="held-out loss" if ax is axes[0, 0] else "")

@@ -11,12 +11,13 @@ training, standard vs myopic, per task (natural text included where it was train
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
 
 from figures import Tables, style
 
 REGIMES = ["standard", "myopic-state", "myopic-full"]
-SERIES = {"gap_treated": ("gap, shift 1", "-"), "gap_control": ("gap, shift 0 (control)", "--"), "did": ("DiD", "-")}
+# Series and regimes are not encodings: a factor colour and greys, told apart by line style too.
+SERIES = {"gap_treated": ("gap, shift 1", "-", style.FACTOR_COLOURS[0]), "gap_control": ("gap, shift 0 (control)", "--", "0.55"),
+          "did": ("DiD", "-", "black")}
 
 
 def panels(along: pd.DataFrame) -> list[tuple[str, str]]:
@@ -27,11 +28,11 @@ def panels(along: pd.DataFrame) -> list[tuple[str, str]]:
     return [(enc, regime) for enc in dict.fromkeys(along["pos_encoding"]) for regime in REGIMES[1:] if (enc, regime) in present]
 
 
-def plot_along(ax: plt.Axes, curve: pd.DataFrame, title: str, colours: dict, first: bool) -> None:
+def plot_along(ax: plt.Axes, curve: pd.DataFrame, title: str, first: bool) -> None:
     curve = curve.sort_values("step")
     end = curve["steps"].max()
     ax.axvspan(curve["window_start"].iloc[0], end, color="0.9", zorder=0, label="plateau window" if first else None)
-    for (column, (label, dash)), colour in zip(SERIES.items(), colours["series"], strict=True):
+    for column, (label, dash, colour) in SERIES.items():
         style.band(ax, curve["step"], curve[f"{column}_mean"], curve[f"{column}_low"], curve[f"{column}_high"], colour, dash,
                    label if first else None)
     ax.axhline(0, color="0.5", linestyle=":", linewidth=style.line(0.8))
@@ -39,20 +40,23 @@ def plot_along(ax: plt.Axes, curve: pd.DataFrame, title: str, colours: dict, fir
     ax.set(title=title, xlabel="training step", ylabel="held-out loss difference" if first else "")
 
 
-def plot_positions(ax: plt.Axes, positions: pd.DataFrame, task: str, colours: dict, first: bool) -> None:
+def regime_line(ax: plt.Axes, t: pd.Series, loss: pd.Series, regime: str, first: bool) -> None:
+    ax.plot(t, loss, color=style.REGIME_GREY[regime], linestyle=style.REGIME_STYLE[regime], linewidth=style.line(1.1),
+            label=regime if first else None)
+
+
+def plot_positions(ax: plt.Axes, positions: pd.DataFrame, task: str, first: bool) -> None:
     mine = positions[positions["task"] == task]
     reference = mine[mine["regime"] == mine["regime"].iloc[0]].sort_values("t")
-    ax.plot(reference["t"], reference["loss_standard"], color=colours["standard"], label="standard" if first else None)
+    regime_line(ax, reference["t"], reference["loss_standard"], "standard", first)
     for regime, curve in mine.groupby("regime"):
         curve = curve.sort_values("t")
-        ax.plot(curve["t"], curve["loss_myopic"], color=colours[regime], label=regime if first else None)
+        regime_line(ax, curve["t"], curve["loss_myopic"], regime, first)
     ax.set(title=task, xlabel="position t", ylabel="held-out loss (final)" if first else "")
 
 
 def plot(tables: Tables) -> plt.Figure:
     along, positions = tables["along"], tables["by_position"]
-    palette = sns.color_palette(style.PALETTE, 10)
-    colours = dict(zip(REGIMES, palette, strict=False)) | {"series": [palette[3], palette[7], "black"]}
     top = panels(along)
     several = len({enc for enc, _ in top}) > 1
     tasks = list(dict.fromkeys(positions["task"])) if not positions.empty else []
@@ -62,11 +66,11 @@ def plot(tables: Tables) -> plt.Figure:
         if col < len(top):
             enc, regime = top[col]
             curve = along[(along["pos_encoding"] == enc) & (along["regime"] == regime)]
-            plot_along(axes[0, col], curve, f"{regime} ({enc})" if several else regime, colours, col == 0)
+            plot_along(axes[0, col], curve, f"{regime} ({enc})" if several else regime, col == 0)
         else:
             axes[0, col].set_axis_off()
         if col < len(tasks):
-            plot_positions(axes[1, col], positions, tasks[col], colours, col == 0)
+            plot_positions(axes[1, col], positions, tasks[col], col == 0)
         else:
             axes[1, col].set_axis_off()
     figure.legend(loc="outside right upper", frameon=False)

@@ -2,12 +2,11 @@
 
 Held-out R^2 of a ridge probe reading, from h_s^l, a feature only later positions
 need (sine: sin(freq x_s); recall: the key a value is bound to). Points are means over
-seeds with Student t intervals (final checkpoint, the study's default encoding); a percentile bootstrap
+seeds with Student t intervals, one grey, line style and marker per regime (final checkpoint, the study's default encoding); a percentile bootstrap
 over a handful of seeds would be the seed range, with less than its nominal coverage.
 """
 
 import matplotlib.pyplot as plt
-import seaborn as sns
 
 from analysis.stats.inference import mean_interval
 from figures import Tables, style
@@ -25,7 +24,6 @@ def plot(tables: Tables, *, conditions: list[str], confidence: float, default_en
     for ax, (task, feature) in zip(axes[0], panels, strict=False):
         panel = data[(data["task"] == task) & (data["feature"] == feature)]
         regimes = [r for r in REGIMES if r in set(panel["regime"])]
-        colours = sns.color_palette(style.PALETTE, len(REGIMES))
         for i, regime in enumerate(regimes):
             layers = sorted(panel.loc[panel["regime"] == regime, "layer"].unique())
             points = [mean_interval(panel.loc[(panel["regime"] == regime) & (panel["layer"] == layer), "r2"].to_numpy(), confidence)
@@ -33,7 +31,8 @@ def plot(tables: Tables, *, conditions: list[str], confidence: float, default_en
             x = [layer + 0.15 * (i - (len(regimes) - 1) / 2) for layer in layers]  # dodge the regimes
             mean = [p.estimate for p in points]
             error = [[p.estimate - p.low for p in points], [p.high - p.estimate for p in points]]  # NaN (one seed): no bar
-            ax.errorbar(x, mean, yerr=error, fmt="o-", color=colours[REGIMES.index(regime)], capsize=2,
+            ax.errorbar(x, mean, yerr=error, fmt=style.REGIME_STYLE[regime], marker=style.REGIME_MARKERS[regime],
+                        color=style.REGIME_GREY[regime], capsize=2, markersize=style.line(4),
                         linewidth=style.line(1.0), label=regime if ax is axes[0, 0] else None)
         ax.set_xticks(sorted(panel["layer"].unique()))
         ax.axhline(0, color="0.5", linestyle="--", linewidth=style.line(0.8))

@@ -10,22 +10,22 @@ import textwrap
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
 
 from analysis.stats.scaling import QUANTITIES, SWEEPS
 from figures import Tables, style
 
 
-def _panel(ax: plt.Axes, rows: pd.DataFrame, colours: dict[str, tuple]) -> None:
+def _panel(ax: plt.Axes, rows: pd.DataFrame, colours: dict[str, str], markers: dict[str, str]) -> None:
     for task, line in rows.groupby("task", sort=True):
         line = line.sort_values("level")
         colour = colours[task]
         error = [line["mean"] - line["low"], line["high"] - line["mean"]]  # NaN (one seed): no bar
         ax.errorbar(line["level"], line["mean"], yerr=error, color=colour, capsize=2, linewidth=style.line(1.0), label=task)
         level_learned = line["learned"].astype(bool)
-        ax.scatter(line.loc[level_learned, "level"], line.loc[level_learned, "mean"], color=colour, zorder=3, s=18)
+        ax.scatter(line.loc[level_learned, "level"], line.loc[level_learned, "mean"], color=colour, marker=markers[task],
+                   zorder=3, s=18)
         ax.scatter(line.loc[~level_learned, "level"], line.loc[~level_learned, "mean"], facecolors="white", edgecolors=colour,
-                   zorder=3, s=18, linewidths=style.line(1.0))
+                   marker=markers[task], zorder=3, s=18, linewidths=style.line(1.0))
     levels = sorted(rows["level"].unique())
     ax.set_xscale("log", base=2)
     ax.set_xticks(levels, [str(int(level)) for level in levels])
@@ -42,7 +42,7 @@ def plot(tables: Tables, *, quantities: list[str]) -> plt.Figure:
         return figure
     shown = [q for q in quantities if q in set(data["quantity"])]
     tasks = sorted(data["task"].unique())
-    colours = dict(zip(tasks, sns.color_palette(style.PALETTE, len(tasks)), strict=True))
+    colours, markers = style.factor_colours(tasks), style.factor_markers(tasks)  # a task's, not an encoding's
     sweeps = {sweep: factor for sweep, factor in SWEEPS.items() if sweep in set(data["sweep"])}
     figure, axes = plt.subplots(len(shown), len(sweeps), figsize=style.sized(6.5 * len(sweeps) / len(SWEEPS) + 0.8, 1.9 * len(shown) + 0.4),
                                 squeeze=False, layout="constrained", sharey="row")
@@ -53,10 +53,10 @@ def plot(tables: Tables, *, quantities: list[str]) -> plt.Figure:
                 ax.text(0.5, 0.5, "no levels", ha="center", va="center", transform=ax.transAxes)
                 ax.set_xticks([])
             else:
-                _panel(ax, rows, colours)
+                _panel(ax, rows, colours, markers)
             ax.axhline(0, color="0.6", linestyle="--", linewidth=style.line(0.8))
             ax.set(title=f"{sweep}", xlabel=factor, ylabel=textwrap.fill(QUANTITIES[quantity][0], 26) if ax is row[0] else "")
-    handles = [plt.Line2D([], [], color=colours[t], marker="o", label=t) for t in tasks]
+    handles = [plt.Line2D([], [], color=colours[t], marker=markers[t], label=t) for t in tasks]
     handles.append(plt.Line2D([], [], color="0.4", marker="o", markerfacecolor="white", linestyle="", label="not learned"))
     figure.legend(handles=handles, loc="outside right upper", frameon=False)
     return figure

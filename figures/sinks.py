@@ -4,7 +4,8 @@ Top two rows, one panel per task (the tasks with the most conditions): the share
 that are sinks (late-target mass on s = 0 above every other source s < T // 2) beside the
 chance level 1 / (T // 2), and the late-target mass on s = 0 relative to uniform attention
 (1 = no preference), against the training step; one line per standard condition with its
-Student t band over seeds from the statistics stage. Bottom: (a) the trap, the raw mass
+Student t interval over seeds from the statistics stage as an error bar at the last checkpoint
+(dodged; a band over two to five seeds spans the axis), the y range following the means. Bottom: (a) the trap, the raw mass
 (mean over the targets that read a source) against s, which uniform causal attention
 already makes largest at s = 0; (b) what a sink looks like, late-target mass relative to
 uniform against s for every trained head of the condition whose heads favour s = 0 most;
@@ -15,13 +16,13 @@ import itertools
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import seaborn as sns
 
 from analysis.models.positional import ENCODING_ORDER
 from figures import Tables, style
 
 ALL_LAYERS = "all"
 PANELS = 3  # task panels in the top rows
+DODGE = 1.22  # the last checkpoint's error bars, one step right of each other on the log axis
 SERIES = {"share": "share of heads that are sinks", "first_excess": "late mass on $s=0$ / uniform"}
 
 
@@ -43,19 +44,31 @@ def step_axis(ax: plt.Axes, steps: pd.Series) -> None:
 
 
 def plot_series(ax: plt.Axes, curves: pd.DataFrame, column: str, colours: dict, legend: bool) -> None:
-    for label in [label for label in colours if label in set(curves["label"])]:
+    """One line of means per condition, its interval as an error bar at the last checkpoint only (dodged): bands
+    over two to five seeds span the whole axis and hide the lines. The y range follows the means; a bar past it is
+    cut at the panel's edge."""
+    shown = [label for label in colours if label in set(curves["label"])]
+    last = curves["step"].max()
+    for i, label in enumerate(shown):
         curve = curves[curves["label"] == label].sort_values("step")
-        style.band(ax, curve["step"], curve[f"{column}_mean"], curve[f"{column}_low"], curve[f"{column}_high"],
-                   colours[label], "-", label if legend else None)
+        ax.plot(curve["step"], curve[f"{column}_mean"], "o-", color=colours[label], linewidth=style.line(1.2),
+                markersize=style.line(2.5), label=label if legend else None)
+        end = curve[curve["step"] == last]
+        ax.errorbar(end["step"] * DODGE ** (i + 1), end[f"{column}_mean"], color=colours[label], capsize=1.5,
+                    yerr=[end[f"{column}_mean"] - end[f"{column}_low"], end[f"{column}_high"] - end[f"{column}_mean"]],
+                    elinewidth=style.line(0.8), fmt="none")
+    means = curves[f"{column}_mean"].dropna()
+    top = float(means.max()) if len(means) else 1.0
     if column == "share":
-        ax.set_ylim(0, 1)  # a share; a t band over few seeds can reach past it
+        ax.set_ylim(0, min(1.0, max(top, float(curves["chance"].max())) * 1.25 + 0.02))  # a share: never past 1
         for chance in sorted(curves["chance"].unique()):
             ax.axhline(chance, color="0.4", linestyle="--", linewidth=style.line(0.8),
                        label="chance $1/(T/2)$" if legend and chance == curves["chance"].min() else None)
     else:
-        ax.set_ylim(bottom=0)
+        ax.set_ylim(0, max(top, 1.0) * 1.2)
         ax.axhline(1.0, color="0.4", linestyle=":", linewidth=style.line(0.8), label="uniform attention" if legend else None)
     step_axis(ax, curves["step"])
+    ax.set_xlim(0, last * DODGE ** (len(shown) + 1))
 
 
 def plot_trap(ax: plt.Axes, attention: pd.DataFrame, condition: str, steps: tuple[int, int]) -> None:
@@ -73,13 +86,13 @@ def plot_trap(ax: plt.Axes, attention: pd.DataFrame, condition: str, steps: tupl
 def plot_heads(ax: plt.Axes, attention: pd.DataFrame, condition: str, step: int) -> None:
     mine = attention[(attention["condition"] == condition) & (attention["step"] == step)]
     mine = mine[mine["s"] < mine["n_targets"].max() // 2]
-    colours = sns.color_palette(style.SEQUENTIAL, int(mine["layer"].max()) + 1 if len(mine) else 1)
+    colours = style.layer_greys(int(mine["layer"].max()) + 1 if len(mine) else 1)
     for (seed, layer, head), curve in mine.groupby(["seed", "layer", "head"]):
         ratio = curve["late_mass"] / curve["late_uniform_mass"]
         ax.plot(curve["s"], ratio, color=colours[layer], alpha=0.6, linewidth=style.line(0.8),
                 label=f"layer {layer}" if (seed, head) == (mine["seed"].min(), 0) else None)
     ax.axhline(1.0, color="0.4", linestyle=":", linewidth=style.line(0.8))
-    ax.set(title=f"(b) {condition.split('_standard')[0]}, trained", xlabel="source position s < T/2",
+    ax.set(title=f"(b) {condition.split('_standard')[0].replace('_', ', ')}, trained", xlabel="source position s < T/2",
            ylabel="late mass / uniform")
     ax.legend(frameon=False, fontsize="small")
 

@@ -83,3 +83,59 @@ def test_the_encoding_colours_are_pairwise_distinct_also_to_a_colour_blind_reade
     assert palette_is_distinct(list(style.ENCODING_COLOURS.values()))
     seaborn_colorblind = ["#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc"]  # sinusoidal and alibi: two oranges
     assert not palette_is_distinct(seaborn_colorblind)
+
+
+# --- every figure drawn ---------------------------------------------------------------------------
+# tests/unit/figure_tables/ holds the smoke study's tables that the figures read (from /work/baseline/smoke at
+# 2642669's parent), cut to the first and last checkpoint and one seed where a table is large (m1, m8, c3) and
+# to 4 significant digits: drawn without Snakemake in a few seconds. Redo it when a figure's table changes
+# columns. The scaling figures are drawn in tests/unit/test_scaling.py.
+FIGURE_TABLES = REPO / "tests" / "unit" / "figure_tables"
+
+
+@pytest.fixture(scope="module")
+def smoke_params() -> dict:
+    from analysis.config import load_study_file
+
+    return catalog.study_params(load_study_file(REPO / "workflow" / "config" / "smoke.yaml"))
+
+
+def draw_from_fixture(name: str, params: dict, tmp_path, tables: dict | None = None) -> int:
+    """Draw ``name`` as the driver does, rendered to a small PNG (saving at print resolution is the smoke DAG's):
+    the number of axes drawn."""
+    entry = catalog.FIGURE_TABLE[name]
+    tables = tables or {key: FIGURE_TABLES / f"{csv}.csv" for key, csv in entry.tables.items()}
+    style.apply()
+    figure = draw.module(entry.module(name)).plot({key: pd.read_csv(path) for key, path in tables.items()},
+                                                  **draw.arguments(entry.module(name), params, entry.params))
+    figure.savefig(tmp_path / f"{name}.png", dpi=30)
+    drawn = sum(ax.get_visible() and ax.axison for ax in figure.axes)
+    style.plt.close(figure)
+    return drawn
+
+
+@pytest.mark.parametrize("name", sorted(catalog.FIGURE_TABLE))
+def test_every_figure_draws_from_the_smoke_studys_tables(name: str, smoke_params: dict, tmp_path) -> None:
+    assert draw_from_fixture(name, smoke_params, tmp_path) > 0
+
+
+def test_a_figure_whose_table_lost_a_column_fails_here(smoke_params: dict, tmp_path) -> None:
+    entry = catalog.FIGURE_TABLE["decomposition"]
+    tables = {key: FIGURE_TABLES / f"{csv}.csv" for key, csv in entry.tables.items()}
+    broken = pd.read_csv(tables["shares"]).drop(columns="precache_mean")  # a planted offender: a renamed statistic
+    broken.to_csv(tmp_path / "shares.csv", index=False)
+    with pytest.raises(KeyError, match="precache_mean"):
+        draw_from_fixture("decomposition", smoke_params, tmp_path, tables | {"shares": tmp_path / "shares.csv"})
+
+
+def test_factor_colours_cannot_be_read_as_an_encoding() -> None:
+    """Tasks, parts and kinds are coloured from FACTOR_COLOURS, each Delta E >= 30 from every encoding colour."""
+    encodings = [*style.ENCODING_COLOURS.values(), *style.SPARE_COLOURS[:2]]
+
+    def apart(colours: list[str]) -> bool:
+        return min(distance(a, b) for a in colours for b in encodings) >= 30
+
+    assert apart(style.FACTOR_COLOURS)
+    assert not apart(["#0173b2", "#de8f05", "#029e73"])  # seaborn's colorblind set: the encodings' own blue and orange
+    assert list(style.factor_colours(["b", "a", "b"])) == ["b", "a"]
+    assert style.layer_greys(2) == ["0.0", "0.6"] and style.layer_greys(1) == ["0.0"]
