@@ -49,8 +49,8 @@ CLAIM_ENTRY_POINTS = (  # the code that decides the verdicts and the code that p
 )
 DESIGN_FILES = (  # besides code: the confirmatory design and the rules as written down
     "paper/preregistration.md",
-    "workflow/config/*.yaml",
-    "workflow/config/overlays/*.yaml",
+    "config/*.yaml",
+    "config/overlays/*.yaml",
     "workflow/schemas/config.schema.yaml",  # its defaults fill every run's config
 )
 
@@ -120,7 +120,7 @@ def changed_since(commit: str, paths: tuple[str, ...] | None = None) -> list[str
     return sorted(changed)
 
 
-OVERLAYS = REPO / "workflow" / "config" / "overlays"
+OVERLAYS = REPO / "config" / "overlays"
 # Seeds of the default profile that have been looked at besides the overlays': v2's confirmatory seeds (100-104) and
 # the seeds v3 was developed on (100-109). They are exploratory for good; a confirmatory range is always new.
 SPENT_SEEDS = tuple(range(100, 110))

@@ -26,7 +26,7 @@ GUIDE = REPO / "docs" / "extending.md"
 SECTION = "## Add an experimental condition"
 FENCE = re.compile(r"^```(\w+)(?: +file=(\S+))?\n(.*?)^```", re.M | re.S)
 NOT_COPIED = shutil.ignore_patterns(".git", ".venv*", "results", ".snakemake", "__pycache__", ".pytest_cache", ".ruff_cache")
-PROFILE = "workflow/config/tutorial.yaml"
+PROFILE = "config/tutorial.yaml"
 
 
 def tutorial_section() -> str:
