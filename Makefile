@@ -12,8 +12,9 @@ CFF_VENV := .venv-cffconvert
 # mutmut gets its own environment layered over .venv (see requirements-mutants.lock).
 MUT_VENV := .venv-mutants
 MUTANT_CORES ?= $(CORES)
-# OVERLAY=name adds workflow/config/overlays/<name>.yaml on top of the profile's config (e.g. OVERLAY=exploratory).
-CONFIG_FILES := workflow/config/$(PROFILE).yaml $(if $(OVERLAY),workflow/config/overlays/$(OVERLAY).yaml)
+# The Snakemake catalog's layout (config/README.md): PROFILE=default is config/config.yaml, any other config/<name>.yaml;
+# OVERLAY=name adds config/overlays/<name>.yaml on top of the profile's config (e.g. OVERLAY=exploratory).
+CONFIG_FILES := config/$(if $(filter default,$(PROFILE)),config,$(PROFILE)).yaml $(if $(OVERLAY),config/overlays/$(OVERLAY).yaml)
 SNAKEMAKE := $(BIN)/snakemake --snakefile workflow/Snakefile --workflow-profile workflow/profiles/default \
 	--configfile $(CONFIG_FILES) --cores $(CORES)
 
@@ -96,7 +97,7 @@ unlock: $(BIN)/.installed
 # ruff on the Python, then `snakemake --lint` on every config (it exits non-zero when it flags anything).
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
-	for config in workflow/config/*.yaml; do \
+	for config in config/*.yaml; do \
 		$(BIN)/snakemake --snakefile workflow/Snakefile --workflow-profile workflow/profiles/default \
 			--configfile "$$config" --lint || exit 1; \
 	done

@@ -37,4 +37,4 @@ def write_config(path: Path, config: dict) -> Path:
 
 
 def smoke_config() -> dict:
-    return yaml.safe_load((REPO / "workflow" / "config" / "smoke.yaml").read_text())
+    return yaml.safe_load((REPO / "config" / "smoke.yaml").read_text())

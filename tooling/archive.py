@@ -23,6 +23,7 @@ from pathlib import Path
 from analysis.io import atomic_path, read_json
 
 from .manifest import MANIFEST_NAME, manifest_problems, read_manifest, sha256_file
+from .profiles import config_file
 
 REPO = Path(__file__).resolve().parents[1]
 ARCHIVE_INDEX = "ARCHIVE.sha256"
@@ -61,7 +62,7 @@ def study_members(results: Path, profile: str, repo: Path = REPO) -> dict[str, P
     members = {f"{top}/{name}": results / name for name in read_manifest(manifest)}
     members[f"{top}/{MANIFEST_NAME}"] = manifest
     members[f"{top}/paper.pdf"] = paper
-    sources = [*SOURCE_FILES, f"workflow/config/{profile}.yaml"]
+    sources = [*SOURCE_FILES, str(config_file(profile, Path()))]
     for name in sources:
         if (repo / name).is_file():
             members[f"{top}/source/{name}"] = repo / name

@@ -1,7 +1,7 @@
 """An ESTIMATE (not a measurement) of the paper profile's time on one GPU, from FLOPs and stated assumptions.
 
 No GPU has run this repository yet, so the paper profile's GPU time is estimated: FLOPs per
-training step and per measure, times the runs and steps of ``workflow/config/paper.yaml``,
+training step and per measure, times the runs and steps of ``config/paper.yaml``,
 divided by an assumed effective throughput (a range: pessimistic and optimistic), with a
 per-step kernel-launch floor. The FLOP model is checked on this machine: the CPU's measured
 rate at the paper model size (``regimes_paper.json``) is reported next to it.

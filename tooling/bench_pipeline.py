@@ -14,6 +14,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from .profiles import config_file
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -54,7 +56,7 @@ def snakemake_seconds(profile: str, *extra: str, cores: int = 2) -> dict[str, An
     """Wall seconds of one Snakemake invocation on ``profile`` (with ``extra`` flags) and whether it had work."""
     command = [
         str(Path(sys.executable).parent / "snakemake"), "--snakefile", "workflow/Snakefile",
-        "--workflow-profile", "workflow/profiles/default", "--configfile", f"workflow/config/{profile}.yaml",
+        "--workflow-profile", "workflow/profiles/default", "--configfile", str(config_file(profile)),
         "--cores", str(cores), *extra,
     ]
     started = time.perf_counter()

@@ -39,6 +39,8 @@ from analysis.regimes import REGIMES
 from analysis.tasks import build_task
 from analysis.training import make_optimizer, to_device
 
+from .profiles import config_file
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -79,7 +81,7 @@ def regime_step_times(
     On a GPU the step runs as training does (bf16 autocast, ``analysis/device.py``).
     """
     torch.set_num_threads(threads)
-    study = load_study_file(REPO / "workflow" / "config" / f"{profile}.yaml")
+    study = load_study_file(config_file(profile))
     model_config, train = study.config["model"], study.config["train"]
     compute = ComputeSettings.resolve({**train, "device": device, "compile": False})
     compute.prepare()
@@ -140,7 +142,7 @@ def gradient_method_times(profile: str, rounds: int, threads: int, device: str =
     from analysis.measures.parameters import PER_TARGET_METHODS, per_target_gradients
 
     torch.set_num_threads(threads)
-    study = load_study_file(REPO / "workflow" / "config" / f"{profile}.yaml")
+    study = load_study_file(config_file(profile))
     model_config, measure = study.config["model"], study.config["measure"]
     compute = ComputeSettings.resolve({"device": device})
     compute.prepare()
@@ -280,7 +282,7 @@ def main() -> None:
 
         cpu_paper = out / "regimes_paper.json"
         report = paper_estimate(
-            load_study_file(REPO / "workflow" / "config" / "paper.yaml"),
+            load_study_file(config_file("paper")),
             json.loads(cpu_paper.read_text()) if cpu_paper.exists() else None,
         )
         write_json(out / "paper_estimate.json", report)

@@ -2,7 +2,7 @@
 
     python -m tooling.calibrate --experiment precaching --seeds 0,1 --set tasks.sine-shift1.p=1.0 ...
 
-Reads a profile's config (default: workflow/config/default.yaml), keeps one experiment, applies ``--set``
+Reads a profile's config (default: config/config.yaml, the default study), keeps one experiment, applies ``--set``
 overrides (dotted keys, YAML values), refuses any seed the profile would decide on, trains every run with one
 thread and writes one JSON line per run to ``results/calibration/<name>.jsonl``: the final held-out loss, the
 baseline and the share of the baseline-to-optimum gap closed at every dense evaluation (the learning curve a
@@ -22,6 +22,8 @@ import yaml
 from analysis.config import load_study
 from analysis.training import train_run
 from tooling.preregistration import REPO, exploratory_seeds
+
+from .profiles import config_file
 
 
 def set_dotted(config: dict[str, Any], assignment: str) -> None:
@@ -56,7 +58,7 @@ def gap_closed(record: dict[str, Any]) -> dict[int, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default=str(REPO / "workflow" / "config" / "default.yaml"))
+    parser.add_argument("--config", default=str(config_file("default")))
     parser.add_argument("--experiment", required=True)
     parser.add_argument("--seeds", required=True, help="comma-separated exploratory seeds")
     parser.add_argument("--set", action="append", default=[], dest="assignments", help="dotted.key=value (YAML)")

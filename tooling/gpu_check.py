@@ -36,7 +36,8 @@ from analysis.measures.run import measure_run
 from analysis.spec import RunSpec
 from analysis.training import checkpoint_path, train_run
 
-from .benchmark import REPO, gradient_method_times, machine, regime_step_times
+from .benchmark import gradient_method_times, machine, regime_step_times
+from .profiles import config_file
 
 LEARNED_MARGIN = 0.05  # the study's own criterion: end at least 5% below the context-free baseline
 
@@ -52,7 +53,7 @@ def _peak_memory_gb(device: torch.device) -> float | None:
 
 def pick_run(profile: str, run_prefix: str, steps: int | None, device: str) -> RunSpec:
     """The run to train: the first of ``profile`` whose id starts with ``run_prefix``, on ``device``."""
-    study = load_study_file(REPO / "workflow" / "config" / f"{profile}.yaml")
+    study = load_study_file(config_file(profile))
     matches = [run_id for run_id in study.runs if run_id.startswith(run_prefix)]
     if not matches:
         raise SystemExit(f"no run of profile {profile!r} starts with {run_prefix!r}; runs: {', '.join(sorted(study.runs))}")

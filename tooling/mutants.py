@@ -50,7 +50,7 @@ LISTED_NOT_RUN = "listed equivalent, not run"
 EQUIVALENTS = Path(__file__).with_name("mutants_equivalent.json")
 # Files outside the package that selected tests read: the config profiles (``analysis.config``)
 # and the figure scripts (a test draws a figure from a planted table).
-DATA_DIRS = ("workflow/config", "figures")
+DATA_DIRS = ("config", "figures")
 # mutmut leaves decorated functions alone; these decorators are moved below the function in the copy.
 MOVABLE_DECORATOR = re.compile(r"^@torch\.no_grad\(\)\s*$")
 # Appended to the copy's tests/conftest.py, as a plugin so that it adds to the conftest's own hooks, never replaces them.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import subprocess
+from fnmatch import fnmatch
 from pathlib import Path
 
 import yaml
@@ -15,7 +16,7 @@ import yaml
 from analysis.stats.report import Freeze
 
 REPO = Path(__file__).resolve().parents[1]
-CONFIG_DIR = "workflow/config"  # the profiles and their overlays, relative to the repository (one place)
+CONFIG_DIR = "config"  # the profiles and their overlays, relative to the repository (one place)
 RULES_COMMIT_FILE = REPO / "paper" / "rules_commit.txt"  # the commit at which the rules were fixed (written once)
 
 CLAIM_ENTRY_POINTS = (  # the code that decides the verdicts and the code that produces what they decide on
@@ -79,19 +80,29 @@ def rule_files(root: Path = REPO) -> tuple[str, ...]:
     return (*import_closure(CLAIM_ENTRY_POINTS, root), *DESIGN_FILES)
 
 
-def changed_since(commit: str, paths: tuple[str, ...] | None = None) -> list[str] | None:
-    """Files under ``paths`` that differ between ``commit`` and the working tree (None: not decidable here).
+def changed_since(commit: str, paths: tuple[str, ...] | None = None, root: Path = REPO) -> list[str] | None:
+    """Rule files (``paths``: files or glob patterns) whose content differs between ``commit`` and the working tree
+    (None: not decidable here).
 
-    The preregistration names the commit at which the rules were fixed; the paper prints this
-    list, so a rule changed after the confirmatory runs cannot pass unnoticed.
+    The preregistration names the commit at which the rules were fixed; the paper prints this list, so a rule
+    changed after the confirmatory runs cannot pass unnoticed. A file moved with its content unchanged (git's
+    100%-similar rename) is not a change of rule; a moved file that was also edited is, under its new path.
     """
     paths = rule_files() if paths is None else paths
     try:
-        changed = subprocess.run(
-            ["git", "diff", "--name-only", commit, "--", *paths], cwd=REPO, capture_output=True, text=True, check=True
-        ).stdout.split()
+        status = subprocess.run(
+            ["git", "diff", "--name-status", "--find-renames=100%", commit], cwd=root, capture_output=True, text=True,
+            check=True,
+        ).stdout.splitlines()
     except (OSError, subprocess.CalledProcessError):
         return None
+    changed = set()
+    for line in status:
+        kind, *names = line.split("\t")
+        if kind == "R100":
+            continue
+        if any(fnmatch(name, pattern) for name in names for pattern in paths):
+            changed.add(names[-1])
     return sorted(changed)
 
 

@@ -1,4 +1,4 @@
-"""Gradient-flow measures (STUDY.md section 4): a new measure is one module here that registers its table
+"""Gradient-flow measures (docs/measures.md): a new measure is one module here that registers its table
 (``base.register``), plus one import line below."""
 from __future__ import annotations
 

@@ -355,7 +355,7 @@ def context_channel_table(
 @register(
     "m7_weight_channel",
     applies=lambda data: data.spec.train["regime"] == "standard",  # C6 asks about ordinary training only
-    final_only=True,  # "on a trained model" (STUDY.md); C6 reads the final checkpoint only
+    final_only=True,  # "on a trained model" (the design, docs/claims.md); C6 reads the final checkpoint only
 )
 def measure_weight_channel(model: GPT, data: RunData) -> pd.DataFrame:
     """On the run's M7 sequences, ``weight_positions`` source positions each, on the run's device."""

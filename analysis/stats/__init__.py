@@ -1,1 +1,1 @@
-"""Seed-level statistics (STUDY.md section 5)."""
+"""Seed-level statistics: each claim's decision, the descriptive analyses and the inference they share."""

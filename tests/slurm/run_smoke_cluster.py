@@ -190,7 +190,7 @@ def run_study(work: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     command = [
         str(Path(sys.executable).parent / "snakemake"), "--snakefile", str(REPO / "workflow" / "Snakefile"),
         "--workflow-profile", str(REPO / "workflow" / "profiles" / "slurm"),
-        "--configfile", str(REPO / "workflow" / "config" / "smoke.yaml"), "--directory", str(work),
+        "--configfile", str(REPO / "config" / "smoke.yaml"), "--directory", str(work),
         "--slurm-no-account", "--slurm-status-command", "squeue", "--slurm-keep-successful-logs",
         "--slurm-init-seconds-before-status-checks", "10", "--seconds-between-status-checks", "5",
     ]

@@ -13,6 +13,7 @@ from analysis.config import ConfigError, load_study, load_study_file, schema
 from analysis.grid import GRID_FACTORS
 from analysis.spec import checkpoint_steps
 from analysis.tasks import TASKS
+from tooling.profiles import config_file, overlay_file
 
 
 def broken(edit) -> dict:
@@ -85,7 +86,7 @@ def test_bad_config_is_rejected_with_a_clear_message(case: str) -> None:
 
 def test_non_finite_numbers_written_in_yaml_are_rejected(tmp_path) -> None:
     """YAML's .nan and .inf are floats that pass every schema bound; they must not reach a job as a diverged run."""
-    text = (REPO / "workflow" / "config" / "smoke.yaml").read_text()
+    text = (REPO / "config" / "smoke.yaml").read_text()
     text = text.replace("lr: 3.0e-3", "lr: .nan").replace("K: 5,", "K: .inf,")
     assert ".nan" in text and ".inf" in text
     path = tmp_path / "config.yaml"
@@ -146,7 +147,7 @@ def test_names_the_measures_register_are_known_to_a_fresh_config() -> None:
 
 @pytest.mark.parametrize("profile", ["smoke", "default", "paper", "scaling"])
 def test_shipped_profiles_are_valid(profile: str) -> None:
-    study = load_study_file(REPO / "workflow" / "config" / f"{profile}.yaml")
+    study = load_study_file(config_file(profile))
     assert study.profile == profile
     seeds = {spec.seed for spec in study.runs.values()}
     assert len(seeds) >= (5 if profile == "paper" else 3)
@@ -184,11 +185,11 @@ def test_unknown_key_in_an_experiment_override_is_named() -> None:
 
 
 def test_the_exploratory_overlay_changes_only_seeds_and_results_folder() -> None:
-    """Development ran on the overlay's seeds; the verdicts on default.yaml's, which must be disjoint."""
+    """Development ran on the overlay's seeds; the verdicts on config/config.yaml's, which must be disjoint."""
     import yaml
 
-    default = yaml.safe_load((REPO / "workflow" / "config" / "default.yaml").read_text())
-    overlay = yaml.safe_load((REPO / "workflow" / "config" / "overlays" / "exploratory.yaml").read_text())
+    default = yaml.safe_load(config_file("default").read_text())
+    overlay = yaml.safe_load(overlay_file("exploratory").read_text())
     merged = copy.deepcopy(default)
     for key, value in overlay.items():  # Snakemake merges nested mappings of later config files
         if key == "experiments":
@@ -203,7 +204,7 @@ def test_the_exploratory_overlay_changes_only_seeds_and_results_folder() -> None
 
 
 def test_every_deciding_condition_of_the_default_study_has_five_seeds() -> None:
-    study = load_study_file(REPO / "workflow" / "config" / "default.yaml")
+    study = load_study_file(config_file("default"))
     seeds: dict[str, set[int]] = {}
     for spec in study.runs.values():
         seeds.setdefault(spec.condition, set()).add(spec.seed)

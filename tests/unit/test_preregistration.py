@@ -24,6 +24,31 @@ def test_a_rule_file_changed_since_the_commit_is_named(tmp_path) -> None:
     assert changed_since("not-a-commit") is None
 
 
+def test_a_moved_rule_file_is_a_change_only_if_its_content_changed(tmp_path) -> None:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+
+    git("init", "-q")
+    git("config", "user.email", "t@example.org")
+    git("config", "user.name", "t")
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "moved.yaml").write_text("seeds: [1, 2, 3]\n")
+    (tmp_path / "old" / "edited.yaml").write_text("seeds: [4, 5, 6]\n")
+    (tmp_path / "kept.yaml").write_text("lr: 0.1\n")
+    git("add", "-A")
+    git("commit", "-qm", "rules")
+    frozen = git("rev-parse", "HEAD").strip()
+    (tmp_path / "new").mkdir()
+    git("mv", "old/moved.yaml", "new/moved.yaml")
+    git("mv", "old/edited.yaml", "new/edited.yaml")
+    (tmp_path / "new" / "edited.yaml").write_text("seeds: [4, 5, 7]\n")
+    (tmp_path / "kept.yaml").write_text("lr: 0.2\n")
+    patterns = ("new/*.yaml", "kept.yaml")
+    assert changed_since(frozen, patterns, tmp_path) == ["kept.yaml", "new/edited.yaml"]
+    git("commit", "-qam", "moved")
+    assert changed_since(frozen, patterns, tmp_path) == ["kept.yaml", "new/edited.yaml"]  # committed or not
+
+
 def test_exploratory_seeds_are_the_default_overlay_plus_the_profiles_own() -> None:
     """The claims' rules were developed on the default overlay's seeds 0-4, whatever the profile; the scaling
     overlay adds its own; a profile with no overlay still counts the default's."""
@@ -66,7 +91,7 @@ def test_the_studys_freeze_covers_what_decides() -> None:
     frozen = rule_files()
     for path in ("analysis/stats/c2.py", "analysis/stats/distance.py", "analysis/stats/inference.py", "analysis/training.py",
                  "analysis/measures/weight_channel.py", "analysis/models/gpt.py", "analysis/tasks/sine.py",
-                 "analysis/held_out.py", "paper/preregistration.md", "workflow/config/*.yaml"):
+                 "analysis/held_out.py", "paper/preregistration.md", "config/*.yaml"):
         assert path in frozen
     assert "analysis/stats/scaling.py" not in frozen  # descriptive: decides nothing
 

@@ -139,7 +139,7 @@ def test_text_corpus_is_the_shipped_file_not_the_running_python(monkeypatch: pyt
     assert len(shipped) < 1_500_000 and (text_module.CORPUS_FILE.parent / "LICENSE-PSF.txt").is_file()
 
 
-@pytest.mark.parametrize("config", sorted((REPO / "workflow" / "config").rglob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize("config", sorted((REPO / "config").rglob("*.yaml")), ids=lambda p: p.name)
 def test_every_config_pins_the_text_corpus(config: Path) -> None:
     """Each text task in a config carries expected_sha256, equal to the SHA-256 of the shipped bytes it reads."""
     tasks = (yaml.safe_load(config.read_text()) or {}).get("tasks", {})

@@ -60,7 +60,7 @@ def test_archive_is_deterministic_and_whole(smoke_results: Path, smoke_archive: 
     top = unpack(smoke_archive, tmp_path / "unpacked")
     assert top.name == "gradflow-smoke" and archive_problems(top) == []
     for name in ("paper.pdf", "manifest.sha256", "tables/m1_gradient_matrix.csv", "environment.txt",
-                 "source/requirements.lock", "source/workflow/config/smoke.yaml", "source/CITATION.cff"):  # fmt: skip
+                 "source/requirements.lock", "source/config/smoke.yaml", "source/CITATION.cff"):  # fmt: skip
         assert (top / name).is_file(), name
     assert (top / "paper.pdf").read_bytes() == (smoke_results / "paper.pdf").read_bytes()
 

@@ -29,7 +29,7 @@ SECTION = "## Add an experimental condition"
 FIGURE_SECTION = "## A new figure"
 FENCE = re.compile(r"^```(\w+)(?: +file=(\S+))?\n(.*?)^```", re.M | re.S)
 NOT_COPIED = shutil.ignore_patterns(".git", ".venv*", "results", ".snakemake", "__pycache__", ".pytest_cache", ".ruff_cache")
-PROFILE = "workflow/config/tutorial.yaml"
+PROFILE = "config/tutorial.yaml"
 
 
 def tutorial_section(title: str = SECTION) -> str:
@@ -203,7 +203,7 @@ smoke, results = Path(sys.argv[1]), Path("results/smoke")
 read = {name: pd.read_csv(smoke / "tables" / f"{name}.csv") for name in [*MEASURES.names(), "m4_myopia_gap", "train_log",
         "eval_curve", "runs", "missing_runs"]}  # the aggregate rule's outputs
 records = [read_json(path) for path in sorted((smoke / "runs").glob("*/seed*/record.json"))]
-study = load_study_file("workflow/config/smoke.yaml")
+study = load_study_file("config/smoke.yaml")
 result = statistics(study.config, read.pop("runs"), read, records, read.pop("missing_runs"), study.paper_conditions(),
                     freeze("smoke"))
 (results / "tables").mkdir(parents=True)

@@ -1,4 +1,4 @@
-"""The scaling profile: its plan (a dry run of workflow/config/scaling.yaml) and a tiny variant run end to end."""
+"""The scaling profile: its plan (a dry run of config/scaling.yaml) and a tiny variant run end to end."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ import pandas as pd
 import yaml
 from workflow_helpers import REPO, planned_jobs, snakemake, write_config
 
-SCALING = REPO / "workflow" / "config" / "scaling.yaml"
+SCALING = REPO / "config" / "scaling.yaml"
 
 
 def test_the_scaling_profile_plans_its_sweeps_and_figures(tmp_path: Path) -> None:
