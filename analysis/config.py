@@ -24,7 +24,8 @@ from .measures.gradient_matrix import GRADIENT_METHODS
 from .models.positional import POSITIONAL_ENCODINGS
 from .regimes import REGIMES
 from .spec import RunSpec
-from .stats.claims import load_claims, rule_problems
+from .stats.claims import rule_problems
+from .stats.listing import CLAIMS
 from .tasks import TASKS, build_task
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.yaml")
@@ -52,8 +53,8 @@ def schema() -> dict[str, Any]:
         for name, factor in GRID_FACTORS.items()
     }
     loaded["$defs"]["pos_encoding"]["enum"] = POSITIONAL_ENCODINGS.names()
-    loaded["$defs"]["regime"]["enum"] = REGIMES.names()
-    loaded["$defs"]["gradient_method"]["enum"] = ["auto", *GRADIENT_METHODS.names()]
+    loaded["$defs"]["regime"]["enum"] = sorted(REGIMES)
+    loaded["$defs"]["gradient_method"]["enum"] = ["auto", *sorted(GRADIENT_METHODS)]
     loaded["$defs"]["task"]["enum"] = TASKS.names()
     loaded["$defs"]["measure"]["enum"] = MEASURES.names()
     return loaded
@@ -182,9 +183,8 @@ def validate(raw: dict[str, Any]) -> dict[str, Any]:
                 config[section][key] = {**_defaults(sub_schema), **config[section].get(key, {})}
     for label, params in config["tasks"].items():
         problems += _check_task(label, params)
-    load_claims()
     for claim_id, overrides in config["stats"]["claims"].items():
-        problems += rule_problems(claim_id, overrides)
+        problems += rule_problems(CLAIMS, claim_id, overrides)
     for name, experiment in config["experiments"].items():
         for i, label in enumerate(experiment["grid"]["task"]):
             if label not in config["tasks"]:

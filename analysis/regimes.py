@@ -20,8 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from .registry import Registry
-
 PastGradient = Literal["everywhere", "weights", "nowhere"]
 
 
@@ -40,13 +38,7 @@ class Regime:
         return self.past_gradient != "everywhere"
 
 
-REGIMES: Registry[Regime] = Registry("regime")
-
-
-def _register(regime: Regime) -> Regime:
-    return REGIMES.register(regime.name)(regime)
-
-
-STANDARD = _register(Regime("standard", "everywhere"))
-MYOPIC_STATE = _register(Regime("myopic-state", "weights"))
-MYOPIC_FULL = _register(Regime("myopic-full", "nowhere"))
+STANDARD = Regime("standard", "everywhere")
+MYOPIC_STATE = Regime("myopic-state", "weights")
+MYOPIC_FULL = Regime("myopic-full", "nowhere")
+REGIMES: dict[str, Regime] = {regime.name: regime for regime in (STANDARD, MYOPIC_STATE, MYOPIC_FULL)}  # by config name

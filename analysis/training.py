@@ -157,7 +157,7 @@ class RunTraining:
         self.model = build_model(task.input_spec, task.output_spec, spec.model).to(self.device)
         self.forward = compute.compiled(self.model)
         self.optimizer = make_optimizer(self.model, spec.train)
-        self.regime = REGIMES.get(spec.train["regime"])
+        self.regime = REGIMES[spec.train["regime"]]
         self.data = generator(spec.seed, "training-data")
         self.held_out = to_device(evaluation_batch(task, spec, spec.train["eval_sequences"]), self.device)
         self.log: list[dict[str, float]] = []

@@ -15,7 +15,7 @@ def own_position_losses(model, inputs, targets, loss_fn, regime: str) -> torch.T
     recomputed from those constant states with the live weights (so key/value weights learn).
     """
     with torch.no_grad():
-        _, frozen = model(inputs, REGIMES.get("standard"), return_residuals=True)
+        _, frozen = model(inputs, REGIMES["standard"], return_residuals=True)
     length = inputs.shape[1]
     total = 0.0
     for t in range(length):

@@ -94,15 +94,15 @@ def regime_step_times(
         architecture = {**model_config, "pos_encoding": encoding}
         model = build_model(task.input_spec, task.output_spec, architecture).to(compute.device)
         optimizer = make_optimizer(model, train)
-        times: dict[str, list[float]] = {name: [] for name in REGIMES.names()}
+        times: dict[str, list[float]] = {name: [] for name in list(REGIMES)}
 
         def timed(name: str, n: int, model: GPT = model, optimizer: torch.optim.Optimizer = optimizer) -> float:
-            return _step_seconds(model, optimizer, batch, task.loss_per_position, REGIMES.get(name), n, compute)
+            return _step_seconds(model, optimizer, batch, task.loss_per_position, REGIMES[name], n, compute)
 
-        for name in REGIMES.names():  # warm-up
+        for name in list(REGIMES):  # warm-up
             timed(name, min(3, steps))
         for _ in range(rounds):
-            for name in REGIMES.names():
+            for name in list(REGIMES):
                 times[name].append(timed(name, steps))
         tokens = batch_size * model_config["context"]
         results[encoding] = {
@@ -157,7 +157,7 @@ def gradient_method_times(profile: str, rounds: int, threads: int, device: str =
             model, batch.inputs, batch.targets, task.loss_per_position, method=name,
             batch_size=measure["batch_size"], max_memory_mb=measure["max_memory_mb"],
         ))
-        for name in GRADIENT_METHODS.names()
+        for name in list(GRADIENT_METHODS)
     }
     one = (batch.inputs[:1], batch.targets[:1])
     weight_jobs = {

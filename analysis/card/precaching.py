@@ -73,7 +73,7 @@ def _parameter_gradients(model: CardModel, inputs: Tensor, targets: Tensor, obje
     if direct and model.run is not None:  # a study checkpoint: its own myopic-full regime
         from ..regimes import REGIMES
 
-        prediction, _ = model.model(inputs, REGIMES.get("myopic-full"))
+        prediction, _ = model.model(inputs, REGIMES["myopic-full"])
     elif direct:
         with hf_myopic(model.model) as calls:
             prediction, _ = model.forward(inputs)

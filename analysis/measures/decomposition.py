@@ -41,7 +41,7 @@ def regime_gradients(model: GPT, inputs: Tensor, targets: Tensor, loss_fn: LossF
     named = named_parameters(model)
     out = {}
     for regime in ("standard", "myopic-state", "myopic-full"):
-        prediction, _ = model(inputs, REGIMES.get(regime))
+        prediction, _ = model(inputs, REGIMES[regime])
         grads = torch.autograd.grad(loss_fn(prediction, targets).mean(), [p for _, p in named], allow_unused=True)
         out[regime] = {name: (torch.zeros_like(p) if g is None else g) for (name, p), g in zip(named, grads, strict=True)}
     return out

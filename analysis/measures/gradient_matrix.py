@@ -25,7 +25,6 @@ from torch import Tensor
 
 from ..models import GPT
 from ..regimes import STANDARD, Regime
-from ..registry import Registry
 from .base import register
 
 if TYPE_CHECKING:
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 GradientMethod = Callable[..., Tensor]
-GRADIENT_METHODS: Registry[GradientMethod] = Registry("gradient-matrix method")
 
 # Method per device type, from ``make bench`` (results/bench/gradient_methods.json): on CPU
 # the per-target loop is fastest (the backward passes are already compute bound); on a GPU a
@@ -72,7 +70,6 @@ def _store(out: Tensor, grads: tuple[Tensor, ...], positions: Tensor) -> None:
         out[:, layer, positions, :] = grad.norm(dim=-1).transpose(0, 1).detach()
 
 
-@GRADIENT_METHODS.register("loop")
 def per_target_loop(
     model: GPT, inputs: Tensor, targets: Tensor, loss_fn: LossFn, regime: Regime = STANDARD, chunk: int = 0
 ) -> Tensor:
@@ -88,7 +85,6 @@ def per_target_loop(
     return out
 
 
-@GRADIENT_METHODS.register("batched")
 def vectorised_backward(
     model: GPT, inputs: Tensor, targets: Tensor, loss_fn: LossFn, regime: Regime = STANDARD, chunk: int = 8
 ) -> Tensor:
@@ -110,7 +106,6 @@ def vectorised_backward(
     return out.masked_fill(~causal, 0.0)
 
 
-@GRADIENT_METHODS.register("replicate")
 def replicated_batch(
     model: GPT, inputs: Tensor, targets: Tensor, loss_fn: LossFn, regime: Regime = STANDARD, chunk: int = 8
 ) -> Tensor:
@@ -139,6 +134,12 @@ def replicated_batch(
     return out.masked_fill(~causal, 0.0)
 
 
+# By the config's name (``measure.gradient_method``); each gives the same matrix, at a different speed per device.
+GRADIENT_METHODS: dict[str, GradientMethod] = {
+    "loop": per_target_loop, "batched": vectorised_backward, "replicate": replicated_batch,
+}
+
+
 def gradient_matrix(
     model: GPT,
     inputs: Tensor,
@@ -156,7 +157,7 @@ def gradient_matrix(
     the estimated peak memory under ``max_memory_mb``.
     """
     device = next(model.parameters()).device
-    compute = GRADIENT_METHODS.get(choose_method(method, device))
+    compute = GRADIENT_METHODS[choose_method(method, device)]
     length = targets.shape[1]
     batch = min(batch_size, inputs.shape[0])
     itemsize = next(model.parameters()).element_size()

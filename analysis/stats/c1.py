@@ -58,7 +58,7 @@ import numpy as np
 import pandas as pd
 
 from ..regimes import STANDARD
-from .claims import MIXED, REFUTED, STRUCTURAL, SUPPORTED, Claim, ClaimInputs, ClaimResult, Verdict, register
+from .claims import MIXED, REFUTED, STRUCTURAL, SUPPORTED, Claim, ClaimInputs, ClaimResult, Verdict
 from .inference import Interval, SeedTest, compare_to_zero, holm, mean_interval
 from .report import fmt, fmt_interval
 
@@ -577,19 +577,17 @@ def decide(inputs: ClaimInputs, rules: Rules) -> ClaimResult:
     )
 
 
-CLAIM = register(
-    Claim(
-        id="c1",
-        inputs=("m1_gradient_matrix", "m1_dependency_share", "m1_separation", "m9_intervention"),
-        outputs=("c1_reach", "c1_enrichment_runs", "c1_enrichment", "c1_tests", "c1_multi_source_runs", "c1_multi_source",
-                 "c1_intervention"),
-        rules=Rules,
-        decide=decide,
-        statement="a token's loss sends gradient into every earlier position whose information it used",
-        decided_by=(
-            "structural check (M1 non-zero below the diagonal); "
-            "finding: share of a row's gradient on the positions the target needs vs uniform (markov, recall, known-distance task)"
-        ),
-        section="c1",
-    )
+CLAIM = Claim(
+    id="c1",
+    inputs=("m1_gradient_matrix", "m1_dependency_share", "m1_separation", "m9_intervention"),
+    outputs=("c1_reach", "c1_enrichment_runs", "c1_enrichment", "c1_tests", "c1_multi_source_runs", "c1_multi_source",
+             "c1_intervention"),
+    rules=Rules,
+    decide=decide,
+    statement="a token's loss sends gradient into every earlier position whose information it used",
+    decided_by=(
+        "structural check (M1 non-zero below the diagonal); "
+        "finding: share of a row's gradient on the positions the target needs vs uniform (markov, recall, known-distance task)"
+    ),
+    section="c1",
 )

@@ -45,7 +45,7 @@ import pandas as pd
 
 from ..grid import factors_except
 from ..regimes import STANDARD
-from .claims import MIXED, REFUTED, SUPPORTED, Claim, ClaimInputs, ClaimResult, Verdict, register
+from .claims import MIXED, REFUTED, SUPPORTED, Claim, ClaimInputs, ClaimResult, Verdict
 from .inference import compare_to_zero, equivalence_test, holm, mean_interval, seeds_for_power, t_test_power
 from .learning import with_learning
 from .precaching import (
@@ -555,7 +555,7 @@ def decide(inputs: ClaimInputs, rules: Rules) -> ClaimResult:
     return ClaimResult([verdict], tables, numbers)
 
 
-CLAIM = register(Claim(
+CLAIM = Claim(
     "c2", ("eval_curve", "m4_myopia_gap", "m6_probes", "m3_decomposition"), TABLES, Rules, decide,
     statement=(
         'each position is trained for its own prediction *and* to carry information for later ones ("pre-caching")'
@@ -565,4 +565,4 @@ CLAIM = register(Claim(
         "`myopic-full` as a stricter ablation"
     ),
     section="c2",
-))
+)

@@ -28,7 +28,7 @@ import pandas as pd
 
 from ..grid import factors_except
 from ..measures.reachability import INPUT_DEPENDENT, INVARIANCE, POSITION_INDEXED, SHARED
-from .claims import MIXED, REFUTED, STRUCTURAL, SUPPORTED, Claim, ClaimInputs, ClaimResult, Verdict, register
+from .claims import MIXED, REFUTED, STRUCTURAL, SUPPORTED, Claim, ClaimInputs, ClaimResult, Verdict
 from .report import fmt
 
 RUN_KEYS = ["condition", "seed", "step"]
@@ -213,15 +213,13 @@ def decide(inputs: ClaimInputs, rules: Rules) -> ClaimResult:
     )
 
 
-CLAIM = register(
-    Claim(
-        id="c3",
-        inputs=("m5_reachability",),
-        outputs=("c3_reachability", "c3_runs", "c3_shortfalls"),
-        rules=Rules,
-        decide=decide,
-        statement="(retracted) a mid-context token's gradient flows through only half the weights",
-        decided_by="structural check: exact reachability of every tensor (per head) from L_{T/2}",
-        section="c3",
-    )
+CLAIM = Claim(
+    id="c3",
+    inputs=("m5_reachability",),
+    outputs=("c3_reachability", "c3_runs", "c3_shortfalls"),
+    rules=Rules,
+    decide=decide,
+    statement="(retracted) a mid-context token's gradient flows through only half the weights",
+    decided_by="structural check: exact reachability of every tensor (per head) from L_{T/2}",
+    section="c3",
 )

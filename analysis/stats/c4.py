@@ -32,7 +32,7 @@ from scipy import stats
 
 from ..regimes import STANDARD
 from . import distance
-from .claims import MIXED, REFUTED, STRUCTURAL, SUPPORTED, Claim, ClaimInputs, ClaimResult, Verdict, register
+from .claims import MIXED, REFUTED, STRUCTURAL, SUPPORTED, Claim, ClaimInputs, ClaimResult, Verdict
 from .inference import compare_to_zero, equivalence_test, holm, mean_interval
 from .report import fmt
 
@@ -714,7 +714,7 @@ OUTPUTS = ("c4_slopes", "c4_profile", "c4_profile_summary", "c4_fits", "c4_summa
            "c4_decomposition_summary", "c4_position_profile", "c4_first_position", "c4_dependency_height", "c4_context_distance",
            "c4_effective_context", "c4_sweep_runs", "c4_sweep", "c4_sweep_slopes")
 
-CLAIM = register(Claim(
+CLAIM = Claim(
     "c4", ("m1_gradient_matrix", "m1_dependency_share", "m7_context_distance", "eval_curve"), OUTPUTS, Rules, decide,
     statement='a later loss reaches all earlier tokens "in the same way", whatever the distance',
     decided_by=(
@@ -723,4 +723,4 @@ CLAIM = register(Claim(
         "loss with context removed beyond a distance"
     ),
     section="c4",
-))
+)

@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from .claims import MIXED, REFUTED, STRUCTURAL, SUPPORTED, Claim, ClaimInputs, ClaimResult, Verdict, register
+from .claims import MIXED, REFUTED, STRUCTURAL, SUPPORTED, Claim, ClaimInputs, ClaimResult, Verdict
 
 COLUMNS = ["condition", "seed", "task_name", "pos_encoding", "regime", "n_checkpoints", "n_pairs", "largest_gradient"]
 TESTS = (
@@ -83,9 +83,9 @@ def decide(inputs: ClaimInputs, rules: Rules) -> ClaimResult:
     return ClaimResult(verdicts=[check], tables={"c5_teacher_forcing": table}, numbers=paper_numbers(check, table, rules))
 
 
-CLAIM = register(Claim(
+CLAIM = Claim(
     id="c5", inputs=("m1_gradient_matrix",), outputs=("c5_teacher_forcing",), rules=Rules, decide=decide,
     statement="teacher forcing: nothing flows from one prediction's output to the next input",
     decided_by="structural check, unit-tested",
     section="c5",
-))
+)

@@ -43,7 +43,7 @@ import pandas as pd
 
 from ..measures.weight_channel import HALVES, SWEPT
 from ..regimes import STANDARD
-from .claims import MIXED, REFUTED, SUPPORTED, Claim, ClaimInputs, ClaimResult, Verdict, register
+from .claims import MIXED, REFUTED, SUPPORTED, Claim, ClaimInputs, ClaimResult, Verdict
 from .inference import mean_interval
 from .report import fmt
 
@@ -418,15 +418,13 @@ def decide(inputs: ClaimInputs, rules: Rules) -> ClaimResult:
     )
 
 
-CLAIM = register(
-    Claim(
-        id="c6",
-        inputs=("m7_weight_channel", "m7_context_channel"),
-        outputs=("c6_curves", "c6_transfer", "c6_summary", "c6_decision"),
-        rules=Rules,
-        decide=decide,
-        statement="per-token weight updates would pass only a minuscule amount of information forward",
-        decided_by="signed transfer to t+1 after one full optimiser step on L_t alone, vs the context channel",
-        section="c6",
-    )
+CLAIM = Claim(
+    id="c6",
+    inputs=("m7_weight_channel", "m7_context_channel"),
+    outputs=("c6_curves", "c6_transfer", "c6_summary", "c6_decision"),
+    rules=Rules,
+    decide=decide,
+    statement="per-token weight updates would pass only a minuscule amount of information forward",
+    decided_by="signed transfer to t+1 after one full optimiser step on L_t alone, vs the context channel",
+    section="c6",
 )

@@ -1,6 +1,6 @@
 """The shape every claim's decision takes: inputs -> statistics tables, verdicts, and the numbers the paper prints.
 
-One module per claim (``c1.py`` ... ``c6.py``) registers a ``Claim``: the aggregated
+One module per claim (``c1.py`` ... ``c6.py``) defines a ``Claim`` (``CLAIM``, listed in ``listing.py``): the aggregated
 tables it reads, the tables it writes, its ``Rules`` (a frozen dataclass of the thresholds
 the verdict rule uses, with the defaults fixed before the confirmatory runs; a config may
 override them under ``stats.claims.<id>``) and ``decide``. Reading how a claim is decided
@@ -13,13 +13,11 @@ objective; tested, but not evidence about learning).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import pandas as pd
-
-from ..registry import Registry
 
 SUPPORTED, REFUTED, MIXED = "supported", "refuted", "mixed"
 VERDICT_WORDS = (SUPPORTED, REFUTED, MIXED)
@@ -79,18 +77,12 @@ class Claim:
         return result
 
 
-CLAIMS: Registry[Claim] = Registry("claim")
-
-
-def register(claim: Claim) -> Claim:
-    return CLAIMS.register(claim.id)(claim)
-
-
-def rule_problems(claim_id: str, overrides: Mapping[str, Any]) -> list[str]:
-    """Config problems in ``stats.claims.<claim_id>``: unknown claims or keys, wrong types."""
-    if claim_id not in CLAIMS:
-        return [f"stats.claims.{claim_id}: unknown claim; allowed values: {', '.join(CLAIMS.names())}"]
-    rules = CLAIMS.get(claim_id).rules
+def rule_problems(claims: Sequence[Claim], claim_id: str, overrides: Mapping[str, Any]) -> list[str]:
+    """Config problems in ``stats.claims.<claim_id>``: unknown claims or keys, wrong types, contradicting thresholds."""
+    by_id = {claim.id: claim for claim in claims}
+    if claim_id not in by_id:
+        return [f"stats.claims.{claim_id}: unknown claim; allowed values: {', '.join(by_id)}"]
+    rules = by_id[claim_id].rules
     allowed = {f.name: f for f in dataclasses.fields(rules)}
     problems = []
     for key, value in overrides.items():
@@ -117,15 +109,16 @@ def rule_problems(claim_id: str, overrides: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def decide_all(inputs: ClaimInputs, overrides: Mapping[str, Mapping[str, Any]]) -> dict[str, ClaimResult]:
-    """Every registered claim, in order of its id."""
-    return {claim_id: CLAIMS.get(claim_id).run(inputs, overrides.get(claim_id)) for claim_id in CLAIMS.names()}
+def decide_all(claims: Sequence[Claim], inputs: ClaimInputs, overrides: Mapping[str, Mapping[str, Any]]
+               ) -> dict[str, ClaimResult]:
+    """Every claim of the list, in its order, each with its own overrides."""
+    return {claim.id: claim.run(inputs, overrides.get(claim.id)) for claim in claims}
 
 
-def resolve_rules(overrides: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """Each registered claim's Rules with the config's ``stats.claims`` overrides applied: built once per study, so the
+def resolve_rules(claims: Sequence[Claim], overrides: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Each claim's Rules with the config's ``stats.claims`` overrides applied: built once per study, so the
     verdicts, the analyses that read a claim's thresholds and the figures (through paper_numbers.json) use the same."""
-    return {claim_id: CLAIMS.get(claim_id).rules(**overrides.get(claim_id, {})) for claim_id in CLAIMS.names()}
+    return {claim.id: claim.rules(**overrides.get(claim.id, {})) for claim in claims}
 
 
 def rules_as_json(rules: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -139,14 +132,3 @@ def rules_as_json(rules: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
     return {claim_id: {k: value(v) for k, v in asdict(r).items()} for claim_id, r in rules.items()}
 
-
-CLAIM_MODULES = ("c1", "c2", "c3", "c4", "c5", "c6")  # a new claim: one module here plus its name in this list
-
-
-def load_claims() -> Registry[Claim]:
-    """Import every claim module (each registers itself) and return the registry."""
-    import importlib
-
-    for module in CLAIM_MODULES:
-        importlib.import_module(f"{__package__}.{module}")
-    return CLAIMS

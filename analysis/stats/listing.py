@@ -1,36 +1,28 @@
-"""The claim list, read in one place: the claims and descriptive analyses in the order the README's claim table,
-docs/results.md's and the paper list them, and the paper's section names.
+"""The claim list: the claims and descriptive analyses the study decides and reports, as imported objects, in the
+order they are decided, run and printed (the README's claim table, docs/results.md's and the paper's sections).
 
-Everything that prints the claims (``tooling/doc_blocks.py``'s claim tables, the paper's includes through
-``paper_sections``) goes through ``listed_claims`` and ``listed_analyses``, so a claim added to the list appears in
-each and a claim left out appears in none.
+Everything that decides, validates or prints the claims goes through ``CLAIMS`` and ``ANALYSES``, so a claim added
+here appears in each and a claim left out appears in none.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from .claims import Claim, load_claims
-from .descriptive import ANALYSIS_MODULES, Analysis, load_analyses
+from . import c1, c2, c3, c4, c5, c6, primacy, scaling, sinks
+from .claims import Claim
+from .descriptive import Analysis
 
-
-def listed_claims() -> tuple[Claim, ...]:
-    """Every claim, in order of its id (the order they are decided in)."""
-    claims = load_claims()
-    return tuple(claims.get(claim_id) for claim_id in claims.names())
-
-
-def listed_analyses() -> tuple[Analysis, ...]:
-    """Every descriptive analysis, in the paper's order (its module's place in ``ANALYSIS_MODULES``)."""
-    analyses = load_analyses()
-    return tuple(analyses.get(module) for module in ANALYSIS_MODULES)
+CLAIMS: tuple[Claim, ...] = (c1.CLAIM, c2.CLAIM, c3.CLAIM, c4.CLAIM, c5.CLAIM, c6.CLAIM)
+# Run in this order, after the claims: an analysis reads only tables of the claims and of analyses before it.
+ANALYSES: tuple[Analysis, ...] = (primacy.ANALYSIS, sinks.ANALYSIS, scaling.ANALYSIS)
 
 
 def paper_sections(analysis_numbers: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """The paper's sections (``paper/sections/<name>.typ``) in order: each claim's, then each analysis's that ran
     and whose numbers do not say ``present: false`` (the scaling section needs the scaling profile's sweeps)."""
-    sections = [claim.section for claim in listed_claims() if claim.section]
+    sections = [claim.section for claim in CLAIMS if claim.section]
     return sections + [
-        analysis.section for analysis in listed_analyses()
+        analysis.section for analysis in ANALYSES
         if analysis.section and analysis.id in analysis_numbers and analysis_numbers[analysis.id].get("present", True)
     ]  # fmt: skip

@@ -38,7 +38,7 @@ from ..models.positional import ENCODING_ORDER
 from ..regimes import STANDARD
 from . import distance
 from .claims import ClaimInputs
-from .descriptive import Analysis, AnalysisResult, register
+from .descriptive import Analysis, AnalysisResult
 from .inference import mean_interval
 from .report import fmt
 
@@ -273,10 +273,10 @@ def compute(inputs: ClaimInputs) -> AnalysisResult:
     return AnalysisResult(tables=tables, numbers=numbers(summary, inputs.tables["c4_first_position"], settings))
 
 
-ANALYSIS = register(Analysis(
+ANALYSIS = Analysis(
     id="primacy",
     inputs=("m1_gradient_matrix", "c4_first_position"),
     outputs=("primacy_runs", "primacy_sources", "primacy_summary"),
     compute=compute,
     section="primacy",
-))
+)

@@ -39,7 +39,7 @@ from .c4 import Rules as C4Rules
 from .c6 import BEST as C6_BEST
 from .c6 import pct
 from .claims import ClaimInputs
-from .descriptive import Analysis, AnalysisResult, register
+from .descriptive import Analysis, AnalysisResult
 from .inference import compare_to_zero, mean_interval
 from .report import fmt
 
@@ -377,6 +377,6 @@ def compute(inputs: ClaimInputs) -> AnalysisResult:
 
 
 # primacy_runs is read where present, not declared: a profile without the primacy analysis still runs this one
-ANALYSIS = register(Analysis(
+ANALYSIS = Analysis(
     "scaling", ("c1_enrichment_runs", "c2_plateau", "c4_fits", "c4_slopes", "c6_transfer"), OUTPUTS, compute, section="scaling",
-))
+)

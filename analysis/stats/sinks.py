@@ -27,7 +27,7 @@ from ..grid import factors_except
 from ..models.positional import ENCODING_ORDER
 from ..regimes import STANDARD
 from .claims import ClaimInputs
-from .descriptive import Analysis, AnalysisResult, register
+from .descriptive import Analysis, AnalysisResult
 from .inference import Interval, mean_interval
 from .primacy import INIT, LAYER, TRAINED, stage_of
 from .report import fmt, fmt_interval
@@ -189,6 +189,6 @@ def compute(inputs: ClaimInputs) -> AnalysisResult:
     return AnalysisResult({"sink_heads": heads, "sink_share": shares, "sink_gradient": gradient}, numbers)
 
 
-ANALYSIS = register(Analysis(
+ANALYSIS = Analysis(
     "sinks", ("m8_attention_mass", "primacy_runs"), ("sink_heads", "sink_share", "sink_gradient"), compute, section="sinks",
-))
+)

@@ -17,10 +17,10 @@ import pandas as pd
 from ..io import read_json
 from ..measures.myopia import myopia_gap
 from ..outcomes import MISSING_COLUMNS, TRAINED, missing_row, read_run_table, status
-from .claims import ClaimInputs, Verdict, decide_all, load_claims, resolve_rules, rules_as_json
+from .claims import ClaimInputs, Verdict, decide_all, resolve_rules, rules_as_json
 from .descriptive import run_all
 from .learning import learning_table, with_learning
-from .listing import paper_sections
+from .listing import ANALYSES, CLAIMS, paper_sections
 from .report import Freeze, missing_runs_numbers, paper_numbers, preregistration_numbers, tables_digest
 from .runs import check_same_corpus, runs_table
 
@@ -92,11 +92,10 @@ def statistics(
     settings = config["stats"]
     runs = with_learning(runs, settings)
     learning = learning_table(runs, settings)
-    load_claims()  # imports every claim module, so each has registered itself before its rules are resolved
-    rules = resolve_rules(settings["claims"])  # once per study: verdicts, analyses and figures read the same thresholds
-    results = decide_all(ClaimInputs(dict(tables), runs, settings, rules), settings["claims"])
+    rules = resolve_rules(CLAIMS, settings["claims"])  # once per study: verdicts, analyses and figures read the same thresholds
+    results = decide_all(CLAIMS, ClaimInputs(dict(tables), runs, settings, rules), settings["claims"])
     claim_tables = {name: table for result in results.values() for name, table in result.tables.items()}
-    analyses = run_all(ClaimInputs({**tables, **claim_tables}, runs, settings, rules))  # descriptive: no verdicts
+    analyses = run_all(ANALYSES, ClaimInputs({**tables, **claim_tables}, runs, settings, rules))  # descriptive: no verdicts
     analysis_tables = {name: table for result in analyses.values() for name, table in result.tables.items()}
     decided = [verdict for result in results.values() for verdict in result.verdicts]
 

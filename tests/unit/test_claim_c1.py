@@ -7,8 +7,10 @@ import pytest
 from scipy import stats
 
 from analysis.stats import c1
-from analysis.stats.claims import CLAIMS, ClaimInputs, rule_problems
+from analysis.stats.c1 import CLAIM
+from analysis.stats.claims import ClaimInputs, rule_problems
 from analysis.stats.inference import Interval, SeedTest
+from analysis.stats.listing import CLAIMS
 
 SETTINGS = {"confidence": 0.95, "alpha": 0.05}
 STEPS = 100
@@ -60,7 +62,7 @@ def decide(runs: pd.DataFrame, share: pd.DataFrame, m1: pd.DataFrame | None = No
     tables = {"m1_dependency_share": share, "m1_gradient_matrix": m1 if m1 is not None else pd.DataFrame(),
               "m1_separation": separation if separation is not None else pd.DataFrame(),
               "m9_intervention": intervention if intervention is not None else pd.DataFrame()}
-    return CLAIMS.get("c1").run(ClaimInputs(tables, runs, SETTINGS), overrides)
+    return CLAIM.run(ClaimInputs(tables, runs, SETTINGS), overrides)
 
 
 def finding(result):
@@ -213,12 +215,12 @@ def test_empty_input_gives_mixed_with_the_declared_tables() -> None:
 
 
 def test_rules_are_checked_against_config_overrides() -> None:
-    assert rule_problems("c1", {"min_excess": 0.2, "tasks": ["markov"]}) == []
-    assert rule_problems("c1", {"tasks": "markov,lag"}) == ["stats.claims.c1.tasks: expected a list of str, got 'markov,lag'"]
-    assert rule_problems("c1", {"tasks": ["markov", 3]}) == ["stats.claims.c1.tasks: expected a list of str, got ['markov', 3]"]
-    assert rule_problems("c1", {"min_exces": 0.2})
-    assert rule_problems("c1", {"tasks": 3})
-    assert rule_problems("c1", {"min_auc": "high"}) and rule_problems("c1", {"min_auc": 0.8}) == []
+    assert rule_problems(CLAIMS, "c1", {"min_excess": 0.2, "tasks": ["markov"]}) == []
+    assert rule_problems(CLAIMS, "c1", {"tasks": "markov,lag"}) == ["stats.claims.c1.tasks: expected a list of str, got 'markov,lag'"]
+    assert rule_problems(CLAIMS, "c1", {"tasks": ["markov", 3]}) == ["stats.claims.c1.tasks: expected a list of str, got ['markov', 3]"]
+    assert rule_problems(CLAIMS, "c1", {"min_exces": 0.2})
+    assert rule_problems(CLAIMS, "c1", {"tasks": 3})
+    assert rule_problems(CLAIMS, "c1", {"min_auc": "high"}) and rule_problems(CLAIMS, "c1", {"min_auc": 0.8}) == []
 
 
 def test_numbers_and_deciding_texts_printed_by_the_paper() -> None:
@@ -437,7 +439,7 @@ def test_enrichment_runs_without_a_share_column_is_empty() -> None:
 
 def test_missing_input_tables_decide_mixed() -> None:
     """Neither M1 table in the inputs (not even empty): both verdicts mixed, no error."""
-    result = CLAIMS.get("c1").run(ClaimInputs({}, runs_table({"m": ("markov", "standard", True)}), SETTINGS))
+    result = CLAIM.run(ClaimInputs({}, runs_table({"m": ("markov", "standard", True)}), SETTINGS))
     assert [v.verdict for v in result.verdicts] == ["mixed", "mixed"]
     assert result.tables["c1_reach"].empty and result.tables["c1_enrichment_runs"].empty
 
@@ -454,7 +456,7 @@ def test_texts_with_two_encodings_half_the_positions_and_other_settings() -> Non
     settings = {"confidence": 0.9, "alpha": 0.01}
     rules = {"pos_encodings": ["learned", "rope"], "min_fraction": 0.5, "min_excess": 0.25, "layer": 1, "tasks": ["recall", "lag"],
              "multi_source_tasks": ("sine",), "min_auc": 0.6}
-    result = CLAIMS.get("c1").run(ClaimInputs({"m1_dependency_share": pd.DataFrame({"step": []}),
+    result = CLAIM.run(ClaimInputs({"m1_dependency_share": pd.DataFrame({"step": []}),
                                                "m1_gradient_matrix": pd.DataFrame()}, runs_table({}), settings), rules)
     numbers = result.numbers
     assert numbers["finding"]["deciding"] == (

@@ -7,7 +7,8 @@ import pytest
 from scipy import stats
 
 from analysis.stats import c2
-from analysis.stats.claims import CLAIMS, MIXED, REFUTED, SUPPORTED, ClaimInputs
+from analysis.stats.c2 import CLAIM
+from analysis.stats.claims import MIXED, REFUTED, SUPPORTED, ClaimInputs
 
 SETTINGS = {"confidence": 0.95, "alpha": 0.05, "learned_margin": 0.05, "learned_gap_share": 0.5}
 CELL = {"pos_encoding": "learned", "n_layer": 2, "d_model": 64, "n_head": 4, "context": 32, "steps": 100}
@@ -66,7 +67,7 @@ def with_standard(curve: pd.DataFrame) -> pd.DataFrame:
 
 def decide(curve: pd.DataFrame, runs: pd.DataFrame | None = None, overrides: dict | None = None, **tables: pd.DataFrame):
     inputs = ClaimInputs({"eval_curve": with_standard(curve), **tables}, runs_table() if runs is None else runs, SETTINGS)
-    return CLAIMS.get("c2").run(inputs, overrides)
+    return CLAIM.run(inputs, overrides)
 
 
 CONTROL_GAP = [0.03, 0.05, 0.04, 0.02, 0.06]  # myopic training costs something even without pre-caching
@@ -354,7 +355,7 @@ SETTINGS_90 = {**SETTINGS, "confidence": 0.9, "alpha": 0.1}
 def decide_with(curve: pd.DataFrame, runs: pd.DataFrame | None = None, settings: dict | None = None,
                 overrides: dict | None = None, **tables: pd.DataFrame):
     inputs = ClaimInputs({"eval_curve": with_standard(curve), **tables}, runs_table() if runs is None else runs, settings or SETTINGS)
-    return CLAIMS.get("c2").run(inputs, overrides)
+    return CLAIM.run(inputs, overrides)
 
 
 def t4_sf(t: float) -> float:
@@ -710,7 +711,7 @@ def test_without_probes_or_decomposition_their_tables_are_empty() -> None:
 
 def test_no_myopia_gap_table_at_all_is_undecided() -> None:
     """The inputs lack the m4 table altogether (not merely empty): undecided, with every table present."""
-    result = CLAIMS.get("c2").run(ClaimInputs({}, runs_table(), SETTINGS))
+    result = CLAIM.run(ClaimInputs({}, runs_table(), SETTINGS))
     assert result.verdicts[0].verdict == MIXED and result.verdicts[0].deciding.startswith("not decided")
     assert set(result.tables) == set(c2.TABLES) and all(table.empty for table in result.tables.values())
 

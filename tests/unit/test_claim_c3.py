@@ -7,8 +7,8 @@ import torch
 from conftest import tiny_model, tiny_task
 
 from analysis.measures.reachability import reachability_table
-from analysis.stats.c3 import Rules, decide
-from analysis.stats.claims import CLAIMS, MIXED, REFUTED, STRUCTURAL, SUPPORTED, ClaimInputs
+from analysis.stats.c3 import CLAIM, Rules, decide
+from analysis.stats.claims import MIXED, REFUTED, STRUCTURAL, SUPPORTED, ClaimInputs
 
 SETTINGS = {"confidence": 0.95, "alpha": 0.05}
 CONTEXT = 8  # t_mid = 3; the position table has 8 rows of 4 entries
@@ -52,7 +52,7 @@ def runs_table() -> pd.DataFrame:
 
 def decided(m5: pd.DataFrame, **rules):
     inputs = ClaimInputs(tables={"m5_reachability": m5}, runs=runs_table(), settings=SETTINGS)
-    return CLAIMS.get("c3").run(inputs, rules)
+    return CLAIM.run(inputs, rules)
 
 
 def test_every_shared_tensor_fully_reached_refutes_with_the_hand_worked_numbers() -> None:
@@ -113,7 +113,7 @@ def test_gradient_beyond_round_off_on_an_unreachable_entry_is_flagged_and_blocks
 
 def test_empty_input_is_mixed_with_every_declared_table() -> None:
     empty = ClaimInputs(tables={}, runs=pd.DataFrame(), settings=SETTINGS)
-    result = CLAIMS.get("c3").run(empty)
+    result = CLAIM.run(empty)
     assert result.verdicts[0].verdict == MIXED and "no reachability" in result.verdicts[0].deciding
     assert all(table.empty for table in result.tables.values())
     assert result.numbers["shared_min"] == "n/a" and result.numbers["n_runs"] == "0"
@@ -185,7 +185,7 @@ def test_a_leak_on_both_key_bias_heads_counts_twenty_unexplained_tensors() -> No
 
 def test_empty_tables_keep_their_columns_and_the_run_table_counts_reachable_zeros() -> None:
     """The declared tables keep their columns when empty; n_reachable_zero sums over the tensors at t = 3."""
-    empty = CLAIMS.get("c3").run(ClaimInputs(tables={}, runs=pd.DataFrame(), settings=SETTINGS))
+    empty = CLAIM.run(ClaimInputs(tables={}, runs=pd.DataFrame(), settings=SETTINGS))
     keys = ["condition", "seed", "step", "task", "pos_encoding", "regime", "t"]
     assert empty.tables["c3_reachability"].columns.tolist() == [*keys, "position", "kind", "n_entries", "n_reachable",
                                                                 "fraction"]
@@ -220,12 +220,12 @@ def _runs(*rows: tuple[str, int, str, str, int]) -> pd.DataFrame:
 
 
 def _decided(m5: list[dict], runs: pd.DataFrame, **rules):
-    return CLAIMS.get("c3").run(ClaimInputs(tables={"m5_reachability": pd.DataFrame(m5)}, runs=runs, settings=SETTINGS), rules)
+    return CLAIM.run(ClaimInputs(tables={"m5_reachability": pd.DataFrame(m5)}, runs=runs, settings=SETTINGS), rules)
 
 
 def test_empty_input_prints_the_exact_structural_mixed_verdict_and_n_a_spans() -> None:
     """No M5 rows: the full verdict record (claim, word, kind, rule, text), n/a for every span, the shortfall columns."""
-    result = CLAIMS.get("c3").run(ClaimInputs(tables={}, runs=pd.DataFrame(), settings=SETTINGS))
+    result = CLAIM.run(ClaimInputs(tables={}, runs=pd.DataFrame(), settings=SETTINGS))
     assert result.numbers["verdict"] == {"claim": "C3", "verdict": MIXED, "kind": STRUCTURAL, "rule": C3_RULE,
                                          "deciding": "no reachability measured (no M5 rows at t = T/2 \u2212 1)"}
     numbers = result.numbers

@@ -8,19 +8,21 @@ from conftest import ENCODINGS, tiny_batch, tiny_model, tiny_task
 
 from analysis.regimes import REGIMES
 from analysis.stats import c5
-from analysis.stats.claims import CLAIMS, ClaimInputs, rule_problems
+from analysis.stats.c5 import CLAIM
+from analysis.stats.claims import ClaimInputs, rule_problems
+from analysis.stats.listing import CLAIMS
 
 SETTINGS = {"confidence": 0.95, "alpha": 0.05}
 
 
 @pytest.mark.parametrize("pos_encoding", ENCODINGS)
-@pytest.mark.parametrize("regime", REGIMES.names())
+@pytest.mark.parametrize("regime", list(REGIMES))
 @pytest.mark.parametrize("kind", ["markov", "sine"])
 def test_the_last_layer_state_is_no_input_to_a_later_loss(pos_encoding: str, regime: str, kind: str) -> None:
     """dL_t / dh_s^L is exactly 0 for every s < t (one backward per target), and non-zero at s = t."""
     model, task = tiny_model(pos_encoding, kind), tiny_task(kind)
     inputs, targets = tiny_batch(kind)
-    prediction, residuals = model(inputs, REGIMES.get(regime), return_residuals=True)
+    prediction, residuals = model(inputs, REGIMES[regime], return_residuals=True)
     losses = task.loss_per_position(prediction, targets)
     last = residuals[-1]
     for t in range(inputs.shape[1]):
@@ -47,7 +49,7 @@ def m1_rows(condition: str, seed: int, last_value: float = 0.0, steps=(0, 100), 
 
 
 def decide(runs: pd.DataFrame, m1: pd.DataFrame, **overrides):
-    return CLAIMS.get("c5").run(ClaimInputs({"m1_gradient_matrix": m1}, runs, SETTINGS), overrides)
+    return CLAIM.run(ClaimInputs({"m1_gradient_matrix": m1}, runs, SETTINGS), overrides)
 
 
 RUNS = runs_table({"std": "standard", "my": "myopic-state"})
@@ -92,8 +94,8 @@ def test_empty_input_is_mixed() -> None:
 
 
 def test_rules_are_checked_against_config_overrides() -> None:
-    assert rule_problems("c5", {"tolerance": 0.0}) == []
-    assert rule_problems("c5", {"tolerance": "zero"}) and rule_problems("c5", {"tol": 0.0})
+    assert rule_problems(CLAIMS, "c5", {"tolerance": 0.0}) == []
+    assert rule_problems(CLAIMS, "c5", {"tolerance": "zero"}) and rule_problems(CLAIMS, "c5", {"tol": 0.0})
 
 
 def test_every_number_and_the_table_by_hand() -> None:
@@ -136,7 +138,7 @@ def test_empty_numbers_say_nothing_was_measured() -> None:
 def test_a_missing_gradient_table_and_a_run_listed_twice() -> None:
     """No M1 table at all is mixed with an empty table; a run's second row (same condition and seed) is
     one run, not a second one to join."""
-    result = CLAIMS.get("c5").run(ClaimInputs({}, RUNS, SETTINGS), None)
+    result = CLAIM.run(ClaimInputs({}, RUNS, SETTINGS), None)
     assert result.verdicts[0].verdict == "mixed" and result.tables["c5_teacher_forcing"].empty
     twice = pd.concat([RUNS, RUNS.iloc[:1].assign(note="rerun")], ignore_index=True)
     table = decide(twice, pd.concat([m1_rows(c, s) for c in ("std", "my") for s in (0, 1)])).tables["c5_teacher_forcing"]

@@ -1,4 +1,4 @@
-"""The descriptive-analysis framework (``analysis/stats/descriptive.py``): registration, order, declared tables.
+"""The descriptive-analysis framework (``analysis/stats/descriptive.py``): the list, its order, declared tables.
 
 Expected names, orders and messages are written out by hand, so a changed one fails.
 """
@@ -7,21 +7,21 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analysis.stats import descriptive
 from analysis.stats.claims import ClaimInputs
-from analysis.stats.descriptive import Analysis, AnalysisResult, load_analyses, run_all
+from analysis.stats.descriptive import Analysis, AnalysisResult, run_all
+from analysis.stats.listing import ANALYSES
 
 RUNS = pd.DataFrame({"condition": ["a"], "seed": [0]})
 
 
-def test_load_analyses_registers_the_three_in_id_order() -> None:
-    assert load_analyses().names() == ["primacy", "scaling", "sinks"]
+def test_the_three_analyses_are_listed_in_the_order_they_run_and_print() -> None:
+    assert [analysis.id for analysis in ANALYSES] == ["primacy", "sinks", "scaling"]
 
 
 def test_a_missing_input_names_the_analysis_and_the_table() -> None:
     tables = {"m1_gradient_matrix": pd.DataFrame()}  # primacy also reads C4's first-position table
     with pytest.raises(RuntimeError) as error:
-        run_all(ClaimInputs(tables, RUNS, {}))
+        run_all(ANALYSES, ClaimInputs(tables, RUNS, {}))
     assert str(error.value) == "analysis primacy reads ['c4_first_position'], which no measure, claim or earlier analysis wrote"
 
 
@@ -33,27 +33,20 @@ def _toy(analysis_id: str, reads: str, writes: str, seen: dict[str, list[str]]) 
     return Analysis(analysis_id, (reads,), (writes,), compute)
 
 
-@pytest.fixture
-def toy_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(descriptive, "ANALYSES", type(descriptive.ANALYSES)("analysis"))
-    monkeypatch.setattr(descriptive, "ANALYSIS_MODULES", ())
 
-
-def test_a_later_analysis_reads_an_earlier_ones_table(toy_registry: None) -> None:
+def test_a_later_analysis_reads_an_earlier_ones_table() -> None:
     seen: dict[str, list[str]] = {}
-    descriptive.register(_toy("b", "first", "second", seen))  # registered first, runs second (id order)
-    descriptive.register(_toy("a", "measure", "first", seen))
-    results = run_all(ClaimInputs({"measure": pd.DataFrame({"x": [1, 2, 3]})}, RUNS, {"confidence": 0.95}))
-    assert list(results) == ["a", "b"]
-    assert seen == {"a": ["measure", 1, "confidence"], "b": ["first", "measure", 1, "confidence"]}  # tables, runs, settings
-    assert results["a"].numbers == {"rows": 3} and results["b"].numbers == {"rows": 1}
+    listed = (_toy("b", "measure", "first", seen), _toy("a", "first", "second", seen))  # run in list order, not by id
+    results = run_all(listed, ClaimInputs({"measure": pd.DataFrame({"x": [1, 2, 3]})}, RUNS, {"confidence": 0.95}))
+    assert list(results) == ["b", "a"]
+    assert seen == {"b": ["measure", 1, "confidence"], "a": ["first", "measure", 1, "confidence"]}  # tables, runs, settings
+    assert results["b"].numbers == {"rows": 3} and results["a"].numbers == {"rows": 1}
 
 
-def test_reading_a_table_of_a_later_analysis_is_refused(toy_registry: None) -> None:
-    descriptive.register(_toy("a", "second", "first", {}))
-    descriptive.register(_toy("b", "measure", "second", {}))
+def test_reading_a_table_of_a_later_analysis_is_refused() -> None:
+    listed = (_toy("a", "second", "first", {}), _toy("b", "measure", "second", {}))
     with pytest.raises(RuntimeError) as error:
-        run_all(ClaimInputs({"measure": pd.DataFrame()}, RUNS, {}))
+        run_all(listed, ClaimInputs({"measure": pd.DataFrame()}, RUNS, {}))
     assert str(error.value) == "analysis a reads ['second'], which no measure, claim or earlier analysis wrote"
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from workflow_helpers import REPO
 
-from analysis.stats.listing import listed_claims
+from analysis.stats.listing import CLAIMS
 from tooling.doc_blocks import (
     BEGIN,
     BENCH_BEGIN,
@@ -100,7 +100,7 @@ def test_the_claim_tables_are_the_claim_lists() -> None:
     assert stale_claim_tables(REPO) == [], "run `make readme`: the claim tables differ from the claim list"
     readme_table = marked_block(README.read_text(), CLAIMS_BEGIN, CLAIMS_END)
     assert "| C3 | (retracted) a mid-context token's gradient flows through only half the weights |" in readme_table
-    assert len(readme_table.splitlines()) == 3 + 2 + len(listed_claims())  # markers and note, header, a row per claim
+    assert len(readme_table.splitlines()) == 3 + 2 + len(CLAIMS)  # markers and note, header, a row per claim
 
 
 def test_a_stale_claim_table_is_caught_and_make_readme_rewrites_it(tmp_path: Path) -> None:
@@ -118,7 +118,7 @@ def test_a_stale_claim_table_is_caught_and_make_readme_rewrites_it(tmp_path: Pat
 
 
 def test_the_claim_table_has_a_row_per_claim_with_its_statement_and_how_it_is_decided() -> None:
-    claims = listed_claims()
+    claims = CLAIMS
     assert all(c.statement and c.decided_by and c.section for c in claims), "every Claim needs statement, decided_by, section"
     assert all((REPO / "paper" / "sections" / f"{c.section}.typ").exists() for c in claims)
     short, full = claims_markdown(claims[:1]), claims_markdown(claims[:1], decided_by=True)
@@ -200,7 +200,7 @@ def test_make_readme_splices_each_block_into_its_document(tmp_path: Path) -> Non
     (tmp_path / "results" / "toy" / "headline.md").write_text(headline_markdown(NUMBERS, "make study PROFILE=toy") + "\n")
     splice_all(tmp_path, "toy")
     readme = (tmp_path / "README.md").read_text()
-    claims, claims_full = claims_markdown(listed_claims()), claims_markdown(listed_claims(), decided_by=True)
+    claims, claims_full = claims_markdown(CLAIMS), claims_markdown(CLAIMS, decided_by=True)
     assert readme == f"# R\n{claims}\n{verdict_markdown(NUMBERS, 'make study PROFILE=toy')}\ncite\n"
     results = (tmp_path / "docs" / "results.md").read_text()
     assert results == f"# Results\n{claims_full}\n{results_markdown(NUMBERS, 'make study PROFILE=toy')}\nmore\n"

@@ -35,7 +35,7 @@ def redeclared_regime_names(source: str) -> list[str]:
     return [
         target.id
         for node in ast.parse(source).body
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and node.value.value in REGIMES.names()
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and node.value.value in list(REGIMES)
         for target in node.targets
         if isinstance(target, ast.Name)
     ]

@@ -95,7 +95,7 @@ def test_rows_without_earlier_gradient_are_left_out_and_empty_gives_the_columns(
     """A myopic regime sends no gradient to earlier states: no share is defined, and no row is made."""
     model, task = tiny_model(), tiny_task()
     inputs, targets = tiny_batch()
-    myopic = gradient_matrix(model, inputs, targets, task.loss_per_position, regime=REGIMES.get("myopic-state"))
+    myopic = gradient_matrix(model, inputs, targets, task.loss_per_position, regime=REGIMES["myopic-state"])
     got = dependency_share(myopic, lag_dependencies(3, 6, 2))
     assert got.empty and list(got.columns) == COLUMNS
     with pytest.raises(ValueError, match="do not match"):

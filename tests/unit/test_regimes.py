@@ -14,8 +14,8 @@ from analysis.regimes import REGIMES
 def test_forward_pass_is_unchanged(pos_encoding: str, regime: str) -> None:
     model = tiny_model(pos_encoding)
     inputs, _ = tiny_batch()
-    standard, standard_residuals = model(inputs, REGIMES.get("standard"), return_residuals=True)
-    myopic, myopic_residuals = model(inputs, REGIMES.get(regime), return_residuals=True)
+    standard, standard_residuals = model(inputs, REGIMES["standard"], return_residuals=True)
+    myopic, myopic_residuals = model(inputs, REGIMES[regime], return_residuals=True)
     assert torch.equal(myopic, standard)  # bitwise: the same fused attention call, the extra terms are exact zeros
     for a, b in zip(myopic_residuals, standard_residuals, strict=True):
         assert torch.equal(a, b)
@@ -26,7 +26,7 @@ def test_forward_pass_is_unchanged(pos_encoding: str, regime: str) -> None:
 def test_no_gradient_reaches_earlier_hidden_states(pos_encoding: str, regime: str) -> None:
     model, task = tiny_model(pos_encoding), tiny_task()
     inputs, targets = tiny_batch()
-    prediction, residuals = model(inputs, REGIMES.get(regime), return_residuals=True)
+    prediction, residuals = model(inputs, REGIMES[regime], return_residuals=True)
     losses = task.loss_per_position(prediction, targets)
     for t in range(inputs.shape[1]):
         grads = torch.autograd.grad(losses[:, t].sum(), residuals, retain_graph=True)
@@ -40,7 +40,7 @@ def test_no_gradient_reaches_earlier_hidden_states(pos_encoding: str, regime: st
 def test_weight_gradient_matches_brute_force_reference(pos_encoding: str, regime: str) -> None:
     model, task = tiny_model(pos_encoding), tiny_task()
     inputs, targets = tiny_batch()
-    prediction, _ = model(inputs, REGIMES.get(regime))
+    prediction, _ = model(inputs, REGIMES[regime])
     fast = torch.autograd.grad(task.loss_per_position(prediction, targets).sum(), list(model.parameters()))
     slow = torch.autograd.grad(
         own_position_losses(model, inputs, targets, task.loss_per_position, regime),
@@ -58,7 +58,7 @@ def test_the_three_regimes_give_different_weight_gradients() -> None:
     inputs, targets = tiny_batch()
     grads = {}
     for regime in ("standard", "myopic-state", "myopic-full"):
-        prediction, _ = model(inputs, REGIMES.get(regime))
+        prediction, _ = model(inputs, REGIMES[regime])
         grads[regime] = torch.autograd.grad(task.loss_per_position(prediction, targets).sum(), model.blocks[0].attn.key.weight)[0]
     assert not torch.allclose(grads["standard"], grads["myopic-state"])
     assert not torch.allclose(grads["myopic-state"], grads["myopic-full"])
@@ -67,7 +67,7 @@ def test_the_three_regimes_give_different_weight_gradients() -> None:
 def _weight_gradients(model, regime: str) -> list[torch.Tensor]:
     task = tiny_task()
     inputs, targets = tiny_batch()
-    prediction, _ = model(inputs, REGIMES.get(regime))
+    prediction, _ = model(inputs, REGIMES[regime])
     return torch.autograd.grad(task.loss_per_position(prediction, targets).sum(), list(model.parameters()))
 
 
@@ -97,7 +97,7 @@ def test_bf16_autocast_keeps_float32_gradients_close_to_float32(pos_encoding: st
     inputs, targets = tiny_batch()
 
     def gradients() -> list[torch.Tensor]:
-        prediction, _ = model(inputs, REGIMES.get(regime))
+        prediction, _ = model(inputs, REGIMES[regime])
         return torch.autograd.grad(task.loss_per_position(prediction.float(), targets).sum(), list(model.parameters()))
 
     exact = gradients()
@@ -117,7 +117,7 @@ def test_compiled_model_gives_the_eager_gradients(regime: str) -> None:
     inputs, targets = tiny_batch()
     eager = _weight_gradients(model, regime)
     compiled = torch.compile(model, backend="aot_eager")
-    prediction, _ = compiled(inputs, REGIMES.get(regime))
+    prediction, _ = compiled(inputs, REGIMES[regime])
     traced = torch.autograd.grad(task.loss_per_position(prediction, targets).sum(), list(model.parameters()))
     for a, b in zip(eager, traced, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)

@@ -157,17 +157,16 @@ def planted(monkeypatch: pytest.MonkeyPatch) -> dict:
         "c2": ClaimResult([verdict_2, verdict_3], {"c2_table": pd.DataFrame({"v": [2]})}, {"gap": 0.2}),
     }
 
-    def decide_all(inputs, overrides):
+    def decide_all(listed, inputs, overrides):
         calls["decide_all"] = (inputs, overrides)
         return results
 
-    def run_all(inputs):
+    def run_all(listed, inputs):
         calls["run_all"] = inputs
         return {"primacy": SimpleNamespace(tables={"primacy_runs": pd.DataFrame({"w": [3]})}, numbers={"ratio": 2.0})}
 
     claims = {"c1": SimpleNamespace(rules=PlantedRules), "c2": SimpleNamespace(rules=PlantedRules)}
-    monkeypatch.setattr(stages, "load_claims", lambda: None)
-    monkeypatch.setattr(stages, "resolve_rules", lambda overrides: {
+    monkeypatch.setattr(stages, "resolve_rules", lambda listed, overrides: {
         claim_id: claims[claim_id].rules(**overrides.get(claim_id, {})) for claim_id in claims})
     monkeypatch.setattr(stages, "decide_all", decide_all)
     monkeypatch.setattr(stages, "run_all", run_all)

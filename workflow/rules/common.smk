@@ -9,8 +9,7 @@ sys.path.insert(0, str(Path(workflow.basedir).parent))  # the analysis package, 
 
 from analysis.config import ConfigError, load_study
 from analysis.measures import MEASURES
-from analysis.stats.claims import load_claims
-from analysis.stats.descriptive import load_analyses
+from analysis.stats.listing import ANALYSES, CLAIMS
 
 try:
     STUDY = load_study(config)
@@ -33,8 +32,8 @@ MEASURED = {name for spec in STUDY.runs.values() for name in spec.measure.get("o
 
 
 AGGREGATED_TABLES = [*MEASURE_NAMES, "m4_myopia_gap", "train_log", "eval_curve"]  # what the claims may read (besides runs)
-CLAIM_TABLES = sorted({name for claim_id in load_claims().names() for name in load_claims().get(claim_id).outputs})
-ANALYSIS_TABLES = sorted({name for analysis_id in load_analyses().names() for name in load_analyses().get(analysis_id).outputs})
+CLAIM_TABLES = sorted({name for claim in CLAIMS for name in claim.outputs})
+ANALYSIS_TABLES = sorted({name for analysis in ANALYSES for name in analysis.outputs})
 
 
 def run_path(run_id, name):
