@@ -7,6 +7,7 @@ package itself opens no path outside its own folder and asks git nothing about t
 from __future__ import annotations
 
 import ast
+import inspect
 import subprocess
 from fnmatch import fnmatch
 from pathlib import Path
@@ -59,25 +60,37 @@ def _imported_modules(path: Path, package_root: Path) -> set[Path]:
     return found
 
 
-def import_closure(entry_points: tuple[str, ...], root: Path = REPO, package: str = "analysis") -> list[str]:
+def import_closure(entry_points: tuple[str, ...], root: Path = REPO, package: str = "analysis",
+                   outside: tuple[str, ...] = ()) -> list[str]:
     """Every file of ``package`` the entry points (glob patterns under ``root``) import, directly or not, with the
-    entry points themselves: the code a verdict depends on, computed rather than listed by hand."""
+    entry points themselves: the code a verdict depends on, computed rather than listed by hand. Files in ``outside``
+    (paths under ``root``) are neither included nor followed."""
     package_root = root / package
     todo = sorted({path for pattern in entry_points for path in root.glob(pattern)})
-    seen: set[Path] = set()
+    barrier = {root / name for name in outside}
+    seen: set[Path] = set(barrier)
     while todo:
         path = todo.pop()
         if path in seen:
             continue
         seen.add(path)
         todo.extend(_imported_modules(path, package_root) - seen)
-    return sorted(str(path.relative_to(root)) for path in seen)
+    return sorted(str(path.relative_to(root)) for path in seen - barrier)
+
+
+def descriptive_modules(root: Path = REPO) -> tuple[str, ...]:
+    """The modules of the listed descriptive analyses: they run after the verdicts and decide nothing, so the freeze
+    leaves them out although the statistics stage, an entry point, imports them through the claim list."""
+    from analysis.stats.listing import ANALYSES
+
+    return tuple(sorted(Path(inspect.getsourcefile(analysis.compute)).resolve().relative_to(root.resolve()).as_posix()
+                        for analysis in ANALYSES))
 
 
 def rule_files(root: Path = REPO) -> tuple[str, ...]:
     """What the preregistration freezes (git pathspecs): the claims' import closure inside ``analysis/`` (measures,
-    models, training, statistics ...) and the design files."""
-    return (*import_closure(CLAIM_ENTRY_POINTS, root), *DESIGN_FILES)
+    models, training, statistics ...), less the descriptive analyses, and the design files."""
+    return (*import_closure(CLAIM_ENTRY_POINTS, root, outside=descriptive_modules(root)), *DESIGN_FILES)
 
 
 def changed_since(commit: str, paths: tuple[str, ...] | None = None, root: Path = REPO) -> list[str] | None:

@@ -97,7 +97,7 @@ FIGURE_TABLES = REPO / "tests" / "unit" / "figure_tables"
 def smoke_params() -> dict:
     from analysis.config import load_study_file
 
-    return catalog.study_params(load_study_file(REPO / "workflow" / "config" / "smoke.yaml"))
+    return catalog.study_params(load_study_file(REPO / "config" / "smoke.yaml"))
 
 
 def draw_from_fixture(name: str, params: dict, tmp_path, tables: dict | None = None) -> int:

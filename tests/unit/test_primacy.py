@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.stats import descriptive, primacy
+from analysis.stats import primacy
 from analysis.stats.claims import ClaimInputs
+from analysis.stats.listing import ANALYSES
 
 SETTINGS = {"s_min": 2, "d_min": 1, "confidence": 0.95, "alpha": 0.05}
 T_975_2 = 4.302652729911275  # Student t quantile 0.975 with 2 degrees of freedom (tables)
@@ -261,7 +262,7 @@ def run(m1: pd.DataFrame, runs: pd.DataFrame):
 
 
 def test_registered_and_counted_by_encoding_and_depth():
-    assert "primacy" in descriptive.ANALYSIS_MODULES
+    assert primacy.ANALYSIS in ANALYSES
     m1, runs = study(
         {
             "a": {"init": 1.0, "trained": 0.0, "pos_encoding": "learned"},

@@ -13,7 +13,7 @@ import torch
 from analysis.measures.attention import attention_mass_table
 from analysis.stats import sinks
 from analysis.stats.claims import ClaimInputs
-from analysis.stats.descriptive import ANALYSIS_MODULES
+from analysis.stats.listing import ANALYSES
 
 T_975_1 = 12.706204736174698  # Student t quantile, 1 degree of freedom, two-sided 95% (tables)
 Z_975 = 1.959963984540054  # standard normal quantile, two-sided 95% (tables)
@@ -321,7 +321,7 @@ def test_compute_without_attention_or_primacy_reports_nothing() -> None:
 
 
 def test_registered() -> None:
-    assert "sinks" in ANALYSIS_MODULES
+    assert sinks.ANALYSIS in ANALYSES
     assert sinks.ANALYSIS.inputs == ("m8_attention_mass", "primacy_runs")
 
 
