@@ -18,24 +18,29 @@ from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-# The claims' rules: every function of these modules except the ones that only write paper text (PAPER_TEXT).
+# The claims' rules: every function of these modules except those that only write paper text or build a table no
+# verdict reads (NOT_DECIDING).
 CLAIMS = "analysis/stats/c[1-6].py"
-PAPER_TEXT = {
+NOT_DECIDING = {
     "c1": ("_enrichment_text", "_multi_source_text", "_p", "_ci", "multi_source_numbers", "validation_numbers",
-           "paper_numbers"),
+           "paper_numbers", "validation_table"),
     "c2": ("rule_text", "_interval_text", "_pct_text", "_regime_numbers", "_along_numbers", "_power_numbers",
-           "_text_numbers", "_numbers", "_probe_and_share_numbers"),
+           "_text_numbers", "_numbers", "_probe_and_share_numbers", "arms_table", "text_gap_table", "probe_table",
+           "share_table"),
     "c3": ("_span", "paper_numbers"),
     "c4": ("condition_label", "_deciding", "sweep_deciding", "_condition_rows", "exponents_by_encoding",
-           "height_numbers", "sweep_numbers", "effective_context_numbers", "information_numbers", "_rule_texts"),
+           "height_numbers", "sweep_numbers", "effective_context_numbers", "information_numbers", "_rule_texts",
+           "slope_summary", "with_within_row", "dependency_height", "context_distance_summary", "effective_context",
+           "sweep_summary"),
     "c5": ("paper_numbers",),
     "c6": ("pct", "bits", "in_bits", "_sig", "fmt_factor", "edge_note", "_ci", "_label", "condition_rows",
            "paper_numbers", "figure_table"),
 }
-# The statistics the rules decide with (every function), the deciding numbers of C2 and C4 outside their modules,
-# and the measures' table glue: what turns gradients into table rows (their numerical cores have reference tests).
-WHOLE = ("analysis/stats/inference.py", "analysis/stats/learning.py", "analysis/stats/precaching.py")
+# The statistics the rules decide with, the deciding numbers of C2 and C4 outside their modules, and the measures'
+# table glue: what turns gradients into table rows (their numerical cores have reference tests).
+WHOLE = ("analysis/stats/inference.py", "analysis/stats/learning.py")
 FUNCTIONS = {
+    "analysis/stats/precaching.py": ("drift", "plateau_table", "paired_gaps", "with_factors"),
     "analysis/stats/distance.py": ("below_last_layer", "fit_cells", "decompose", "_decompose_run"),
     "analysis/measures/gradient_matrix.py": ("gradient_matrix_table",),
     "analysis/measures/data.py": ("RunData.gradient_matrix",),
@@ -68,7 +73,7 @@ def glob(path: str, function: str) -> str:
 
 def scope(root: Path = REPO) -> list[str]:
     """The mutant-name globs of the scope (see the constants above)."""
-    chosen = {str(p.relative_to(root)): [f for f in functions(p) if f not in PAPER_TEXT.get(p.stem, ())]
+    chosen = {str(p.relative_to(root)): [f for f in functions(p) if f not in NOT_DECIDING.get(p.stem, ())]
               for p in sorted(root.glob(CLAIMS))}
     chosen.update({path: functions(root / path) for path in WHOLE})
     for path, names in FUNCTIONS.items():

@@ -1,6 +1,10 @@
 """The mutation-testing scope (tooling/mutants.py): mutmut's name globs for the claims' rules less their paper text,
-the statistics they decide with and the measures' table glue, and the kill rate it reports."""
+the statistics they decide with and the measures' table glue; the tests mutmut runs; the kill rate it reports."""
 from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -21,7 +25,7 @@ def test_the_scope_names_each_claims_rules_but_not_its_paper_text():
 
 
 def test_every_function_the_scope_names_or_leaves_out_exists():
-    for claim, names in mutants.PAPER_TEXT.items():
+    for claim, names in mutants.NOT_DECIDING.items():
         assert set(names) <= set(mutants.functions(mutants.REPO / f"analysis/stats/{claim}.py")), claim
 
 
@@ -41,3 +45,18 @@ def test_the_kill_rate_counts_untested_mutants_as_survivors_and_leaves_out_those
     assert result["modules"]["analysis.stats.c2"]["counts"] == {"killed": 1, "not checked": 1}
     assert result["survivors"] == ["analysis.stats.c1.x_f__mutmut_3", "analysis.stats.c1.x_f__mutmut_4"]
     assert mutants.summary({"m.x_f__mutmut_1": "skipped"}, 0.0)["kill_rate"] is None
+
+
+def unselected(tests: Path, selected: list[str]) -> set[str]:
+    """Unit test files that import the mutated packages but that mutmut does not run."""
+    imports = re.compile(r"^(from|import) analysis\.(stats|measures)|^from analysis import .*\b(stats|measures)\b", re.M)
+    return {f"tests/unit/{p.name}" for p in tests.glob("test_*.py") if imports.search(p.read_text())} - set(selected)
+
+
+def test_mutmut_runs_every_unit_test_file_that_imports_the_mutated_packages(tmp_path):
+    settings = tomllib.loads((mutants.REPO / "pyproject.toml").read_text())["tool"]["mutmut"]
+    selected = settings["pytest_add_cli_args_test_selection"]
+    assert not unselected(mutants.REPO / "tests" / "unit", selected)
+    (tmp_path / "test_new.py").write_text("from analysis.stats import c1\n")  # a planted file nobody listed
+    (tmp_path / "test_other.py").write_text("from analysis.config import load_study\n")
+    assert unselected(tmp_path, selected) == {"tests/unit/test_new.py"}
