@@ -115,9 +115,9 @@ test-slurm: $(BIN)/.installed
 clean-results:
 	rm -rf results/$(PROFILE)
 
-# Mutation testing of analysis/stats/ and the measures' table-building functions against the fast unit
-# tests, one worker per core (MUTANT_CORES=1 for one): about 30 min on two cores (docs/mutation.md); not part of `make test`.
-# Report of the survivors and the kill rate: results/mutants/report.txt and report.json.
+# Mutation testing (mutmut) of the claims' rules, the statistics they decide with and the measures' table glue
+# (scope: tooling/mutants.py; docs/mutation.md), one worker per core; not part of `make test`.
+# Kill rate and survivors: results/mutants.json; `rm -rf mutants` first for a run from scratch.
 mutants: $(MUT_VENV)/bin/.installed
 	$(MUT_VENV)/bin/python -m tooling.mutants --max-children $(MUTANT_CORES)
 

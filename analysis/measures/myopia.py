@@ -53,9 +53,13 @@ def myopia_gap(position_losses: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFram
     if "loss_mean" not in position_losses:  # no run measured M4 (measure.only): an empty gap, with its columns
         position_losses = pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in M4_COLUMNS.items()})
     factors = runs[["condition", *PAIRING_FACTORS, "regime"]]
+    # equivalent mutant: merge on the common columns: position_losses and the factors share only condition and seed
     table = position_losses.merge(factors, on=["condition", "seed"], validate="many_to_one")
+    # equivalent mutant: as_index=None is falsy, as False
     overall = table.groupby(["condition", "seed", "step"], as_index=False)["loss_mean"].mean().assign(t=-1)
+    # equivalent mutant: merge on the common columns: the per-run means and the factors share only condition and seed
     overall = overall.merge(factors, on=["condition", "seed"])
+    # equivalent mutant: the concatenated index is discarded by the final sort_values(ignore_index=True)
     table = pd.concat([table, overall], ignore_index=True)
     standard = table[table["regime"] == "standard"]
     myopic = table[table["regime"] != "standard"]

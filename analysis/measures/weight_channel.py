@@ -322,6 +322,7 @@ def shuffle_before(inputs: Tensor, generator: torch.Generator) -> tuple[Tensor, 
     n, length = inputs.shape[:2]
     position = torch.arange(length)
     keys = torch.rand(n, length, length, generator=generator)  # [i, p, s]
+    # equivalent mutant: the keys of positions >= p need only exceed every random key (in [0, 1)) and increase with s: 2 + s does both, as 1 + s does, so the sort order is the same
     keys = torch.where(position[None, None, :] < position[None, :, None], keys, 1.0 + position.double()[None, None, :])
     order = keys.argsort(dim=-1)  # positions >= p keep their place (their keys are larger and increasing)
     index = order.reshape(n * length, length)

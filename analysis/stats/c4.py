@@ -677,6 +677,7 @@ def decide(inputs: ClaimInputs, rules: Rules) -> ClaimResult:
         Verdict("C4a", family_verdict(init, rules.min_share), _deciding(init, info, "initial"), rule_a),
         Verdict("C4b", sweep_verdict_word(sweep_fit, rules), sweep_deciding(sweep_fit), rule_b),
     ]
+    # pragma: no mutate start (the paper's numbers: text, not the decision; docs/mutation.md)
     numbers = {
         "rules": {"layer": str(rules.layer), "flat_margin": fmt(rules.flat_margin), "min_share_pct": fmt(100 * rules.min_share, 0),
                   "aic_margin": fmt(rules.aic_margin, 0), "alpha": fmt(alpha), "confidence_pct": fmt(100 * confidence, 0),
@@ -698,6 +699,7 @@ def decide(inputs: ClaimInputs, rules: Rules) -> ClaimResult:
         "effective_context": effective_context_numbers(reach_d, info),
         "sweep": sweep_numbers(sweep_table, sweep_fit, rules),
     }
+    # pragma: no mutate end
     tables = {
         "c4_slopes": slopes, "c4_profile": profile, "c4_profile_summary": distance.summarize_profile(profile, confidence),
         "c4_fits": fits, "c4_summary": summary, "c4_decision": pd.concat([init.assign(family="C4a"), trained.assign(family="trained")],

@@ -40,8 +40,10 @@ def last_layer_table(m1: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     if m1.empty or runs.empty:
         return pd.DataFrame(columns=COLUMNS)
     factors = runs.drop_duplicates(["condition", "seed"])[["condition", "seed", "task_name", "pos_encoding", "regime", "n_layer"]]
+    # equivalent mutant: merge on the common columns: the M1 rows and the run factors share only condition and seed; factors were de-duplicated on (condition, seed) just above, so the many-to-one check can never fail
     rows = m1[m1["s"] < m1["t"]].merge(factors, on=["condition", "seed"], validate="many_to_one")
     last = rows[rows["layer"] == rows["n_layer"]]
+    # equivalent mutant: as_index=None is falsy, as False
     table = last.groupby(["condition", "seed", "task_name", "pos_encoding", "regime"], as_index=False).agg(
         n_checkpoints=("step", "nunique"), n_pairs=("t", "size"), largest_gradient=("grad_norm_mean", "max")
     )

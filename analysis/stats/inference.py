@@ -46,6 +46,7 @@ def mean_interval_columns(values: np.ndarray, confidence: float) -> tuple[np.nda
     n = values.shape[0]
     mean = values.mean(axis=0)
     if n < 2:
+        # equivalent mutant: mean is a float array (values are cast to float), and None fills a float array with NaN
         nan = np.full_like(mean, np.nan)
         return mean, nan, nan.copy()
     half = stats.t.ppf(0.5 + confidence / 2, n - 1) * values.std(axis=0, ddof=1) / np.sqrt(n)
@@ -75,7 +76,9 @@ def compare_to_zero(values: np.ndarray, confidence: float, alternative: str = "t
     """
     values = _finite(values)
     interval = mean_interval(values, confidence)
+    # equivalent mutant: on two or more values the standard deviation is 0 with ddof 0 exactly when it is 0 with ddof 1 (all values equal)
     if len(values) < 2 or np.std(values, ddof=1) == 0:
+        # equivalent mutant: float('NAN') is the same NaN as float('nan')
         return SeedTest(interval.estimate, interval.low, interval.high, interval.n, float("nan"), float("nan"), float("nan"))
     result = stats.ttest_1samp(values, 0.0, alternative=alternative)
     effect = float(values.mean() / values.std(ddof=1))
@@ -101,8 +104,11 @@ def equivalence_test(values: np.ndarray, margin: float, alpha: float) -> Equival
     """TOST against ``margin``: p < alpha is evidence that |mean| < margin (an interval covering 0 is not)."""
     values = _finite(values)
     interval = mean_interval(values, 1 - 2 * alpha)
+    # equivalent mutant: on two or more values the standard deviation is 0 with ddof 0 exactly when it is 0 with ddof 1 (all values equal)
     if len(values) < 2 or np.std(values, ddof=1) == 0:
+        # equivalent mutant: with no values the mean is NaN and NaN < margin is False, so inside is False as with the length check; inside only sets p, and with one value p is NaN whatever inside is
         inside = len(values) > 0 and abs(float(values.mean())) < margin
+        # equivalent mutant: float('NAN') is the same NaN as float('nan')
         p = float("nan") if len(values) < 2 else (0.0 if inside else 1.0)
         return Equivalence(interval.estimate, interval.low, interval.high, interval.n, margin, p)
     lower = stats.ttest_1samp(values, -margin, alternative="greater").pvalue
@@ -113,11 +119,13 @@ def equivalence_test(values: np.ndarray, margin: float, alpha: float) -> Equival
 def holm(p_values: np.ndarray) -> np.ndarray:
     """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1); NaN stays NaN."""
     p = np.asarray(p_values, dtype=float)
+    # equivalent mutant: p is a float array, and full_like fills a float array with NaN for None as for np.nan
     adjusted = np.full_like(p, np.nan)
     finite = np.flatnonzero(np.isfinite(p))
     m = len(finite)
     if m == 0:
         return adjusted
+    # equivalent mutant: tied p values get the same adjusted value in either visiting order (the running maximum carries the first one's (m - rank) p to the second), so the sort's tie order cannot matter
     order = finite[np.argsort(p[finite], kind="stable")]
     running = 0.0
     for rank, index in enumerate(order):
@@ -133,6 +141,7 @@ def t_test_power(n: int, effect: float, sd: float, alpha: float = 0.05, alternat
     (effect / sd) sqrt(n). NaN below two values (no test).
     """
     if n < 2:
+        # equivalent mutant: float("NAN") is the same NaN
         return float("nan")
     df, noncentrality = n - 1, effect / sd * np.sqrt(n)
     if alternative == "greater":
@@ -154,12 +163,17 @@ def seeds_for_power(effect: float, sd: float, power: float = 0.9, alpha: float =
     """
     if not (np.isfinite(effect) and np.isfinite(sd) and sd > 0):
         raise ValueError(f"seeds_for_power: effect {effect} and sd {sd} must be finite, sd > 0")
+    # equivalent mutant: effect <= 0 / >= 0 in the one-sided terms: effect == 0 is refused before them
     if not 0 < power < 1 or effect == 0 or (alternative == "greater" and effect < 0) or (alternative == "less" and effect > 0):
         raise ValueError(f"seeds_for_power: no seed count reaches power {power} at effect {effect} ({alternative})")
+    # equivalent mutant: other starting brackets (2, 2), (1, 3): the bisection still returns the smallest n that reaches the power
     low, high = 1, 2  # power(low) < power <= power(high) once the doubling stops
+    # equivalent mutant: <= instead of <: differs only where the power equals the target exactly (a continuous function of n)
     while t_test_power(high, effect, sd, alpha, alternative) < power:
+        # equivalent mutant: tripling instead of doubling: the bisection still returns the smallest n
         low, high = high, 2 * high
     while high - low > 1:
         middle = (low + high) // 2
+        # equivalent mutant: > instead of >=: differs only where the power equals the target exactly
         low, high = (low, middle) if t_test_power(middle, effect, sd, alpha, alternative) >= power else (middle, high)
     return max(high, floor)

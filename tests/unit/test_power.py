@@ -35,6 +35,14 @@ def test_the_floor_and_the_refusals() -> None:
     with pytest.raises(ValueError, match="alternative"):
         t_test_power(10, 0.5, 1.0, alternative="bigger")
     assert np.isnan(t_test_power(1, 0.5, 1.0))
+    for power in (0.0, 1.0):  # no n reaches power 1, and power 0 asks for nothing: both refused, neither searched
+        with pytest.raises(ValueError, match="seeds_for_power"):
+            seeds_for_power(0.5, 1.0, power=power)
+
+
+def test_two_sided_power_adds_both_tails() -> None:
+    """At effect 0 a level-alpha test rejects with probability alpha, half of it in each tail."""
+    assert t_test_power(10, 0.0, 1.0, alpha=0.05, alternative="two-sided") == pytest.approx(0.05)
 
 
 def test_power_against_a_monte_carlo_of_the_t_test() -> None:
