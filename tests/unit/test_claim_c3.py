@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import torch
-from conftest import tiny_model, tiny_task
+from tiny import tiny_model, tiny_task
 
 from analysis.measures.reachability import reachability_table
 from analysis.stats.c3 import CLAIM, Rules, decide

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import torch
-from conftest import ENCODINGS, tiny_batch, tiny_model, tiny_task
+from tiny import ENCODINGS, tiny_batch, tiny_model, tiny_task
 
 from analysis.regimes import REGIMES
 from analysis.stats import c5

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import tiny_batch, tiny_model, tiny_task
+from tiny import tiny_batch, tiny_model, tiny_task
 
 from analysis.measures import Measure
 from analysis.measures import data as data_module

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import ENCODINGS, tiny_batch, tiny_model, tiny_task
+from tiny import ENCODINGS, tiny_batch, tiny_model, tiny_task
 
 from analysis.measures.gradient_matrix import (
     GRADIENT_METHODS,

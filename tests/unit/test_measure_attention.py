@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import torch
-from conftest import ENCODINGS, tiny_batch, tiny_model
+from tiny import ENCODINGS, tiny_batch, tiny_model
 
 from analysis.config import ConfigError, load_study
 from analysis.measures import MEASURES

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_batch, tiny_model, tiny_task
+from tiny import tiny_batch, tiny_model, tiny_task
 
 from analysis.measures.context_distance import context_distance_table, context_distances, shuffle_beyond
 

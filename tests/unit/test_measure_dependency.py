@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import tiny_batch, tiny_model, tiny_task
+from tiny import tiny_batch, tiny_model, tiny_task
 
 from analysis.measures import MEASURES
 from analysis.measures import data as measures_data

@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_batch, tiny_model, tiny_task
 from scipy import stats
 from test_measure_dependency import random_dependencies, tiny_run_data
+from tiny import tiny_batch, tiny_model, tiny_task
 
 from analysis.measures import MEASURES, intervention
 from analysis.measures.gradient_matrix import gradient_matrix

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import scipy.linalg
 import torch
-from conftest import ENCODINGS, tiny_batch, tiny_model, tiny_task
 from references import own_position_losses, prefix_losses
+from tiny import ENCODINGS, tiny_batch, tiny_model, tiny_task
 from workflow_helpers import smoke_config
 
 from analysis.config import load_study

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ENCODINGS, tiny_model
+from tiny import ENCODINGS, tiny_model
 from workflow_helpers import smoke_config
 
 from analysis.config import load_study

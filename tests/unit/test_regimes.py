@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import ENCODINGS, tiny_batch, tiny_model, tiny_task
 from references import own_position_losses
+from tiny import ENCODINGS, tiny_batch, tiny_model, tiny_task
 
 from analysis.regimes import REGIMES
 

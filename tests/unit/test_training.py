@@ -54,7 +54,7 @@ def test_same_seed_gives_identical_checkpoints_even_across_a_resume(tmp_path: Pa
 
 def test_held_out_loss_in_chunks_is_the_whole_batch_mean() -> None:
     """``evaluate`` runs the held-out batch in chunks on CPU: every sequence counts once, the mean as in one pass."""
-    from conftest import tiny_batch, tiny_model, tiny_task
+    from tiny import tiny_batch, tiny_model, tiny_task
 
     from analysis.tasks import Batch
 
