@@ -60,14 +60,15 @@ test: $(BIN)/.installed $(BIN)/.card-installed $(CFF_VENV)/bin/.installed
 test-unit: $(BIN)/.installed $(BIN)/.card-installed $(CFF_VENV)/bin/.installed
 	$(BIN)/python -m pytest -q tests/unit
 
-# The gradient-flow card of any local causal LM (docs/card.md): results/cards/<name>/ (tables, figure, card.pdf).
+# The gradient-flow card of any local causal LM (docs/card.md): results/cards/<name>/ (tables, figure, card.pdf), or OUT.
 # MODEL: a Hugging Face model directory saved locally, or a study checkpoint (.pt); nothing is downloaded.
 CONTEXT ?= 128
 MAX_MEMORY_MB ?= 2048
 card: $(BIN)/.card-installed
 	@test -n "$(MODEL)" || { echo "usage: make card MODEL=<local model directory or study checkpoint .pt> [TEXT=<file>] [CONTEXT=<n>] [SEQUENCES=<n>] [MAX_MEMORY_MB=<n>]"; exit 2; }
-	$(BIN)/python -m analysis.card --model "$(MODEL)" $(if $(TEXT),--text "$(TEXT)") --context $(CONTEXT) \
-		$(if $(SEQUENCES),--sequences $(SEQUENCES)) --max-memory-mb $(MAX_MEMORY_MB)
+	$(BIN)/python -m analysis.card --model "$(MODEL)" --out "$(or $(OUT),results/cards/$(basename $(notdir $(MODEL:/=))))" \
+		$(if $(TEXT),--text "$(TEXT)") --context $(CONTEXT) $(if $(SEQUENCES),--sequences $(SEQUENCES)) \
+		--max-memory-mb $(MAX_MEMORY_MB)
 
 # Every model and text listed in workflow/card/card.yaml, through Snakemake (one job per card).
 card-profile: $(BIN)/.card-installed

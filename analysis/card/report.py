@@ -1,8 +1,8 @@
-"""Run the card end to end and write ``results/cards/<name>/``: tables, a figure, card.json and card.pdf.
+"""Run the card end to end and write its folder (``--out``): tables, a figure, card.json and card.pdf.
 
-``python -m analysis.card --model DIR`` (``make card MODEL=DIR``). Every bad input is checked
-(``load``) before the gradients are computed; the card's numbers go into ``card.json``, which
-the Typst template ``paper/card/card.typ`` reads, so no number is typed into the card.
+``python -m analysis.card --model DIR --out FOLDER`` (``make card MODEL=DIR`` writes ``results/cards/<name>/``).
+Every bad input is checked (``load``) before the gradients are computed; the card's numbers go into ``card.json``,
+which the Typst template ``card.typ`` beside this module reads, so no number is typed into the card.
 """
 from __future__ import annotations
 
@@ -23,17 +23,17 @@ import torch
 from ..device import resolve_device
 from ..io import write_json, write_table
 from ..provenance import device_description, git_commit, package_versions
+from ..tasks.text import CORPUS_FILE
 from . import analyses, gradients, load, precaching
 
-REPO = Path(__file__).resolve().parents[2]
 DEFAULT_SEQUENCES = 8
-TEMPLATE = REPO / "paper" / "card" / "card.typ"
-DEFAULT_TEXT = REPO / "analysis" / "tasks" / "corpus" / "python-3.11.7-pydoc-topics.txt"  # the study's text task corpus
+TEMPLATE = Path(__file__).with_name("card.typ")  # package data, with its helpers in template.typ
 
 
 @dataclass(frozen=True)
 class CardOptions:
     model: str
+    out: str  # the card's folder
     text: str | None = None
     context: int = 128
     sequences: int | None = None  # default: 8 windows of the text; a study checkpoint's own measure.n_sequences
@@ -43,7 +43,6 @@ class CardOptions:
     batch_size: int = 4
     method: str = "batched"  # or "loop": the per-target reference (no faster on a CPU in every measurement: docs/card.md)
     device: str = "auto"
-    out: str | None = None
     progress: bool = True
 
 
@@ -68,7 +67,7 @@ def prepare(options: CardOptions) -> tuple[load.CardModel, torch.Tensor, torch.T
         source = {"text": "the run's held-out measure sequences (RunData.gradient_batch)", "sha256": hashlib.sha256(
             inputs.contiguous().numpy().tobytes() + targets.contiguous().numpy().tobytes()).hexdigest()}
     else:
-        path = Path(options.text) if options.text else DEFAULT_TEXT
+        path = Path(options.text) if options.text else CORPUS_FILE  # the study's text task corpus
         if not path.is_file():
             raise load.CardError(f"{path}: no such text file")
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -123,7 +122,7 @@ def compile_card(out: Path) -> Path:
     shutil.copy(TEMPLATE, build / "card.typ")
     shutil.copy(TEMPLATE.with_name("template.typ"), build / "template.typ")
     shutil.copy(out / "card.json", build / "card.json")
-    shutil.copy(out / "figures" / "card.png", build / "card.png")
+    shutil.copy(out / "figure.png", build / "card.png")
     pdf = out / "card.pdf"
     pdf.write_bytes(typst.compile(str(build / "card.typ"), root=str(build), timestamp=0))
     return pdf
@@ -133,7 +132,7 @@ def run_card(options: CardOptions, pdf: bool = True) -> dict[str, pd.DataFrame]:
     """Every step of the card; returns its tables (also written under ``options.out``)."""
     card, inputs, targets, source = prepare(options)
     objective = load.target_logit if options.objective == load.LOGIT else card.loss_per_position
-    out = Path(options.out or REPO / "results" / "cards" / card.name)
+    out = Path(options.out)
     started = time.perf_counter()
     per_sequence = gradients.gradient_matrix(card, inputs, targets, objective, method=options.method,
                                              batch_size=options.batch_size,
@@ -152,7 +151,7 @@ def run_card(options: CardOptions, pdf: bool = True) -> dict[str, pd.DataFrame]:
     split_s = time.perf_counter() - started
     for name, table in tables.items():
         write_table(out / "tables" / f"{name}.csv", table)
-    figure(tables, out / "figures" / "card")
+    figure(tables, out / "figure")
     numbers = {
         "model": {"name": card.name, "path": str(Path(options.model).resolve()), "family": card.family,
                   "config_sha256": card.config_hash, "n_layer": card.n_layer, "max_context": card.max_context,
@@ -183,7 +182,7 @@ def parse(argv: list[str] | None = None) -> tuple[CardOptions, bool]:
     parser.add_argument("--batch-size", type=int, default=4, help="sequences per forward pass")
     parser.add_argument("--method", choices=list(gradients.METHODS), default="batched")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", default=None, help="default: results/cards/<model name>")
+    parser.add_argument("--out", required=True, help="the card's folder (make card: results/cards/<model name>)")
     parser.add_argument("--no-pdf", action="store_true")
     args = parser.parse_args(argv)
     options = CardOptions(**{k: v for k, v in vars(args).items() if k != "no_pdf"})
@@ -197,5 +196,5 @@ def main(argv: list[str] | None = None) -> int:
     except load.CardError as error:
         print(f"card: {error}", file=sys.stderr)
         return 2
-    print(f"card: {options.out or REPO / 'results' / 'cards'}")
+    print(f"card: {options.out}")
     return 0

@@ -56,13 +56,13 @@ def test_make_card_writes_tables_figure_and_pdf_naming_model_config_and_text(tmp
     numbers = pd.read_json(out / "card.json", typ="series")
     assert numbers["text"]["sha256"] == report.sha256_text(text.read_text())
     assert len(numbers["model"]["config_sha256"]) == 64 and numbers["n_sequences"] == 4
-    assert (out / "card.pdf").stat().st_size > 10_000 and (out / "figures" / "card.png").exists()
+    assert (out / "card.pdf").stat().st_size > 10_000 and (out / "figure.png").exists()
     for name in ("m1_gradient_matrix", "c4_within_row_profile", "c4_law_fits", "primacy_sources", "sink_share"):
         assert not pd.read_csv(out / "tables" / f"{name}.csv").empty, name
 
 
 def test_bad_input_exits_with_its_one_line(tmp_path, capsys) -> None:
-    assert report.main(["--model", str(tmp_path / "nowhere"), "--no-pdf"]) == 2
+    assert report.main(["--model", str(tmp_path / "nowhere"), "--out", str(tmp_path / "card"), "--no-pdf"]) == 2
     assert capsys.readouterr().err.strip().endswith("save the model with save_pretrained first)")
 
 

@@ -7,6 +7,8 @@ import pytest
 from workflow_helpers import REPO
 
 PAPER = REPO / "paper"
+# The paper's Typst sources and the card's (its template ships inside the package), relative to the repository.
+TYPST = sorted(str(p.relative_to(REPO)) for folder in (PAPER, REPO / "analysis" / "card") for p in folder.rglob("*.typ"))
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 # Typst lengths/ratios in layout code, citation keys, labels, identifiers such as C4 or sha256, and names are not results.
 NOT_A_RESULT = re.compile(r"\d+(?:\.\d+)?(?:pt|em|cm|mm|in|fr|%|deg)(?!\w)|@[\w-]+|<[\w-]+>|\b[A-Za-z_]+\d\w*|SHA-256")
@@ -33,9 +35,9 @@ def test_the_checker_catches_a_typed_number() -> None:
     assert typed_numbers("#set text(size: 10.5pt) // 3 comments\nsee @wu-myopic and <fig-flow>") == []
 
 
-@pytest.mark.parametrize("source", sorted(str(p.relative_to(PAPER)) for p in PAPER.rglob("*.typ") if p.name != "template.typ"))
+@pytest.mark.parametrize("source", [s for s in TYPST if not s.endswith("template.typ")])
 def test_paper_content_has_no_typed_numbers(source: str) -> None:
-    assert typed_numbers((PAPER / source).read_text()) == []
+    assert typed_numbers((REPO / source).read_text()) == []
 
 
 # In Typst markup a semicolon right after an embedded expression ends it and is swallowed:
@@ -49,6 +51,6 @@ def test_the_semicolon_checker_catches_a_swallowed_semicolon() -> None:
     assert SWALLOWED_SEMICOLON.findall("(#t.name#if x [; y])") == []
 
 
-@pytest.mark.parametrize("source", sorted(str(p.relative_to(PAPER)) for p in PAPER.rglob("*.typ")))
+@pytest.mark.parametrize("source", TYPST)
 def test_no_semicolon_is_swallowed_after_an_expression(source: str) -> None:
-    assert SWALLOWED_SEMICOLON.findall((PAPER / source).read_text()) == []
+    assert SWALLOWED_SEMICOLON.findall((REPO / source).read_text()) == []
