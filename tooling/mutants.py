@@ -1,9 +1,9 @@
 """Mutation testing of the code that decides the claims (``make mutants``; docs/mutation.md).
 
-mutmut (settings: ``[tool.mutmut]`` in pyproject.toml) plants one small bug at a time in a copy of the package
-(``mutants/``; the working tree is never modified) and runs the unit tests that call the mutated function. This
-module only names the scope as mutmut's mutant-name globs, runs ``mutmut run`` on them and writes the kill rate.
-Equivalent mutants are not listed here: ``# pragma: no mutate`` on their line, with the reason, keeps them out.
+mutmut (``[tool.mutmut]`` in pyproject.toml) plants one small bug at a time in a copy of the package (``mutants/``)
+and runs the unit tests that call the mutated function. This module names the scope, runs ``mutmut run`` on it and
+writes the kill rate, leaving out survivors whose reason is written where they occur (``# equivalent mutant: <why>``
+above the line; ``# pragma: no mutate`` where every mutant of a line is equivalent).
 """
 from __future__ import annotations
 
@@ -15,73 +15,69 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from functools import cache
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-# The claims' rules: every function of these modules except those that only write paper text or build a table no
-# verdict reads (NOT_DECIDING).
-CLAIMS = "analysis/stats/c[1-6].py"
-NOT_DECIDING = {
-    "c1": ("_enrichment_text", "_multi_source_text", "_p", "_ci", "multi_source_numbers", "validation_numbers",
-           "paper_numbers", "validation_table"),
-    "c2": ("rule_text", "_interval_text", "_pct_text", "_regime_numbers", "_along_numbers", "_power_numbers",
-           "_text_numbers", "_numbers", "_probe_and_share_numbers", "arms_table", "text_gap_table", "probe_table",
-           "share_table"),
-    "c3": ("_span", "paper_numbers"),
-    "c4": ("condition_label", "_deciding", "sweep_deciding", "_condition_rows", "exponents_by_encoding",
-           "height_numbers", "sweep_numbers", "effective_context_numbers", "information_numbers", "_rule_texts",
-           "slope_summary", "with_within_row", "dependency_height", "context_distance_summary", "effective_context",
-           "sweep_summary"),
-    "c5": ("paper_numbers",),
-    "c6": ("pct", "bits", "in_bits", "_sig", "fmt_factor", "edge_note", "_ci", "_label", "condition_rows",
-           "paper_numbers", "figure_table"),
-}
-# The statistics the rules decide with, the deciding numbers of C2 and C4 outside their modules, and the measures'
-# table glue: what turns gradients into table rows (their numerical cores have reference tests).
-WHOLE = ("analysis/stats/inference.py", "analysis/stats/learning.py")
-FUNCTIONS = {
-    "analysis/stats/precaching.py": ("drift", "plateau_table", "paired_gaps", "with_factors"),
-    "analysis/stats/distance.py": ("below_last_layer", "fit_cells", "decompose", "_decompose_run"),
+# The scope: each claim's decision functions (who counts, where a statistic meets a preregistered threshold and
+# becomes a verdict word, and the claim's ``decide``), the statistics they decide with (every function of
+# ``inference`` and ``learning``: None) and the measures' table glue, what turns gradients into table rows. The
+# tables a claim assembles, its paper text and the measures' numerical cores are left to their planted-data and
+# reference tests (docs/mutation.md).
+SCOPE: dict[str, tuple[str, ...] | None] = {
+    "analysis/stats/c1.py": ("Rules.__post_init__", "learned_conditions", "tested_conditions", "_family_status",
+                             "_status", "_multi_status", "structural_verdict", "family_outcome", "combined_outcome",
+                             "finding_verdict", "decide"),
+    "analysis/stats/c2.py": ("Rules.__post_init__", "_standard_learned", "_deciding_runs", "_cell_verdict", "_reasons",
+                             "_claim_verdict", "decide"),
+    "analysis/stats/c3.py": ("Rules.__post_init__", "verdict", "decide"),
+    "analysis/stats/c4.py": ("Rules.__post_init__", "Rules.margin", "_beyond_p", "family_tests", "family_verdict",
+                             "sweep_conditions", "sweep_verdict_word", "structural_verdict", "decide"),
+    "analysis/stats/c5.py": ("verdict", "decide"),
+    "analysis/stats/c6.py": ("Rules.__post_init__", "open_gap", "deciding_conditions", "classify", "decision_table",
+                             "verdict", "decide"),
+    "analysis/stats/inference.py": None,
+    "analysis/stats/learning.py": None,
     "analysis/measures/gradient_matrix.py": ("gradient_matrix_table",),
     "analysis/measures/data.py": ("RunData.gradient_matrix",),
     "analysis/measures/run.py": ("measure_checkpoints",),
     "analysis/measures/myopia.py": ("myopia_gap",),
-    "analysis/measures/weight_channel.py": ("weight_channel_table", "_rows", "bracket_maximum", "draw_positions",
-                                            "shuffle_before"),
+    "analysis/measures/weight_channel.py": ("weight_channel_table", "_rows"),
     "analysis/measures/probes.py": ("select_and_score",),
 }
 KILLED = {"killed", "timeout", "caught by type check"}  # mutmut's statuses; "no tests" and "survived" are survivors
 NOT_RUN = {"skipped", "not checked"}
+EQUIVALENT = "equivalent"  # a survivor whose line carries its reason: "# equivalent mutant: <why>" in the comments above
 
 
 def functions(path: Path) -> list[str]:
     """Top-level functions and methods (``Class.method``) of a module: the units mutmut names its mutants by."""
-    names = []
-    for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.FunctionDef):
-            names.append(node.name)
-        elif isinstance(node, ast.ClassDef):
-            names += [f"{node.name}.{item.name}" for item in node.body if isinstance(item, ast.FunctionDef)]
-    return names
-
-
-def glob(path: str, function: str) -> str:
-    """mutmut's name glob for a function's mutants (``f`` -> ``x_f``, ``Class.m`` -> ``xǁClassǁm``)."""
-    mangled = "xǁ" + function.replace(".", "ǁ") if "." in function else f"x_{function}"
-    return f"{path.removesuffix('.py').replace('/', '.')}.{mangled}__mutmut_*"
+    body = ast.parse(path.read_text()).body
+    return [f"{owner}.{n.name}" if owner else n.name for owner, n in [(None, n) for n in body] + [
+        (c.name, n) for c in body if isinstance(c, ast.ClassDef) for n in c.body] if isinstance(n, ast.FunctionDef)]
 
 
 def scope(root: Path = REPO) -> list[str]:
-    """The mutant-name globs of the scope (see the constants above)."""
-    chosen = {str(p.relative_to(root)): [f for f in functions(p) if f not in NOT_DECIDING.get(p.stem, ())]
-              for p in sorted(root.glob(CLAIMS))}
-    chosen.update({path: functions(root / path) for path in WHOLE})
-    for path, names in FUNCTIONS.items():
-        missing = set(names) - set(functions(root / path))
-        if missing:
+    """mutmut's name globs for SCOPE (``f`` -> ``x_f``, ``Class.m`` -> ``xǁClassǁm``); a name no longer defined stops the run."""
+    globs = []
+    for path, names in SCOPE.items():
+        defined = functions(root / path)
+        if missing := set(names or ()) - set(defined):
             raise SystemExit(f"tooling/mutants.py names functions {path} does not define: {sorted(missing)}")
-        chosen[path] = list(names)
-    return [glob(path, name) for path, names in chosen.items() for name in names]
+        module = path.removesuffix(".py").replace("/", ".")
+        globs += [f"{module}.{'xǁ' + f.replace('.', 'ǁ') if '.' in f else 'x_' + f}__mutmut_*" for f in names or defined]
+    return globs
+
+
+def has_reason(source: str, removed: set[str]) -> bool:
+    """Whether a mutated line (``removed``: its original text) has ``# equivalent mutant:`` in the comments just above it."""
+    lines = source.splitlines()
+    for i in (i for i, line in enumerate(lines) if line in removed):
+        while i > 0 and lines[i - 1].lstrip().startswith("#"):
+            i -= 1
+            if "# equivalent mutant:" in lines[i]:
+                return True
+    return False
 
 
 def statuses(root: Path, globs: list[str]) -> dict[str, str]:
@@ -90,26 +86,46 @@ def statuses(root: Path, globs: list[str]) -> dict[str, str]:
 
     found = {}
     for meta in sorted((root / "mutants").rglob("*.py.meta")):
+        source = (root / meta.relative_to(root / "mutants")).with_suffix("").read_text()
         for name, code in json.loads(meta.read_text())["exit_code_by_key"].items():
             if any(fnmatch.fnmatchcase(name, pattern) for pattern in globs):
                 found[name] = status_by_exit_code[code]
+                if found[name] == "survived":
+                    diff = subprocess.run([str(Path(sys.executable).with_name("mutmut")), "show", name], cwd=root,
+                                          capture_output=True, text=True).stdout.splitlines()
+                    if has_reason(source, {line[1:] for line in diff if line.startswith("-") and not line.startswith("---")}):
+                        found[name] = EQUIVALENT
     return found
 
 
 def summary(status: dict[str, str], seconds: float) -> dict:
-    """Kill rate = killed / run, overall and per module; a mutant that no test calls counts as a survivor."""
+    """Kill rate = killed / (run - equivalent), overall and per module; a mutant that no test calls is a survivor."""
     by_module: dict[str, Counter] = {}
     for name, state in status.items():
         by_module.setdefault(name.split(".x")[0], Counter())[state] += 1
 
     def rate(counts: Counter) -> float | None:
-        run = sum(n for state, n in counts.items() if state not in NOT_RUN)
+        run = sum(n for state, n in counts.items() if state not in NOT_RUN | {EQUIVALENT})
         return round(sum(n for state, n in counts.items() if state in KILLED) / run, 4) if run else None
 
     total = sum(by_module.values(), Counter())
     return {"seconds": round(seconds), "kill_rate": rate(total), "counts": dict(total),
             "modules": {m: {"kill_rate": rate(c), "counts": dict(c)} for m, c in sorted(by_module.items())},
-            "survivors": sorted(n for n, s in status.items() if s not in KILLED | NOT_RUN)}
+            "survivors": sorted(n for n, s in status.items() if s not in KILLED | NOT_RUN | {EQUIVALENT}),
+            "equivalent": sorted(n for n, s in status.items() if s == EQUIVALENT)}
+
+
+@cache
+def seconds_by_test() -> dict[str, float]:
+    """Each test's duration from mutmut's stats run (``mutants/`` is the working folder); empty before that run."""
+    stats = Path("mutmut-stats.json")
+    return json.loads(stats.read_text())["duration_by_test"] if stats.exists() else {}
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    """A pytest hook (``-p tooling.mutants``): a mutant's tests run fastest first, so ``-x`` stops at the cheapest
+    test that fails; mutmut hands them over in set order."""
+    items.sort(key=lambda item: seconds_by_test().get(item.nodeid, float("inf")))
 
 
 def main() -> None:
@@ -118,10 +134,8 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="mutant-name globs instead of the whole scope")
     parser.add_argument("--out", type=Path, default=REPO / "results" / "mutants.json")
     args = parser.parse_args()
-    globs = args.only or scope()
-    started = time.perf_counter()
-    mutmut = Path(sys.executable).with_name("mutmut")
-    run = subprocess.run([str(mutmut), "run", "--max-children", str(args.max_children), *globs], cwd=REPO)
+    globs, started, mutmut = args.only or scope(), time.perf_counter(), str(Path(sys.executable).with_name("mutmut"))
+    run = subprocess.run([mutmut, "run", "--max-children", str(args.max_children), *globs], cwd=REPO)
     result = summary(statuses(REPO, globs), time.perf_counter() - started)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")

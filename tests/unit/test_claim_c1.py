@@ -388,6 +388,18 @@ def test_status_at_p_equal_to_alpha_decides_nothing() -> None:
     assert c1._status(row(0.049, 1.0), rules, 0.05) == "concentrates"
     assert c1._status(row(1.0, 0.05, 0.0), rules, 0.05) == "undecided"
     assert c1._status(row(1.0, 0.049, 0.0), rules, 0.05) == "falls short"
+    multi = SimpleNamespace(deciding=True, learned=True, p_above_chance_holm=0.05, p_below_margin_holm=1.0, auc_mean=0.9)
+    assert c1._multi_status(multi, rules, 0.05) == "undecided"  # the multi-source family: the same strict p < alpha
+    assert c1._multi_status(SimpleNamespace(**{**vars(multi), "p_above_chance_holm": 0.049}), rules, 0.05) == c1.ORDERS
+
+
+def test_a_study_without_the_intervention_table_decides_the_multi_source_family() -> None:
+    """M9 is optional: without its table the separation still decides (the intervention columns are NaN)."""
+    tables = {"m1_dependency_share": share_rows("markov", planted(0.5)),
+              "m1_separation": separation_rows("recall", ORDERED)}
+    result = CLAIM.run(ClaimInputs(tables, runs_table({**ENRICHED, "recall": ("recall", "standard", True)}), SETTINGS))
+    assert not result.tables["c1_multi_source"].empty
+    assert result.tables["c1_multi_source_runs"]["effect_auc"].isna().all()
 
 
 def test_p_prints_every_non_finite_value_as_na() -> None:

@@ -168,6 +168,30 @@ def test_conditions_that_did_not_learn_other_encodings_and_other_tasks_do_not_de
     assert run(inputs).verdicts[0].verdict == MIXED  # text decides by default
 
 
+def test_without_a_learned_column_the_learning_criterion_is_applied_from_the_settings() -> None:
+    """Runs as the statistics stage may hand them in: no ``learned`` column, the criterion in the settings. b's
+    final loss does not clear the baseline's margin, so b does not decide; without the criterion every condition
+    counts as learned."""
+    gaps = {"a": _gap(0.5), "b": _gap(1.99)}
+    runs = planted({"a": [0.002] * 3, "b": [0.3] * 3}, runs=gaps).runs.drop(columns="learned")
+    myopic = runs[runs["condition"] == "a"].assign(condition="a-myopic", regime="myopic-full")  # never a C6 condition
+    runs = pd.concat([runs, myopic], ignore_index=True)
+    criterion = {"confidence": 0.95, "learned_margin": 0.05, "learned_gap_share": 0.5}
+    conditions = c6.deciding_conditions(runs, criterion, c6.Rules()).set_index("condition")
+    assert conditions["learned"].to_dict() == {"a": True, "b": False}
+    assert conditions["deciding"].to_dict() == {"a": True, "b": False}
+    assert list(conditions.reset_index().columns) == c6.CONDITION_COLUMNS
+    assert c6.deciding_conditions(runs, SETTINGS, c6.Rules())["learned"].tolist() == [True, True]
+    assert list(c6.deciding_conditions(runs.iloc[:0], criterion, c6.Rules()).columns) == c6.CONDITION_COLUMNS
+
+
+def test_the_open_gap_is_unknown_where_the_baseline_is_the_optimum() -> None:
+    runs = pd.DataFrame([_gap(1.5, optimum=0.5), _gap(2.5, optimum=2.0), _gap(2.5, optimum=np.nan)])
+    runs.loc[1, "baseline_loss"] = 2.0  # baseline = optimum: no gap to speak of, not an infinite one
+    assert c6.open_gap(runs).tolist()[0] == pytest.approx(2 / 3) and np.isnan(c6.open_gap(runs)[1])
+    assert c6.open_gap(runs)[2] == pytest.approx(1.25)  # an unknown optimum counts as 0
+
+
 def test_bits_per_token_for_token_tasks_and_none_for_sine() -> None:
     result = run(planted({"a": [0.2] * 3, "s": [0.2] * 3}, task_names={"s": "sine"}))
     transfer = result.tables["c6_transfer"].query("choice == 'best'").set_index("condition")

@@ -31,6 +31,8 @@ from analysis.measures.run import load_model
 from analysis.measures.weight_channel import (
     ADAM_EPS,
     COLUMNS,
+    GRID_STEP,
+    SWEPT,
     adam_preconditioner,
     bracket_maximum,
     centre,
@@ -506,3 +508,30 @@ def test_context_channel_alone_is_the_token_at_position_zero() -> None:
             assert table.loc[t, "loss_alone"] == pytest.approx(float(alone), rel=1e-9)
     assert table.loc[0, "loss_full"] == pytest.approx(table.loc[0, "loss_alone"], rel=1e-9)
     assert table.loc[0, "loss_shuffled"] == pytest.approx(table.loc[0, "loss_full"], rel=1e-9)
+
+
+@pytest.mark.parametrize("limits", [(-6, 6), (-1, 1)])
+def test_the_swept_grid_brackets_each_halfs_maximum_transfer_on_the_real_curves(limits) -> None:
+    """The table's own rows satisfy the search's promise: per swept optimiser and half (sequence % 2), the signed
+    transfer -exact (mean over the half's pairs) peaks at a grid point whose neighbours were evaluated, or at a limit,
+    or at the bottom where transfer and first-order term are not positive; no step size lies outside the limits."""
+    model, task = tiny_model(), tiny_task()
+    inputs, targets = tiny_batch(n=4)
+    targets = targets[:, :1].expand_as(targets)  # one token per sequence: a small step on L_t helps L_{t+1}, a long one not
+    table = weight_channel_table(model, inputs, targets, task.loss_per_position, 0.05,
+                                 draw_positions(4, 6, 2, torch.Generator().manual_seed(1)),
+                                 adam_preconditioner(_planted_state(model), model), start=(0,), limits=limits)
+    assert (table["half"] == table["sequence"] % 2).all()
+    interior = 0
+    for optimizer in SWEPT:
+        rows = table[table["optimizer"] == optimizer].assign(j=lambda d: np.round(np.log10(d["eta_factor"]) / GRID_STEP))
+        assert rows["j"].between(*limits).all() and len(rows) == 4 * rows["j"].nunique(), optimizer
+        for _, half in rows.groupby("half"):
+            transfer = -half.groupby("j")[["exact_change", "first_order_change"]].mean()  # equal pairs per sequence
+            j, exponents = transfer["exact_change"].idxmax(), list(transfer.index)
+            at_bottom = j == exponents[0] and (transfer.loc[j] <= 0).all()
+            if j in limits or at_bottom:
+                continue
+            assert j - 1 in exponents and j + 1 in exponents, (optimizer, transfer)
+            interior += 1
+    assert interior >= 2 or limits == (-1, 1)  # the planted targets give the search an interior maximum to find
