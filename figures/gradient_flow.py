@@ -75,14 +75,17 @@ SIZE = ["n_layer", "d_model", "context"]
 
 
 def representative(runs: pd.DataFrame, conditions: list[str], default_encoding: str) -> list[str]:
-    """One condition per task: the default encoding and standard training where present, and the task's most
+    """One condition per task family (``task_name``: the lag sweep is one family, its middle distance drawn; the
+    sweep has its own figure): the default encoding and standard training where present, and the family's most
     common model size (the reference model of a profile that sweeps sizes)."""
     conditions = style.present(conditions, runs)
     info = runs.groupby("condition").first().loc[conditions]
     chosen = []
-    for _, group in info.groupby("task", sort=False):
+    for _, group in info.groupby("task_name" if "task_name" in info else "task", sort=False):
         preferred = group[(group["pos_encoding"] == default_encoding) & (group["regime"] == "standard")]
         group = preferred if len(preferred) else group
         typical = group[(group[SIZE] == group[SIZE].mode().iloc[0]).all(axis=1)]
-        chosen.append((typical if len(typical) else group).index[0])
+        group = typical if len(typical) else group
+        tasks = list(dict.fromkeys(group["task"]))  # in config order: lag-2 ... lag-24
+        chosen.append(group[group["task"] == tasks[(len(tasks) - 1) // 2]].index[0])
     return chosen
