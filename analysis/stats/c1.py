@@ -373,12 +373,14 @@ def _multi_status(row: Any, rules: Rules, alpha: float) -> str:
 
 def structural_verdict(reach: pd.DataFrame, rules: Rules) -> Verdict:
     """C1a: in every standard run, checkpoint and layer below the last, every earlier position gets gradient."""
+    # equivalent mutant: the empty series' dtype is never read (its minimum is taken only when it has rows)
     per_run = reach.groupby(["condition", "seed"])["fraction_reached"].min() if len(reach) else pd.Series(dtype=float)
     passing = int((per_run >= rules.min_fraction).sum())
     if per_run.empty:
         verdict = MIXED
     else:
         verdict = SUPPORTED if passing == len(per_run) else REFUTED if passing == 0 else MIXED
+    # equivalent mutant: the minimum of an empty series is NaN too, and float("NAN") is NaN
     smallest = float(per_run.min()) if len(per_run) else float("nan")
     return Verdict(
         "C1a", verdict,

@@ -519,6 +519,7 @@ def _claim_verdict(final: pd.DataFrame, rules: Rules, alpha: float) -> Verdict:
         f"{row['pos_encoding']} positions: plateau DiD {fmt(row['did_mean'], 3)} [{fmt(row['did_low'], 3)}, {fmt(row['did_high'], 3)}] "
         f"({fmt(100 * row['did_relative'], 1)}% of the baseline-to-optimum gap; threshold {fmt(100 * rules.min_relative_did, 0)}%), "
         f"one-sided p {fmt(row['did_p_holm'], 4)}, TOST p {fmt(row['tost_p'], 4)}, n = {int(row['n_seeds'])}, DiD drift across the window {fmt(100 * row['did_drift_share_mean'], 1)}% of the gap{_reasons(row, rules, alpha)}"
+        # equivalent mutant: pandas reads the orient case-insensitively ("RECORDS")
         for row in decided.to_dict("records")
     ]
     return Verdict("C2", word, "; ".join(parts), rule)

@@ -165,10 +165,14 @@ def slope_summary(slopes: pd.DataFrame, fits: pd.DataFrame, pooled: pd.DataFrame
 
 def _beyond_p(values: np.ndarray, margin: float, alternative: str) -> float:
     """One-sided t-test that the mean slope lies below -margin ("less"), or beyond it either way (Bonferroni over the two)."""
+    # equivalent mutant: the slopes are floats already (no dtype needed), and the p-value does not read the
+    # interval's confidence (0.95 or 1.95 alike)
     below = compare_to_zero(np.asarray(values, float) + margin, 0.95, alternative="less").p
     if alternative == "less":
         return below
+    # equivalent mutant: as for ``below``: floats already, and the confidence is not read by the p-value
     above = compare_to_zero(np.asarray(values, float) - margin, 0.95, alternative="greater").p
+    # equivalent mutant: float("NAN") is NaN
     return float(min(1.0, 2 * np.nanmin([below, above]))) if np.isfinite([below, above]).any() else float("nan")
 
 
@@ -450,7 +454,9 @@ def effective_context(table: pd.DataFrame | None, info: pd.DataFrame, tolerance:
 def family_tests(family: pd.DataFrame, beyond_column: str, alpha: float) -> pd.DataFrame:
     """Holm-adjust the TOST and beyond-margin p-values over a family and label each condition."""
     family = family.copy()
+    # equivalent mutant: the p-value columns are floats already: to_numpy(None) gives the same array
     family["tost_p_holm"] = holm(family["tost_p"].to_numpy(float))
+    # equivalent mutant: as above
     family["beyond_p_holm"] = holm(family[beyond_column].to_numpy(float))
     family["outcome"] = np.where(
         family["tost_p_holm"] < alpha, EQUIVALENT, np.where(family["beyond_p_holm"] < alpha, BEYOND, UNDECIDED)
@@ -632,6 +638,7 @@ def decide(inputs: ClaimInputs, rules: Rules) -> ClaimResult:
     m1 = m1[m1["condition"].isin(info["condition"])]
     blocks = info.set_index("condition")["n_layer"]
     steps = final_steps(m1).to_dict()
+    # equivalent mutant: two columns of one table have the same length, whatever strict says
     exclude = {c: int(d) for c, d in zip(info["condition"], info["dependency"], strict=True) if pd.notna(d)}
 
     below = distance.below_last_layer(m1, blocks)

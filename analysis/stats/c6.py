@@ -182,6 +182,7 @@ def transfer_table(curve: pd.DataFrame, context: pd.DataFrame, runs: pd.DataFram
 
 def open_gap(runs: pd.DataFrame) -> pd.Series:
     """Per run: (final - optimum) / (baseline - optimum), the share of the gap left open (optimum unknown: 0)."""
+    # equivalent mutant: astype(None) is astype(float64)
     optimum = runs["optimal_loss"].astype(float).fillna(0.0)
     span = runs["baseline_loss"] - optimum
     return ((runs["final_eval_loss"] - optimum) / span).where(span > 0)
@@ -267,6 +268,7 @@ def classify(low: float, high: float, rules: Rules) -> str:
 def decision_table(summary: pd.DataFrame, rules: Rules) -> pd.DataFrame:
     """The deciding rows (deciding conditions, the jointly chosen step), each with its reading and task verdict."""
     rows = summary[summary["deciding"].astype(bool) & (summary["choice"] == BEST)].copy()
+    # equivalent mutant: two columns of one table have the same length, whatever strict says
     rows["reading"] = [classify(lo, hi, rules) for lo, hi in zip(rows["ratio_low"], rows["ratio_high"], strict=True)]
     rows["verdict"] = rows["reading"].map(TASK_VERDICT)
     return rows.reset_index(drop=True)

@@ -270,3 +270,14 @@ def test_the_sweep_figure_reads_the_margin_from_the_statistics_not_the_defaults(
                            "slope_mean": [0.01, 0.5], "slope_low": [-0.02, 0.4], "slope_high": [0.04, 0.6], "margin": [0.07, 0.07]})
     assert distance_sweep._title(slopes, "share") == "learned: 0.010 [-0.020, 0.040]\nper ln d, margin ±0.07"
     assert distance_sweep._title(slopes, "height") == "descriptive"
+
+
+def test_a_sweep_without_its_curve_or_share_tables_is_mixed_and_keeps_its_columns() -> None:
+    """The sweep's runs are there but the learning curves or the shares were not measured: C4b is mixed, no error,
+    and the per-run sweep table keeps the quantities it could not read as NaN."""
+    runs, curve, share = planted_sweep(FLAT_TAU, FLAT_SHARE)
+    settings = {"confidence": 0.95, "alpha": 0.05}
+    for tables in ({"m1_dependency_share": share}, {"eval_curve": curve}, {}):
+        result = c4.CLAIM.run(ClaimInputs(tables=tables, runs=runs, settings=settings), {})
+        assert c4b(result) == MIXED, sorted(tables)
+        assert len(result.tables["c4_sweep_runs"]) == len(runs) and result.tables["c4_effective_context"].empty

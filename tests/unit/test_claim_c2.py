@@ -199,6 +199,21 @@ def test_rules_refuse_a_margin_wider_than_the_threshold() -> None:
         c2.Rules(min_relative_did=0.05, equivalence_margin=0.1)
 
 
+def test_the_plateau_window_may_be_the_whole_run_but_not_more_or_none() -> None:
+    assert c2.Rules(plateau_window=1.0).plateau_window == 1.0
+    for window in (0.0, 1.01):
+        with pytest.raises(ValueError, match=r"c2: plateau_window must be a share of training in \(0, 1\]$"):
+            c2.Rules(plateau_window=window)
+
+
+def test_a_runs_table_without_task_names_reads_them_from_the_task() -> None:
+    curve = planted([c + 0.08 for c in CONTROL_GAP], CONTROL_GAP)
+    named = decide(curve)
+    unnamed = decide(curve, runs=runs_table().drop(columns="task_name"))
+    assert unnamed.verdicts[0].as_dict() == named.verdicts[0].as_dict()
+    pd.testing.assert_frame_equal(unnamed.tables["c2_did"], named.tables["c2_did"])
+
+
 def test_rules_refusal_says_why_in_these_words() -> None:
     with pytest.raises(ValueError) as refused:
         c2.Rules(min_relative_did=0.05, equivalence_margin=0.1)

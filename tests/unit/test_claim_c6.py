@@ -232,6 +232,19 @@ def test_rules_keep_tuples_and_refuse_bad_values() -> None:
         c6.Rules(optimizers=("adam_fresh",))
     with pytest.raises(ValueError, match="must be among the swept ones"):
         c6.Rules(optimizers=())
+    for minuscule, comparable in ((0.0, 0.1), (0.1, 0.1)):  # both inequalities are strict
+        with pytest.raises(ValueError, match="need 0 < minuscule"):
+            c6.Rules(minuscule=minuscule, comparable=comparable)
+
+
+def test_the_verdict_names_its_claim_and_the_tables_keep_their_columns() -> None:
+    result = run(planted({"a": [0.002] * 3}))
+    assert result.verdicts[0].claim == "C6" and "index" not in result.tables["c6_decision"].columns
+    without = planted({"a": [0.002] * 3})  # no confidence setting (0.95 by default) and no context-channel table
+    bare = c6.CLAIM.run(ClaimInputs({"m7_weight_channel": without.tables["m7_weight_channel"]}, without.runs, {}), {})
+    assert bare.verdicts[0].verdict == MIXED and bare.tables["c6_decision"].empty
+    assert c6.CLAIM.run(ClaimInputs(without.tables, without.runs, {}), {}).verdicts[0].as_dict() == \
+        result.verdicts[0].as_dict()
 
 
 def test_paper_numbers_of_a_condition() -> None:
