@@ -20,22 +20,22 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 # The scope: each claim's decision functions (who counts, where a statistic meets a preregistered threshold and
-# becomes a verdict word, and the claim's ``decide``), the statistics they decide with (every function of
-# ``inference`` and ``learning``: None) and the measures' table glue, what turns gradients into table rows. The
-# tables a claim assembles, its paper text and the measures' numerical cores are left to their planted-data and
-# reference tests (docs/mutation.md).
+# becomes a verdict word, the rule's own checks), the statistics they decide with (every function of ``inference``
+# and ``learning``: None) and the measures' table glue, what turns gradients into table rows. Each claim's
+# ``decide`` (wiring), the tables it assembles, its paper text and the measures' numerical cores are left to their
+# planted-data and reference tests (docs/mutation.md).
 SCOPE: dict[str, tuple[str, ...] | None] = {
     "analysis/stats/c1.py": ("Rules.__post_init__", "learned_conditions", "tested_conditions", "_family_status",
                              "_status", "_multi_status", "structural_verdict", "family_outcome", "combined_outcome",
-                             "finding_verdict", "decide"),
+                             "finding_verdict"),
     "analysis/stats/c2.py": ("Rules.__post_init__", "_standard_learned", "_deciding_runs", "_cell_verdict", "_reasons",
-                             "_claim_verdict", "decide"),
-    "analysis/stats/c3.py": ("Rules.__post_init__", "verdict", "decide"),
+                             "_claim_verdict"),
+    "analysis/stats/c3.py": ("Rules.__post_init__", "verdict"),
     "analysis/stats/c4.py": ("Rules.__post_init__", "Rules.margin", "_beyond_p", "family_tests", "family_verdict",
-                             "sweep_conditions", "sweep_verdict_word", "structural_verdict", "decide"),
-    "analysis/stats/c5.py": ("verdict", "decide"),
+                             "sweep_conditions", "sweep_verdict_word", "structural_verdict"),
+    "analysis/stats/c5.py": ("verdict",),
     "analysis/stats/c6.py": ("Rules.__post_init__", "open_gap", "deciding_conditions", "classify", "decision_table",
-                             "verdict", "decide"),
+                             "verdict"),
     "analysis/stats/inference.py": None,
     "analysis/stats/learning.py": None,
     "analysis/measures/gradient_matrix.py": ("gradient_matrix_table",),
