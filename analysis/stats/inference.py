@@ -32,9 +32,11 @@ def mean_interval(values: np.ndarray, confidence: float) -> Interval:
     values = _finite(values)
     n = len(values)
     if n == 0:
+        # equivalent mutant: float("NAN") is NaN
         return Interval(float("nan"), float("nan"), float("nan"), 0)
     mean = float(values.mean())
     if n == 1:
+        # equivalent mutant: float("NAN") is NaN
         return Interval(mean, float("nan"), float("nan"), 1)
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * values.std(ddof=1) / np.sqrt(n))
     return Interval(mean, mean - half, mean + half, n)
