@@ -19,11 +19,9 @@ from functools import cache
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-# The scope: each claim's decision functions (who counts, where a statistic meets a preregistered threshold and
-# becomes a verdict word, the rule's own checks), the statistics they decide with (every function of ``inference``
-# and ``learning``: None) and the measures' table glue, what turns gradients into table rows. Each claim's
-# ``decide`` (wiring), the tables it assembles, its paper text and the measures' numerical cores are left to their
-# planted-data and reference tests (docs/mutation.md).
+MUTMUT = str(Path(sys.executable).with_name("mutmut"))  # the one beside this interpreter (.venv-mutants)
+# Each claim's decision functions, the statistics they decide with (None: every function of the module) and the
+# measures' table glue; what is left out and why: docs/mutation.md.
 SCOPE: dict[str, tuple[str, ...] | None] = {
     "analysis/stats/c1.py": ("Rules.__post_init__", "learned_conditions", "tested_conditions", "_family_status",
                              "_status", "_multi_status", "structural_verdict", "family_outcome", "combined_outcome",
@@ -52,9 +50,13 @@ EQUIVALENT = "equivalent"  # a survivor whose line carries its reason: "# equiva
 
 def functions(path: Path) -> list[str]:
     """Top-level functions and methods (``Class.method``) of a module: the units mutmut names its mutants by."""
-    body = ast.parse(path.read_text()).body
-    return [f"{owner}.{n.name}" if owner else n.name for owner, n in [(None, n) for n in body] + [
-        (c.name, n) for c in body if isinstance(c, ast.ClassDef) for n in c.body] if isinstance(n, ast.FunctionDef)]
+    names = []
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.FunctionDef):
+            names.append(node.name)
+        elif isinstance(node, ast.ClassDef):
+            names += [f"{node.name}.{item.name}" for item in node.body if isinstance(item, ast.FunctionDef)]
+    return names
 
 
 def scope(root: Path = REPO) -> list[str]:
@@ -91,10 +93,9 @@ def statuses(root: Path, globs: list[str]) -> dict[str, str]:
             if any(fnmatch.fnmatchcase(name, pattern) for pattern in globs):
                 found[name] = status_by_exit_code[code]
                 if found[name] == "survived":
-                    diff = subprocess.run([str(Path(sys.executable).with_name("mutmut")), "show", name], cwd=root,
-                                          capture_output=True, text=True).stdout.splitlines()
-                    if has_reason(source, {line[1:] for line in diff if line.startswith("-") and not line.startswith("---")}):
-                        found[name] = EQUIVALENT
+                    diff = subprocess.run([MUTMUT, "show", name], cwd=root, capture_output=True, text=True).stdout
+                    removed = {line[1:] for line in diff.splitlines() if line.startswith("-") and not line.startswith("---")}
+                    found[name] = EQUIVALENT if has_reason(source, removed) else found[name]
     return found
 
 
@@ -123,8 +124,7 @@ def seconds_by_test() -> dict[str, float]:
 
 
 def pytest_collection_modifyitems(items: list) -> None:
-    """A pytest hook (``-p tooling.mutants``): a mutant's tests run fastest first, so ``-x`` stops at the cheapest
-    test that fails; mutmut hands them over in set order."""
+    """pytest hook (``-p tooling.mutants``): fastest tests first, so ``-x`` stops at the cheapest one that fails."""
     items.sort(key=lambda item: seconds_by_test().get(item.nodeid, float("inf")))
 
 
@@ -134,8 +134,8 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="mutant-name globs instead of the whole scope")
     parser.add_argument("--out", type=Path, default=REPO / "results" / "mutants.json")
     args = parser.parse_args()
-    globs, started, mutmut = args.only or scope(), time.perf_counter(), str(Path(sys.executable).with_name("mutmut"))
-    run = subprocess.run([mutmut, "run", "--max-children", str(args.max_children), *globs], cwd=REPO)
+    globs, started = args.only or scope(), time.perf_counter()
+    run = subprocess.run([MUTMUT, "run", "--max-children", str(args.max_children), *globs], cwd=REPO)
     result = summary(statuses(REPO, globs), time.perf_counter() - started)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")

@@ -1,6 +1,6 @@
 """Run the card end to end and write its folder (``--out``): tables, a figure, card.json and card.pdf.
 
-``python -m analysis.card --model DIR --out FOLDER`` (``make card MODEL=DIR`` writes ``results/cards/<name>/``).
+``python -m analysis.card --model DIR --out FOLDER`` (``make card MODEL=DIR`` writes ``results/cards/<model folder name>/``).
 Every bad input is checked (``load``) before the gradients are computed; the card's numbers go into ``card.json``,
 which the Typst template ``card.typ`` beside this module reads, so no number is typed into the card.
 """
